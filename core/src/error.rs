@@ -1,0 +1,359 @@
+//! The one error type of the crate and its stable numeric codes.
+//!
+//! Every failure is an [`Error`]. Each variant maps to an [`ErrorCode`] whose
+//! number never changes and is never reused: the WASM binding exposes it as
+//! `err.code` and the C ABI returns it as `pv_result`.
+
+use core::fmt;
+
+/// Stable numeric error codes shared by the Rust, JavaScript and C APIs.
+///
+/// Numbers are never reused. Codes from 100 up are only produced by the
+/// bindings (they describe misuse of the binding itself), but they are
+/// reserved here so that every language sees one table.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorCode {
+    /// Not an error (used by the C ABI for success).
+    Ok = 0,
+    /// Wrong password or key, or the data was tampered with.
+    Authentication = 1,
+    /// The bytes are not a well-formed record, header, bundle or key.
+    Malformed = 2,
+    /// The data was written by a newer format version.
+    UnsupportedVersion = 3,
+    /// The algorithm suite byte names a suite this release does not know.
+    UnsupportedSuite = 4,
+    /// KDF parameters outside the documented bounds.
+    KdfParamsOutOfBounds = 5,
+    /// A size or count limit was exceeded.
+    LimitExceeded = 6,
+    /// A recovery key with a bad format or checksum.
+    InvalidRecoveryKey = 7,
+    /// An argument was rejected (empty title, bad id, …).
+    InvalidInput = 8,
+    /// The prompt, version or tag does not exist.
+    NotFound = 9,
+    /// The record belongs to another vault.
+    WrongVault = 10,
+    /// The record or header is older than one the caller has already seen.
+    Rollback = 11,
+    /// Text that is not canonical base64url, hex or JSON.
+    Encoding = 12,
+    /// A string argument that is not valid UTF-8 (bindings only).
+    InvalidUtf8 = 13,
+    /// The operating system's random number generator failed.
+    Randomness = 14,
+    /// A record of a kind that is not accepted here.
+    WrongKind = 15,
+    /// A record the vault refers to is missing.
+    MissingRecord = 16,
+    /// A null pointer was passed where a value is required (C ABI only).
+    NullParameter = 100,
+    /// A panic was caught at the binding boundary (a bug; please report).
+    Panic = 101,
+    /// The caller's output buffer is too small (C ABI only).
+    BufferTooSmall = 102,
+}
+
+impl ErrorCode {
+    /// Every code, in numeric order (for tables in bindings and docs).
+    pub const ALL: [ErrorCode; 20] = [
+        ErrorCode::Ok,
+        ErrorCode::Authentication,
+        ErrorCode::Malformed,
+        ErrorCode::UnsupportedVersion,
+        ErrorCode::UnsupportedSuite,
+        ErrorCode::KdfParamsOutOfBounds,
+        ErrorCode::LimitExceeded,
+        ErrorCode::InvalidRecoveryKey,
+        ErrorCode::InvalidInput,
+        ErrorCode::NotFound,
+        ErrorCode::WrongVault,
+        ErrorCode::Rollback,
+        ErrorCode::Encoding,
+        ErrorCode::InvalidUtf8,
+        ErrorCode::Randomness,
+        ErrorCode::WrongKind,
+        ErrorCode::MissingRecord,
+        ErrorCode::NullParameter,
+        ErrorCode::Panic,
+        ErrorCode::BufferTooSmall,
+    ];
+
+    /// The numeric value of the code.
+    #[must_use]
+    pub const fn as_u32(self) -> u32 {
+        self as u32
+    }
+
+    /// The code with this number, if any.
+    #[must_use]
+    pub fn from_u32(n: u32) -> Option<Self> {
+        Self::ALL.iter().copied().find(|c| c.as_u32() == n)
+    }
+
+    /// A stable, machine-friendly name (`"AUTHENTICATION"`, …).
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            ErrorCode::Ok => "OK",
+            ErrorCode::Authentication => "AUTHENTICATION",
+            ErrorCode::Malformed => "MALFORMED",
+            ErrorCode::UnsupportedVersion => "UNSUPPORTED_VERSION",
+            ErrorCode::UnsupportedSuite => "UNSUPPORTED_SUITE",
+            ErrorCode::KdfParamsOutOfBounds => "KDF_PARAMS_OUT_OF_BOUNDS",
+            ErrorCode::LimitExceeded => "LIMIT_EXCEEDED",
+            ErrorCode::InvalidRecoveryKey => "INVALID_RECOVERY_KEY",
+            ErrorCode::InvalidInput => "INVALID_INPUT",
+            ErrorCode::NotFound => "NOT_FOUND",
+            ErrorCode::WrongVault => "WRONG_VAULT",
+            ErrorCode::Rollback => "ROLLBACK",
+            ErrorCode::Encoding => "ENCODING",
+            ErrorCode::InvalidUtf8 => "INVALID_UTF8",
+            ErrorCode::Randomness => "RANDOMNESS",
+            ErrorCode::WrongKind => "WRONG_KIND",
+            ErrorCode::MissingRecord => "MISSING_RECORD",
+            ErrorCode::NullParameter => "NULL_PARAMETER",
+            ErrorCode::Panic => "PANIC",
+            ErrorCode::BufferTooSmall => "BUFFER_TOO_SMALL",
+        }
+    }
+
+    /// A generic human message for the code, with what to do about it.
+    #[must_use]
+    pub const fn message(self) -> &'static str {
+        match self {
+            ErrorCode::Ok => "success",
+            ErrorCode::Authentication => {
+                "wrong password or key, or the data was modified; check the password, or restore the data from a good copy"
+            }
+            ErrorCode::Malformed => {
+                "the data is not a well-formed promptvault object; it is corrupt or not promptvault data"
+            }
+            ErrorCode::UnsupportedVersion => {
+                "the data was written by a newer promptvault; upgrade to read it"
+            }
+            ErrorCode::UnsupportedSuite => {
+                "the data uses an algorithm suite this release does not know; upgrade to read it"
+            }
+            ErrorCode::KdfParamsOutOfBounds => {
+                "the key-derivation parameters are outside the accepted bounds; the header is hostile or corrupt"
+            }
+            ErrorCode::LimitExceeded => "a size or count limit was exceeded; make the input smaller",
+            ErrorCode::InvalidRecoveryKey => {
+                "the recovery key is mistyped (bad characters or checksum); check it against the copy you saved"
+            }
+            ErrorCode::InvalidInput => "an argument was rejected; see the message for which one",
+            ErrorCode::NotFound => "no such prompt, version or tag",
+            ErrorCode::WrongVault => "the record belongs to another vault",
+            ErrorCode::Rollback => {
+                "the data is older than a revision already seen; the server may be replaying old data"
+            }
+            ErrorCode::Encoding => "the text is not in the expected encoding (base64url, hex or JSON)",
+            ErrorCode::InvalidUtf8 => "a string argument is not valid UTF-8",
+            ErrorCode::Randomness => "the system random number generator failed; retry",
+            ErrorCode::WrongKind => "the record is of a kind not accepted here",
+            ErrorCode::MissingRecord => {
+                "a record the vault refers to is missing; sync again or restore from a good copy"
+            }
+            ErrorCode::NullParameter => "a required pointer argument was NULL",
+            ErrorCode::Panic => "internal error (a caught panic); please report it",
+            ErrorCode::BufferTooSmall => "the output buffer is too small; retry with the size returned",
+        }
+    }
+}
+
+/// Everything that can go wrong in `promptvault`.
+///
+/// # Security
+///
+/// [`Error::Authentication`] is deliberately opaque: a wrong password, a wrong
+/// recovery key, a record opened under the wrong key and a tampered record all
+/// produce exactly this variant, with no detail, so an attacker learns nothing
+/// from which check failed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Error {
+    /// Wrong password or key, or the data was modified.
+    Authentication,
+    /// The bytes are not a well-formed object; `what` names the first check that failed.
+    Malformed {
+        /// The check that failed.
+        what: &'static str,
+    },
+    /// Written by a newer format version than this release reads.
+    UnsupportedVersion {
+        /// The version byte found.
+        found: u8,
+    },
+    /// An unknown algorithm suite.
+    UnsupportedSuite {
+        /// The suite byte found.
+        found: u8,
+    },
+    /// KDF parameters outside the documented bounds (refused before any work).
+    KdfParamsOutOfBounds {
+        /// Which parameter.
+        param: &'static str,
+        /// The value asked for.
+        value: u64,
+        /// Smallest accepted value.
+        min: u64,
+        /// Largest accepted value.
+        max: u64,
+    },
+    /// A size or count limit was exceeded.
+    LimitExceeded {
+        /// What was limited.
+        what: &'static str,
+        /// The limit.
+        limit: u64,
+        /// The value found (may be a lower bound).
+        actual: u64,
+    },
+    /// A mistyped recovery key.
+    InvalidRecoveryKey,
+    /// An argument was rejected.
+    InvalidInput {
+        /// Why.
+        reason: &'static str,
+    },
+    /// No such prompt, version or tag.
+    NotFound {
+        /// What was looked for.
+        what: &'static str,
+    },
+    /// The record belongs to another vault.
+    WrongVault,
+    /// Older than a revision the caller has seen.
+    Rollback {
+        /// The revision found.
+        found: u64,
+        /// The revision already seen.
+        seen: u64,
+    },
+    /// Text not in the expected encoding.
+    Encoding {
+        /// Which encoding.
+        what: &'static str,
+    },
+    /// A string argument that is not UTF-8 (bindings only).
+    InvalidUtf8,
+    /// The system RNG failed.
+    Randomness,
+    /// A record of an unexpected kind.
+    WrongKind {
+        /// The kind byte found.
+        found: u8,
+    },
+    /// A record the vault refers to is missing.
+    MissingRecord {
+        /// Which kind of record.
+        what: &'static str,
+    },
+}
+
+impl Error {
+    /// The stable code of this error.
+    #[must_use]
+    pub const fn code(&self) -> ErrorCode {
+        match self {
+            Error::Authentication => ErrorCode::Authentication,
+            Error::Malformed { .. } => ErrorCode::Malformed,
+            Error::UnsupportedVersion { .. } => ErrorCode::UnsupportedVersion,
+            Error::UnsupportedSuite { .. } => ErrorCode::UnsupportedSuite,
+            Error::KdfParamsOutOfBounds { .. } => ErrorCode::KdfParamsOutOfBounds,
+            Error::LimitExceeded { .. } => ErrorCode::LimitExceeded,
+            Error::InvalidRecoveryKey => ErrorCode::InvalidRecoveryKey,
+            Error::InvalidInput { .. } => ErrorCode::InvalidInput,
+            Error::NotFound { .. } => ErrorCode::NotFound,
+            Error::WrongVault => ErrorCode::WrongVault,
+            Error::Rollback { .. } => ErrorCode::Rollback,
+            Error::Encoding { .. } => ErrorCode::Encoding,
+            Error::InvalidUtf8 => ErrorCode::InvalidUtf8,
+            Error::Randomness => ErrorCode::Randomness,
+            Error::WrongKind { .. } => ErrorCode::WrongKind,
+            Error::MissingRecord { .. } => ErrorCode::MissingRecord,
+        }
+    }
+
+    pub(crate) const fn malformed(what: &'static str) -> Self {
+        Error::Malformed { what }
+    }
+
+    pub(crate) const fn invalid(reason: &'static str) -> Self {
+        Error::InvalidInput { reason }
+    }
+
+    pub(crate) fn too_large(what: &'static str, limit: usize, actual: usize) -> Self {
+        Error::LimitExceeded {
+            what,
+            limit: limit as u64,
+            actual: actual as u64,
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Malformed { what } => write!(f, "malformed data ({what}): {}", self.code().message()),
+            Error::UnsupportedVersion { found } => {
+                write!(f, "format version {found}: {}", self.code().message())
+            }
+            Error::UnsupportedSuite { found } => write!(f, "suite {found}: {}", self.code().message()),
+            Error::KdfParamsOutOfBounds { param, value, min, max } => write!(
+                f,
+                "KDF parameter {param} = {value} is outside {min}..={max}: {}",
+                self.code().message()
+            ),
+            Error::LimitExceeded { what, limit, actual } => {
+                write!(f, "{what} is {actual}, over the limit of {limit}; make it smaller")
+            }
+            Error::InvalidInput { reason } => write!(f, "invalid input: {reason}"),
+            Error::NotFound { what } => write!(f, "{what} not found"),
+            Error::Rollback { found, seen } => write!(
+                f,
+                "revision {found} is older than revision {seen} already seen: {}",
+                self.code().message()
+            ),
+            Error::Encoding { what } => write!(f, "invalid {what}: {}", self.code().message()),
+            Error::WrongKind { found } => write!(f, "record kind {found}: {}", self.code().message()),
+            Error::MissingRecord { what } => write!(f, "missing {what}: {}", self.code().message()),
+            Error::Authentication
+            | Error::InvalidRecoveryKey
+            | Error::WrongVault
+            | Error::InvalidUtf8
+            | Error::Randomness => f.write_str(self.code().message()),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// Shorthand for `Result<T, promptvault::Error>`.
+pub type Result<T, E = Error> = core::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_unique_and_round_trip() {
+        let mut seen = std::collections::BTreeSet::new();
+        for c in ErrorCode::ALL {
+            assert!(seen.insert(c.as_u32()), "duplicate code {c:?}");
+            assert_eq!(ErrorCode::from_u32(c.as_u32()), Some(c));
+            assert!(!c.name().is_empty() && !c.message().is_empty());
+        }
+        assert_eq!(ErrorCode::from_u32(99), None);
+    }
+
+    #[test]
+    fn authentication_error_says_nothing_specific() {
+        let text = Error::Authentication.to_string();
+        assert!(text.contains("wrong password or key, or the data was modified"));
+    }
+}

@@ -1,0 +1,204 @@
+//! The sealed-record format, version 1: constants, record kinds, the
+//! cleartext record header, limits, and the binary and text encodings.
+//!
+//! Every stored object starts with the same 72-byte cleartext header; for
+//! sealed kinds, that header is the AES-GCM associated data, so no byte of it
+//! can change without the record failing to open. `SPEC.md` is the normative
+//! description; this module is its implementation, split into [`read`] and
+//! [`write`].
+
+pub mod padding;
+pub mod read;
+pub mod text;
+pub mod write;
+
+use crate::hazmat::{NONCE_LEN, TAG_LEN};
+use crate::ids::{ID_LEN, PromptId, VaultId, VersionId};
+
+/// The four magic bytes that start every record: `PVLT`.
+pub const MAGIC: [u8; 4] = *b"PVLT";
+/// The format version this release writes (and the only one it reads).
+pub const FORMAT_VERSION: u8 = 1;
+/// Suite 1: AES-256-GCM with random 96-bit nonces, Argon2id v0x13.
+pub const SUITE_V1: u8 = 1;
+/// Length of the cleartext record header.
+pub const HEADER_LEN: usize = 72;
+/// Length of a KDF block inside a header body: m, t, p (u32 LE each) and salt.
+pub const KDF_BLOCK_LEN: usize = 12 + crate::kdf::SALT_LEN;
+/// Length of a key slot: nonce, wrapped 32-byte key, tag.
+pub const SLOT_LEN: usize = NONCE_LEN + crate::hazmat::KEY_LEN + TAG_LEN;
+/// Length of the header seal: nonce and tag over an empty plaintext.
+pub const SEAL_LEN: usize = NONCE_LEN + TAG_LEN;
+/// Body length of a vault header.
+pub const VAULT_HEADER_BODY_LEN: usize = KDF_BLOCK_LEN + SLOT_LEN + SLOT_LEN + 4 + SLOT_LEN + SEAL_LEN;
+/// Body length of an export header.
+pub const EXPORT_HEADER_BODY_LEN: usize = KDF_BLOCK_LEN + SLOT_LEN + SEAL_LEN;
+/// Fixed sealing overhead of a sealed body (nonce and tag).
+pub const SEALED_OVERHEAD: usize = NONCE_LEN + TAG_LEN;
+
+/// Largest payload of a prompt-metadata record (1 MiB).
+pub const MAX_META_PLAINTEXT: usize = 1 << 20;
+/// Largest payload of a prompt-version record (4 MiB).
+pub const MAX_VERSION_PLAINTEXT: usize = 4 << 20;
+/// Largest payload of an export-payload record (256 MiB).
+pub const MAX_EXPORT_PLAINTEXT: usize = 256 << 20;
+/// Largest record of any kind, in bytes.
+pub const MAX_RECORD_LEN: usize =
+    HEADER_LEN + SEALED_OVERHEAD + padding::padded_len(MAX_EXPORT_PLAINTEXT);
+
+/// What a record holds. The discriminant is the byte stored at offset 5.
+#[repr(u8)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
+pub enum RecordKind {
+    /// The vault header: KDF parameters and key slots (cleartext, sealed by the vault key).
+    VaultHeader = 1,
+    /// A prompt's item key, wrapped by the vault key of its generation.
+    ItemKey = 2,
+    /// A prompt's mutable metadata, sealed by its item key.
+    PromptMeta = 3,
+    /// One immutable version of a prompt, sealed by its item key.
+    PromptVersion = 4,
+    /// The header of an export file: KDF parameters and one password slot.
+    ExportHeader = 5,
+    /// The payload of an export file, sealed by the export key.
+    ExportPayload = 6,
+}
+
+impl RecordKind {
+    /// The kind with this byte, if any.
+    #[must_use]
+    pub const fn from_u8(b: u8) -> Option<Self> {
+        Some(match b {
+            1 => RecordKind::VaultHeader,
+            2 => RecordKind::ItemKey,
+            3 => RecordKind::PromptMeta,
+            4 => RecordKind::PromptVersion,
+            5 => RecordKind::ExportHeader,
+            6 => RecordKind::ExportPayload,
+            _ => return None,
+        })
+    }
+
+    /// A stable lowercase name (`"vault-header"`, `"item-key"`, …).
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            RecordKind::VaultHeader => "vault-header",
+            RecordKind::ItemKey => "item-key",
+            RecordKind::PromptMeta => "prompt-meta",
+            RecordKind::PromptVersion => "prompt-version",
+            RecordKind::ExportHeader => "export-header",
+            RecordKind::ExportPayload => "export-payload",
+        }
+    }
+
+    /// Whether the body is `nonce ‖ ciphertext ‖ tag` (as opposed to a key-slot header).
+    #[must_use]
+    pub const fn is_sealed(self) -> bool {
+        !matches!(self, RecordKind::VaultHeader | RecordKind::ExportHeader)
+    }
+
+    /// Largest plaintext payload accepted for this kind.
+    #[must_use]
+    pub const fn max_plaintext(self) -> usize {
+        match self {
+            RecordKind::ItemKey => crate::hazmat::KEY_LEN,
+            RecordKind::PromptMeta => MAX_META_PLAINTEXT,
+            RecordKind::PromptVersion => MAX_VERSION_PLAINTEXT,
+            RecordKind::ExportPayload => MAX_EXPORT_PLAINTEXT,
+            RecordKind::VaultHeader | RecordKind::ExportHeader => 0,
+        }
+    }
+
+    /// Largest body accepted for this kind.
+    #[must_use]
+    pub const fn max_body_len(self) -> usize {
+        match self {
+            RecordKind::VaultHeader => VAULT_HEADER_BODY_LEN,
+            RecordKind::ExportHeader => EXPORT_HEADER_BODY_LEN,
+            RecordKind::ItemKey
+            | RecordKind::PromptMeta
+            | RecordKind::PromptVersion
+            | RecordKind::ExportPayload => SEALED_OVERHEAD + padding::padded_len(self.max_plaintext()),
+        }
+    }
+}
+
+/// The cleartext header of a record: public routing data that a server can
+/// read without any key (see [`crate::inspect`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct RecordHeader {
+    pub(crate) kind: RecordKind,
+    pub(crate) key_gen: u32,
+    pub(crate) vault_id: VaultId,
+    pub(crate) id1: [u8; ID_LEN],
+    pub(crate) id2: [u8; ID_LEN],
+    pub(crate) revision: u64,
+    pub(crate) body_len: u32,
+}
+
+impl RecordHeader {
+    /// The record kind.
+    #[must_use]
+    pub const fn kind(&self) -> RecordKind {
+        self.kind
+    }
+    /// The key generation the record is sealed under.
+    #[must_use]
+    pub const fn key_generation(&self) -> u32 {
+        self.key_gen
+    }
+    /// The vault (or export) the record belongs to.
+    #[must_use]
+    pub const fn vault_id(&self) -> VaultId {
+        self.vault_id
+    }
+    /// The prompt the record belongs to (item keys, metadata, versions).
+    #[must_use]
+    pub fn prompt_id(&self) -> Option<PromptId> {
+        (self.id1 != [0; ID_LEN]).then(|| PromptId::from_bytes(self.id1))
+    }
+    /// The version a version record holds.
+    #[must_use]
+    pub fn version_id(&self) -> Option<VersionId> {
+        (self.id2 != [0; ID_LEN]).then(|| VersionId::from_bytes(self.id2))
+    }
+    /// The revision (vault headers and metadata; 0 for other kinds).
+    #[must_use]
+    pub const fn revision(&self) -> u64 {
+        self.revision
+    }
+    /// Length of the body after the header.
+    #[must_use]
+    pub const fn body_len(&self) -> u32 {
+        self.body_len
+    }
+    /// Total encoded length of the record.
+    #[must_use]
+    pub fn total_len(&self) -> usize {
+        HEADER_LEN + self.body_len as usize
+    }
+
+    /// The key under which a store should keep this record. Putting a record
+    /// replaces the one with the same key (a newer metadata revision replaces
+    /// the older one; a version is written once):
+    ///
+    /// - vault header: `h`
+    /// - item key: `k.<prompt>.<generation>`
+    /// - metadata: `m.<prompt>`
+    /// - version: `v.<prompt>.<version>`
+    /// - export header / payload: `xh` / `xp`
+    #[must_use]
+    pub fn storage_key(&self) -> String {
+        let hex = crate::ids::hex_encode;
+        match self.kind {
+            RecordKind::VaultHeader => "h".to_owned(),
+            RecordKind::ItemKey => format!("k.{}.{}", hex(&self.id1), self.key_gen),
+            RecordKind::PromptMeta => format!("m.{}", hex(&self.id1)),
+            RecordKind::PromptVersion => format!("v.{}.{}", hex(&self.id1), hex(&self.id2)),
+            RecordKind::ExportHeader => "xh".to_owned(),
+            RecordKind::ExportPayload => "xp".to_owned(),
+        }
+    }
+}

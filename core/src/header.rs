@@ -1,0 +1,295 @@
+//! Key headers: the vault header (kind 1) and the export header (kind 5).
+//!
+//! A key header is cleartext — KDF parameters, salt, and key slots that wrap
+//! the vault key (VK) — closed by a *header seal*: an AES-GCM tag under the
+//! VK over every preceding byte. Unlocking unwraps a slot, then checks the
+//! seal, so no byte of the header can change undetected once unlocked.
+//!
+//! Each slot's associated data binds it to its purpose, vault and key
+//! generation (and, for password slots, to the KDF block), but deliberately
+//! not to the header revision, so a password change can keep the recovery
+//! slot as it is (it cannot be rewrapped without the recovery key).
+
+use zeroize::Zeroizing;
+
+use crate::error::{Error, Result};
+use crate::format::read::Reader;
+use crate::format::{
+    self, FORMAT_VERSION, HEADER_LEN, KDF_BLOCK_LEN, MAGIC, RecordHeader, RecordKind, SEAL_LEN,
+    SLOT_LEN, SUITE_V1,
+};
+use crate::hazmat::{self, KEY_LEN, Key};
+use crate::ids::{ID_LEN, VaultId};
+use crate::kdf::{self, KdfParams, Password, SALT_LEN};
+use crate::recovery::RecoveryKey;
+
+/// Slot purposes, mixed into each slot's associated data.
+#[derive(Clone, Copy)]
+#[repr(u8)]
+enum SlotTag {
+    Password = 1,
+    Recovery = 2,
+    PreviousKey = 3,
+    ExportPassword = 4,
+}
+
+type Slot = [u8; SLOT_LEN];
+
+/// A parsed key header (vault or export).
+#[derive(Clone)]
+pub(crate) struct KeyHeader {
+    pub(crate) record: RecordHeader,
+    pub(crate) kdf: KdfParams,
+    pub(crate) salt: [u8; SALT_LEN],
+    pub(crate) password_slot: Slot,
+    /// Vault headers only.
+    pub(crate) recovery_slot: Slot,
+    /// Generation of the previous vault key wrapped in `prev_slot`, or 0.
+    pub(crate) prev_gen: u32,
+    pub(crate) prev_slot: Slot,
+    pub(crate) bytes: Vec<u8>,
+}
+
+/// The keys a successful unlock yields.
+pub(crate) struct Unlocked {
+    pub(crate) vk: Key,
+    pub(crate) prev: Option<(u32, Key)>,
+}
+
+/// How to unlock a vault.
+pub enum Credential<'a> {
+    /// The vault password.
+    Password(&'a Password),
+    /// The recovery key shown when the vault was created.
+    RecoveryKey(&'a RecoveryKey),
+}
+
+impl core::fmt::Debug for Credential<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Credential::Password(_) => f.write_str("Credential::Password([REDACTED])"),
+            Credential::RecoveryKey(_) => f.write_str("Credential::RecoveryKey([REDACTED])"),
+        }
+    }
+}
+
+fn kdf_block(kdf: &KdfParams, salt: &[u8; SALT_LEN]) -> [u8; KDF_BLOCK_LEN] {
+    let mut out = [0u8; KDF_BLOCK_LEN];
+    let parts: [&[u8]; 4] = [
+        &kdf.m_cost_kib().to_le_bytes(),
+        &kdf.t_cost().to_le_bytes(),
+        &kdf.p_cost().to_le_bytes(),
+        salt,
+    ];
+    for (o, b) in out.iter_mut().zip(parts.iter().flat_map(|p| p.iter())) {
+        *o = *b;
+    }
+    out
+}
+
+fn slot_aad(tag: SlotTag, generation: u32, vault_id: &VaultId, extra: &[u8]) -> Vec<u8> {
+    let mut aad = Vec::with_capacity(4 + 3 + 4 + ID_LEN + extra.len());
+    aad.extend_from_slice(&MAGIC);
+    aad.extend_from_slice(&[FORMAT_VERSION, SUITE_V1, tag as u8]);
+    aad.extend_from_slice(&generation.to_le_bytes());
+    aad.extend_from_slice(vault_id.as_bytes());
+    aad.extend_from_slice(extra);
+    aad
+}
+
+fn wrap(kek: &Key, aad: &[u8], key: &Key) -> Result<Slot> {
+    let sealed = hazmat::aead::seal(kek, aad, key.expose_secret())?;
+    sealed.try_into().map_err(|_| Error::malformed("slot length"))
+}
+
+fn unwrap(kek: &Key, aad: &[u8], slot: &Slot) -> Result<Key> {
+    let raw = Zeroizing::new(hazmat::aead::open(kek, aad, slot)?);
+    Key::from_slice(&raw).map_err(|_| Error::Authentication)
+}
+
+impl KeyHeader {
+    /// Parses a vault or export header. KDF parameters are validated here,
+    /// before any key derivation can be attempted.
+    pub(crate) fn parse(bytes: &[u8], expect: RecordKind) -> Result<Self> {
+        let (record, body) = format::read::parse_record(bytes)?;
+        if record.kind != expect {
+            return Err(Error::WrongKind { found: record.kind as u8 });
+        }
+        let mut r = Reader::new(body);
+        let (m, t, p) = (r.u32()?, r.u32()?, r.u32()?);
+        let kdf = KdfParams::new(m, t, p)?;
+        let salt = r.array()?;
+        let password_slot = r.array()?;
+        let (recovery_slot, prev_gen, prev_slot) = if expect == RecordKind::VaultHeader {
+            let recovery_slot = r.array()?;
+            let prev_gen = r.u32()?;
+            let prev_slot: Slot = r.array()?;
+            if prev_gen == 0 && prev_slot != [0u8; SLOT_LEN] {
+                return Err(Error::malformed("previous-key slot without a generation"));
+            }
+            if prev_gen >= record.key_gen {
+                return Err(Error::malformed("previous key generation is not older"));
+            }
+            (recovery_slot, prev_gen, prev_slot)
+        } else {
+            ([0; SLOT_LEN], 0, [0; SLOT_LEN])
+        };
+        let _seal: [u8; SEAL_LEN] = r.array()?;
+        if !r.is_empty() {
+            return Err(Error::malformed("trailing bytes in header body"));
+        }
+        Ok(KeyHeader {
+            record,
+            kdf,
+            salt,
+            password_slot,
+            recovery_slot,
+            prev_gen,
+            prev_slot,
+            bytes: bytes.to_vec(),
+        })
+    }
+
+    fn password_tag(&self) -> SlotTag {
+        if self.record.kind == RecordKind::ExportHeader {
+            SlotTag::ExportPassword
+        } else {
+            SlotTag::Password
+        }
+    }
+
+    fn password_aad(&self) -> Vec<u8> {
+        slot_aad(
+            self.password_tag(),
+            self.record.key_gen,
+            &self.record.vault_id,
+            &kdf_block(&self.kdf, &self.salt),
+        )
+    }
+
+    /// Derives the KEK and unwraps the vault key, then checks the header seal.
+    pub(crate) fn unlock(&self, credential: &Credential<'_>) -> Result<Unlocked> {
+        let vk = match credential {
+            Credential::Password(pw) => {
+                let kek = kdf::derive_kek(pw, &self.salt, self.kdf)?;
+                unwrap(&kek, &self.password_aad(), &self.password_slot)?
+            }
+            Credential::RecoveryKey(rk) => {
+                if self.record.kind != RecordKind::VaultHeader {
+                    return Err(Error::Authentication);
+                }
+                let aad = slot_aad(SlotTag::Recovery, self.record.key_gen, &self.record.vault_id, &[]);
+                unwrap(rk.key(), &aad, &self.recovery_slot)?
+            }
+        };
+        self.check_seal(&vk)?;
+        let prev = if self.prev_gen == 0 {
+            None
+        } else {
+            let aad = slot_aad(
+                SlotTag::PreviousKey,
+                self.record.key_gen,
+                &self.record.vault_id,
+                &self.prev_gen.to_le_bytes(),
+            );
+            Some((self.prev_gen, unwrap(&vk, &aad, &self.prev_slot)?))
+        };
+        Ok(Unlocked { vk, prev })
+    }
+
+    fn check_seal(&self, vk: &Key) -> Result<()> {
+        let split = self.bytes.len().checked_sub(SEAL_LEN).ok_or(Error::Authentication)?;
+        let (aad, seal) = self.bytes.split_at_checked(split).ok_or(Error::Authentication)?;
+        let plain = hazmat::aead::open(vk, aad, seal)?;
+        if plain.is_empty() { Ok(()) } else { Err(Error::Authentication) }
+    }
+}
+
+/// What goes into a new key header.
+pub(crate) struct HeaderBuilder<'a> {
+    pub(crate) kind: RecordKind,
+    pub(crate) vault_id: VaultId,
+    pub(crate) key_gen: u32,
+    pub(crate) revision: u64,
+    pub(crate) kdf: KdfParams,
+    pub(crate) salt: [u8; SALT_LEN],
+    pub(crate) vk: &'a Key,
+}
+
+/// Where a slot's bytes come from when building a header.
+pub(crate) enum SlotSource<'a> {
+    /// Wrap the VK under this KEK.
+    Wrap(&'a Key),
+    /// Keep an existing slot (valid because slot AAD excludes the revision).
+    Keep(Slot),
+}
+
+impl HeaderBuilder<'_> {
+    /// Encodes and seals a header.
+    pub(crate) fn build(
+        &self,
+        password: SlotSource<'_>,
+        recovery: SlotSource<'_>,
+        prev: Option<(u32, &Key)>,
+    ) -> Result<KeyHeader> {
+        let password_tag = if self.kind == RecordKind::ExportHeader {
+            SlotTag::ExportPassword
+        } else {
+            SlotTag::Password
+        };
+        let block = kdf_block(&self.kdf, &self.salt);
+        let password_slot = match password {
+            SlotSource::Wrap(kek) => wrap(kek, &slot_aad(password_tag, self.key_gen, &self.vault_id, &block), self.vk)?,
+            SlotSource::Keep(s) => s,
+        };
+        let is_vault = self.kind == RecordKind::VaultHeader;
+        let recovery_slot = match recovery {
+            SlotSource::Wrap(kek) => wrap(kek, &slot_aad(SlotTag::Recovery, self.key_gen, &self.vault_id, &[]), self.vk)?,
+            SlotSource::Keep(s) => s,
+        };
+        let (prev_gen, prev_slot) = match prev {
+            Some((generation, key)) => {
+                let aad = slot_aad(SlotTag::PreviousKey, self.key_gen, &self.vault_id, &generation.to_le_bytes());
+                (generation, wrap(self.vk, &aad, key)?)
+            }
+            None => (0, [0u8; SLOT_LEN]),
+        };
+        let body_len = self.kind.max_body_len();
+        let record = RecordHeader {
+            kind: self.kind,
+            key_gen: self.key_gen,
+            vault_id: self.vault_id,
+            id1: [0; ID_LEN],
+            id2: [0; ID_LEN],
+            revision: self.revision,
+            body_len: u32::try_from(body_len).map_err(|_| Error::malformed("header body"))?,
+        };
+        let mut bytes = Vec::with_capacity(HEADER_LEN + body_len);
+        bytes.extend_from_slice(&format::write::encode_header(&record));
+        bytes.extend_from_slice(&block);
+        bytes.extend_from_slice(&password_slot);
+        if is_vault {
+            bytes.extend_from_slice(&recovery_slot);
+            bytes.extend_from_slice(&prev_gen.to_le_bytes());
+            bytes.extend_from_slice(&prev_slot);
+        }
+        let seal = hazmat::aead::seal(self.vk, &bytes, &[])?;
+        bytes.extend_from_slice(&seal);
+        if bytes.len() != HEADER_LEN + body_len || seal.len() != SEAL_LEN {
+            return Err(Error::malformed("header length"));
+        }
+        Ok(KeyHeader {
+            record,
+            kdf: self.kdf,
+            salt: self.salt,
+            password_slot,
+            recovery_slot: if is_vault { recovery_slot } else { [0; SLOT_LEN] },
+            prev_gen,
+            prev_slot,
+            bytes,
+        })
+    }
+}
+
+/// Length check used by tests and the spec.
+const _: () = assert!(KEY_LEN == 32 && SLOT_LEN == 60 && SEAL_LEN == 28);

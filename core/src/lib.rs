@@ -1,0 +1,36 @@
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+
+pub mod error;
+pub mod format;
+pub mod hazmat;
+pub mod inspect;
+pub mod model;
+pub mod store;
+pub mod tags;
+
+mod export;
+mod header;
+mod ids;
+mod kdf;
+mod record;
+mod recovery;
+mod rng;
+mod vault;
+
+pub use error::{Error, ErrorCode, Result};
+pub use export::ImportReport;
+pub use format::{RecordHeader, RecordKind};
+pub use header::Credential;
+pub use ids::{ID_LEN, PromptId, Timestamp, VaultId, VersionId};
+pub use kdf::{KdfParams, MAX_PASSWORD_LEN, Password, SALT_LEN};
+pub use model::{Draft, PromptSummary, Version, VersionEntry};
+pub use record::SealedRecord;
+pub use recovery::RecoveryKey;
+pub use store::MemoryStore;
+pub use vault::{
+    ArchivedFilter, Changeset, DiffLine, DiffOp, MergeReport, NewVault, Query, SeenRevisions, TagCount, TagMode,
+    Vault,
+};
+pub use vault::Published;
+pub use vault::sync::MAX_RECORDS_PER_BATCH;

@@ -1,0 +1,612 @@
+//! The unlocked vault: key hierarchy, credentials, rotation, and the prompt
+//! state decrypted in memory.
+//!
+//! ```text
+//! password ──NFC──▶ Argon2id ──▶ KEK ─┐
+//! recovery key ───────────────────────┴─ wraps ─▶ vault key (VK, per generation)
+//!                                                   │ wraps
+//!                                                   ▼
+//!                                        item key per prompt and generation
+//!                                                   │ seals
+//!                                                   ▼
+//!                                        prompt metadata + every version
+//! ```
+
+mod changeset;
+mod prompts;
+mod query;
+pub(crate) mod sync;
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+pub use changeset::Changeset;
+pub use query::{ArchivedFilter, DiffLine, DiffOp, Query, TagCount, TagMode};
+pub use prompts::Published;
+pub use sync::MergeReport;
+
+use crate::error::{Error, Result};
+use crate::format::{RecordHeader, RecordKind};
+use crate::hazmat::Key;
+use crate::header::{Credential, HeaderBuilder, KeyHeader, SlotSource};
+use crate::ids::{ID_LEN, PromptId, VaultId, VersionId};
+use crate::kdf::{self, KdfParams, Password};
+use crate::model::{Meta, VersionContent};
+use crate::record::{self, SealedRecord};
+use crate::recovery::RecoveryKey;
+use crate::rng;
+
+/// Revisions a client has already seen, to detect a server rolling data back.
+///
+/// Persist it next to the vault (it is not secret) and pass it to
+/// [`Vault::open_with_seen`]; take the new value from
+/// [`Vault::seen_revisions`] after every open and every write.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeenRevisions {
+    /// Highest vault-header revision seen.
+    pub header: u64,
+    /// Highest metadata revision seen, per prompt.
+    pub prompts: BTreeMap<PromptId, u64>,
+}
+
+/// A prompt's decrypted state.
+#[derive(Clone)]
+pub(crate) struct PromptState {
+    /// Item keys by generation (more than one only mid-rotation).
+    pub(crate) keys: BTreeMap<u32, Key>,
+    pub(crate) meta: Meta,
+    pub(crate) revision: u64,
+    /// Generation of the stored metadata record.
+    pub(crate) meta_gen: u32,
+    /// Sealed versions, opened on demand.
+    pub(crate) versions: BTreeMap<VersionId, SealedRecord>,
+}
+
+impl PromptState {
+    /// The newest generation and its item key.
+    pub(crate) fn current_key(&self) -> Result<(u32, &Key)> {
+        self.keys
+            .iter()
+            .next_back()
+            .map(|(g, k)| (*g, k))
+            .ok_or(Error::MissingRecord { what: "item key" })
+    }
+}
+
+/// A newly created vault, with the recovery key to show the user once.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct NewVault {
+    /// The unlocked vault.
+    pub vault: Vault,
+    /// The recovery key. Show it once; it is not stored anywhere.
+    pub recovery_key: RecoveryKey,
+    /// The records to store (the header).
+    pub changes: Changeset,
+}
+
+/// An unlocked vault.
+///
+/// Holds the vault key, every prompt's item key and metadata decrypted in
+/// memory, and the versions still sealed (opened on demand, so a list view
+/// never decrypts a body). Dropping it zeroizes every key.
+pub struct Vault {
+    header: KeyHeader,
+    vk: Key,
+    prev: Option<(u32, Key)>,
+    pub(crate) prompts: BTreeMap<PromptId, PromptState>,
+}
+
+impl core::fmt::Debug for Vault {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Vault")
+            .field("id", &self.id())
+            .field("key_generation", &self.key_generation())
+            .field("prompts", &self.prompts.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Vault {
+    /// Creates a vault: a random vault id and vault key, a password slot and
+    /// a recovery slot.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Randomness`] if the OS generator fails.
+    ///
+    /// # Security
+    ///
+    /// Runs Argon2id once with `params` (use [`KdfParams::DEFAULT`] unless
+    /// you have a reason). Never calibrate parameters to the device.
+    pub fn create(password: &Password, params: KdfParams) -> Result<NewVault> {
+        let vault_id = VaultId::generate()?;
+        let vk = Key::generate()?;
+        let salt = rng::array()?;
+        let kek = kdf::derive_kek(password, &salt, params)?;
+        let recovery_key = RecoveryKey::generate()?;
+        let header = HeaderBuilder {
+            kind: RecordKind::VaultHeader,
+            vault_id,
+            key_gen: 1,
+            revision: 1,
+            kdf: params,
+            salt,
+            vk: &vk,
+        }
+        .build(SlotSource::Wrap(&kek), SlotSource::Wrap(recovery_key.key()), None)?;
+        let changes = Changeset {
+            header: Some(header_record(&header)?),
+            ..Changeset::default()
+        };
+        let vault = Vault {
+            header,
+            vk,
+            prev: None,
+            prompts: BTreeMap::new(),
+        };
+        Ok(NewVault {
+            vault,
+            recovery_key,
+            changes,
+        })
+    }
+
+    /// Unlocks a vault from its header and whatever records the caller has.
+    ///
+    /// # Errors
+    ///
+    /// - [`Error::Authentication`] for a wrong password or recovery key, or
+    ///   any record that fails to open (tampered, moved from another place,
+    ///   or sealed under a key this vault does not have).
+    /// - [`Error::KdfParamsOutOfBounds`], [`Error::Malformed`],
+    ///   [`Error::UnsupportedVersion`] for a hostile or foreign header,
+    ///   refused before any key derivation.
+    /// - [`Error::MissingRecord`] if the metadata lists a version whose
+    ///   record is absent (a dropped record).
+    /// - [`Error::LimitExceeded`] for more prompts or versions than allowed.
+    pub fn open<I>(header: &[u8], records: I, credential: Credential<'_>) -> Result<Vault>
+    where
+        I: IntoIterator,
+        I::Item: AsRef<[u8]>,
+    {
+        Self::open_with_seen(header, records, credential, &SeenRevisions::default())
+    }
+
+    /// As [`Vault::open`], refusing data older than what `seen` records.
+    ///
+    /// # Errors
+    ///
+    /// As [`Vault::open`], plus [`Error::Rollback`] when the header or a
+    /// prompt's metadata has a lower revision than `seen` (checked for the
+    /// header before any key derivation).
+    pub fn open_with_seen<I>(
+        header: &[u8],
+        records: I,
+        credential: Credential<'_>,
+        seen: &SeenRevisions,
+    ) -> Result<Vault>
+    where
+        I: IntoIterator,
+        I::Item: AsRef<[u8]>,
+    {
+        let header = KeyHeader::parse(header, RecordKind::VaultHeader)?;
+        if header.record.revision < seen.header {
+            return Err(Error::Rollback {
+                found: header.record.revision,
+                seen: seen.header,
+            });
+        }
+        let unlocked = header.unlock(&credential)?;
+        let mut vault = Vault {
+            header,
+            vk: unlocked.vk,
+            prev: unlocked.prev,
+            prompts: BTreeMap::new(),
+        };
+        let staged = vault.stage(records, seen)?;
+        vault.apply(staged);
+        Ok(vault)
+    }
+
+    /// The vault id.
+    #[must_use]
+    pub fn id(&self) -> VaultId {
+        self.header.record.vault_id
+    }
+
+    /// The current key generation (1 for a new vault, +1 per rotation).
+    #[must_use]
+    pub fn key_generation(&self) -> u32 {
+        self.header.record.key_gen
+    }
+
+    /// The vault header revision (+1 per header change).
+    #[must_use]
+    pub fn header_revision(&self) -> u64 {
+        self.header.record.revision
+    }
+
+    /// The KDF parameters of the password slot.
+    #[must_use]
+    pub fn kdf_params(&self) -> KdfParams {
+        self.header.kdf
+    }
+
+    /// The current vault header in its stored form.
+    #[must_use]
+    pub fn header_bytes(&self) -> &[u8] {
+        &self.header.bytes
+    }
+
+    /// The revisions this vault holds, to persist for rollback detection.
+    #[must_use]
+    pub fn seen_revisions(&self) -> SeenRevisions {
+        SeenRevisions {
+            header: self.header.record.revision,
+            prompts: self.prompts.iter().map(|(id, p)| (*id, p.revision)).collect(),
+        }
+    }
+
+    /// Every record of the vault in its current state (header excluded),
+    /// sealed — what a store should hold. Item keys and metadata are sealed
+    /// afresh; versions are returned as stored.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Randomness`] if no nonce can be drawn.
+    pub fn records(&self) -> Result<Vec<SealedRecord>> {
+        let mut out = Vec::new();
+        for (id, p) in &self.prompts {
+            for (generation, key) in &p.keys {
+                out.push(self.seal_item_key(*id, *generation, key)?);
+            }
+            let (generation, key) = p.current_key()?;
+            out.push(seal_meta(self.id(), *id, generation, key, p.revision, &p.meta)?);
+            out.extend(p.versions.values().cloned());
+        }
+        Ok(out)
+    }
+
+    /// Changes the password: a new salt and password slot, the same vault
+    /// key. No content is re-encrypted.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Randomness`]; [`Error::LimitExceeded`] if the KDF work area
+    /// cannot be allocated.
+    pub fn change_password(&mut self, new_password: &Password, params: Option<KdfParams>) -> Result<Changeset> {
+        let params = params.unwrap_or(self.header.kdf);
+        let salt = rng::array()?;
+        let kek = kdf::derive_kek(new_password, &salt, params)?;
+        let header = self.rebuild_header(
+            self.header.record.key_gen,
+            params,
+            salt,
+            SlotSource::Wrap(&kek),
+            SlotSource::Keep(self.header.recovery_slot),
+            self.prev.as_ref().map(|(g, k)| (*g, k)),
+            &self.vk,
+        )?;
+        self.install_header(header)
+    }
+
+    /// Replaces the recovery key: a new recovery slot, the same vault key.
+    /// The old recovery key stops working once the new header is stored.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Randomness`].
+    pub fn replace_recovery_key(&mut self) -> Result<(RecoveryKey, Changeset)> {
+        let rk = RecoveryKey::generate()?;
+        let header = self.rebuild_header(
+            self.header.record.key_gen,
+            self.header.kdf,
+            self.header.salt,
+            SlotSource::Keep(self.header.password_slot),
+            SlotSource::Wrap(rk.key()),
+            self.prev.as_ref().map(|(g, k)| (*g, k)),
+            &self.vk,
+        )?;
+        let changes = self.install_header(header)?;
+        Ok((rk, changes))
+    }
+
+    /// Whether some records are still sealed under an older key generation
+    /// (an interrupted rotation). [`Vault::finish_rotation`] completes it.
+    #[must_use]
+    pub fn rotation_pending(&self) -> bool {
+        let generation = self.key_generation();
+        self.prompts.values().any(|p| {
+            p.meta_gen != generation
+                || p.keys.keys().any(|g| *g != generation)
+                || p.versions.values().any(|v| v.header().key_gen != generation)
+        }) || self.prev.is_some()
+    }
+
+    /// Rotates to a new vault key generation: a new vault key, a fresh item
+    /// key for every prompt, every metadata and version record re-encrypted,
+    /// a new password slot and a new recovery key. The old vault key stays
+    /// wrapped in the new header, so a store that applied only part of the
+    /// changeset still opens; [`Vault::finish_rotation`] then completes it.
+    ///
+    /// The changeset is complete and checkable: one header, then for every
+    /// prompt one item key, one metadata record and every version, then the
+    /// old item keys to delete.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Authentication`] if `password` is not the vault password;
+    /// [`Error::InvalidInput`] while an earlier rotation is unfinished.
+    ///
+    /// # Security
+    ///
+    /// Records sealed under the old key stay readable by anyone who holds it
+    /// until the store applies the deletes and replacements.
+    pub fn rotate(&mut self, password: &Password) -> Result<(RecoveryKey, Changeset)> {
+        if self.rotation_pending() {
+            return Err(Error::invalid("an earlier rotation is unfinished; call finish_rotation first"));
+        }
+        self.verify_password(password)?;
+        let old_gen = self.key_generation();
+        let new_gen = old_gen.checked_add(1).ok_or(Error::invalid("key generation overflow"))?;
+        let new_vk = Key::generate()?;
+        let salt = rng::array()?;
+        let kek = kdf::derive_kek(password, &salt, self.header.kdf)?;
+        let rk = RecoveryKey::generate()?;
+        let header = self.rebuild_header(
+            new_gen,
+            self.header.kdf,
+            salt,
+            SlotSource::Wrap(&kek),
+            SlotSource::Wrap(rk.key()),
+            Some((old_gen, &self.vk)),
+            &new_vk,
+        )?;
+        let mut changes = Changeset {
+            header: Some(header_record(&header)?),
+            ..Changeset::default()
+        };
+        let mut next = BTreeMap::new();
+        for (id, p) in &self.prompts {
+            let item = Key::generate()?;
+            changes.put_new(seal_item_key_with(&new_vk, self.id(), *id, new_gen, &item)?);
+            let revision = p.revision.checked_add(1).ok_or(Error::invalid("revision overflow"))?;
+            changes.put_new(seal_meta(self.id(), *id, new_gen, &item, revision, &p.meta)?);
+            let mut versions = BTreeMap::new();
+            for (vid, rec) in &p.versions {
+                let content = self.open_version_record(p, rec)?;
+                let sealed = seal_version(self.id(), *id, *vid, new_gen, &item, &content)?;
+                changes.put_new(sealed.clone());
+                versions.insert(*vid, sealed);
+            }
+            // Old keys cannot collide with new puts (the generation differs).
+            changes.deletes.extend(p.keys.keys().map(|g| item_key_storage_key(*id, *g)));
+            let mut keys = BTreeMap::new();
+            keys.insert(new_gen, item);
+            next.insert(
+                *id,
+                PromptState {
+                    keys,
+                    meta: p.meta.clone(),
+                    revision,
+                    meta_gen: new_gen,
+                    versions,
+                },
+            );
+        }
+        let old_vk = core::mem::replace(&mut self.vk, new_vk);
+        self.prev = Some((old_gen, old_vk));
+        self.header = header;
+        self.prompts = next;
+        Ok((rk, changes))
+    }
+
+    /// Completes an interrupted rotation: re-seals every record still under
+    /// an older generation, deletes old item keys, and writes a header that
+    /// no longer carries the previous vault key. Returns an empty changeset
+    /// when nothing is pending.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Randomness`]; [`Error::Authentication`] if a stale record
+    /// fails to open.
+    pub fn finish_rotation(&mut self) -> Result<Changeset> {
+        if !self.rotation_pending() {
+            return Ok(Changeset::default());
+        }
+        let generation = self.key_generation();
+        let mut changes = Changeset::default();
+        let mut next = BTreeMap::new();
+        for (id, p) in &self.prompts {
+            let mut np = p.clone();
+            if let std::collections::btree_map::Entry::Vacant(e) = np.keys.entry(generation) {
+                let item = Key::generate()?;
+                changes.put_new(self.seal_item_key(*id, generation, &item)?);
+                e.insert(item);
+            }
+            let item = np.keys.get(&generation).ok_or(Error::MissingRecord { what: "item key" })?.clone();
+            let stale_versions: Vec<VersionId> = p
+                .versions
+                .iter()
+                .filter(|(_, r)| r.header().key_gen != generation)
+                .map(|(v, _)| *v)
+                .collect();
+            for vid in stale_versions {
+                let rec = p.versions.get(&vid).ok_or(Error::MissingRecord { what: "version" })?;
+                let content = self.open_version_record(p, rec)?;
+                let sealed = seal_version(self.id(), *id, vid, generation, &item, &content)?;
+                changes.put_new(sealed.clone());
+                np.versions.insert(vid, sealed);
+            }
+            if np.meta_gen != generation {
+                np.revision = np.revision.checked_add(1).ok_or(Error::invalid("revision overflow"))?;
+                np.meta_gen = generation;
+                changes.put_new(seal_meta(self.id(), *id, generation, &item, np.revision, &np.meta)?);
+            }
+            for g in p.keys.keys().filter(|g| **g != generation) {
+                changes.deletes.push(item_key_storage_key(*id, *g));
+                np.keys.remove(g);
+            }
+            next.insert(*id, np);
+        }
+        let header = self.rebuild_header(
+            generation,
+            self.header.kdf,
+            self.header.salt,
+            SlotSource::Keep(self.header.password_slot),
+            SlotSource::Keep(self.header.recovery_slot),
+            None,
+            &self.vk,
+        )?;
+        changes.header = Some(header_record(&header)?);
+        self.header = header;
+        self.prev = None;
+        self.prompts = next;
+        Ok(changes)
+    }
+
+    /// Checks `password` against the current password slot (runs the KDF).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Authentication`] if it is not the vault password.
+    pub fn verify_password(&self, password: &Password) -> Result<()> {
+        let unlocked = self.header.unlock(&Credential::Password(password))?;
+        if unlocked.vk == self.vk { Ok(()) } else { Err(Error::Authentication) }
+    }
+
+    /// Opens every stored version, proving the whole vault authentic (open
+    /// only authenticates item keys and metadata; versions open on demand).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Authentication`] naming no record, if any version fails.
+    pub fn verify(&self) -> Result<()> {
+        for p in self.prompts.values() {
+            for rec in p.versions.values() {
+                self.open_version_record(p, rec)?;
+            }
+        }
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn rebuild_header(
+        &self,
+        key_gen: u32,
+        kdf: KdfParams,
+        salt: [u8; kdf::SALT_LEN],
+        password: SlotSource<'_>,
+        recovery: SlotSource<'_>,
+        prev: Option<(u32, &Key)>,
+        vk: &Key,
+    ) -> Result<KeyHeader> {
+        let revision = self
+            .header
+            .record
+            .revision
+            .checked_add(1)
+            .ok_or(Error::invalid("header revision overflow"))?;
+        HeaderBuilder {
+            kind: RecordKind::VaultHeader,
+            vault_id: self.id(),
+            key_gen,
+            revision,
+            kdf,
+            salt,
+            vk,
+        }
+        .build(password, recovery, prev)
+    }
+
+    fn install_header(&mut self, header: KeyHeader) -> Result<Changeset> {
+        let changes = Changeset {
+            header: Some(header_record(&header)?),
+            ..Changeset::default()
+        };
+        self.header = header;
+        Ok(changes)
+    }
+
+    pub(crate) fn vault_key_current(&self) -> &Key {
+        &self.vk
+    }
+
+    /// The vault key of generation `generation`, if this vault holds it.
+    fn vault_key(&self, generation: u32) -> Option<&Key> {
+        if generation == self.key_generation() {
+            Some(&self.vk)
+        } else {
+            self.prev.as_ref().filter(|(g, _)| *g == generation).map(|(_, k)| k)
+        }
+    }
+
+    fn seal_item_key(&self, prompt: PromptId, generation: u32, item: &Key) -> Result<SealedRecord> {
+        let vk = self.vault_key(generation).ok_or(Error::MissingRecord { what: "vault key generation" })?;
+        seal_item_key_with(vk, self.id(), prompt, generation, item)
+    }
+
+    pub(crate) fn open_version_record(&self, p: &PromptState, rec: &SealedRecord) -> Result<VersionContent> {
+        let key = p
+            .keys
+            .get(&rec.header().key_gen)
+            .ok_or(Error::Authentication)?;
+        let plain = record::open(key, rec)?;
+        parse_json(&plain, "version JSON")
+    }
+}
+
+fn header_record(header: &KeyHeader) -> Result<SealedRecord> {
+    Ok(SealedRecord::from_parts(header.record, header.bytes.clone()))
+}
+
+pub(crate) fn item_key_storage_key(prompt: PromptId, generation: u32) -> String {
+    format!("k.{}.{}", prompt.to_hex(), generation)
+}
+
+fn record_header(kind: RecordKind, vault: VaultId, generation: u32, prompt: PromptId, version: Option<VersionId>, revision: u64) -> RecordHeader {
+    RecordHeader {
+        kind,
+        key_gen: generation,
+        vault_id: vault,
+        id1: *prompt.as_bytes(),
+        id2: version.map_or([0; ID_LEN], |v| *v.as_bytes()),
+        revision,
+        body_len: 0,
+    }
+}
+
+pub(crate) fn seal_item_key_with(vk: &Key, vault: VaultId, prompt: PromptId, generation: u32, item: &Key) -> Result<SealedRecord> {
+    let h = record_header(RecordKind::ItemKey, vault, generation, prompt, None, 0);
+    record::seal(vk, h, item.expose_secret())
+}
+
+pub(crate) fn seal_meta(vault: VaultId, prompt: PromptId, generation: u32, item: &Key, revision: u64, meta: &Meta) -> Result<SealedRecord> {
+    let json = Zeroizing::new(to_json(meta)?);
+    let h = record_header(RecordKind::PromptMeta, vault, generation, prompt, None, revision);
+    record::seal(item, h, &json)
+}
+
+pub(crate) fn seal_version(
+    vault: VaultId,
+    prompt: PromptId,
+    version: VersionId,
+    generation: u32,
+    item: &Key,
+    content: &VersionContent,
+) -> Result<SealedRecord> {
+    let json = Zeroizing::new(to_json(content)?);
+    let h = record_header(RecordKind::PromptVersion, vault, generation, prompt, Some(version), 0);
+    record::seal(item, h, &json)
+}
+
+pub(crate) fn to_json<T: Serialize>(value: &T) -> Result<Vec<u8>> {
+    serde_json::to_vec(value).map_err(|_| Error::invalid("value cannot be serialised as JSON"))
+}
+
+pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8], what: &'static str) -> Result<T> {
+    serde_json::from_slice(bytes).map_err(|_| Error::Malformed { what })
+}

@@ -1,0 +1,476 @@
+//! Prompt operations: create, version, restore, prune, delete, tags, flags,
+//! publish. Every mutation seals its records before it touches the
+//! in-memory state, so an error leaves the vault unchanged.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::{Changeset, PromptState, Vault, item_key_storage_key, seal_item_key_with, seal_meta, seal_version, sync::sort_entries};
+use crate::error::{Error, Result};
+use crate::hazmat::Key;
+use crate::ids::{PromptId, Timestamp, VersionId};
+use crate::model::{
+    Draft, MAX_BODY_LEN, MAX_NOTE_LEN, MAX_PROMPTS, MAX_SETTINGS_LEN, MAX_TAGS_PER_PROMPT, MAX_TITLE_LEN,
+    MAX_TOMBSTONES, MAX_VERSIONS_PER_PROMPT, Meta, Version, VersionContent, VersionEntry,
+};
+use crate::tags;
+
+/// One version as plaintext, for sharing in public (see [`Vault::publish`]).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
+pub struct Published {
+    /// Title.
+    pub title: String,
+    /// Body.
+    pub body: String,
+    /// Generation settings.
+    pub settings: Option<serde_json::Value>,
+}
+
+pub(crate) fn version_storage_key(prompt: PromptId, version: VersionId) -> String {
+    format!("v.{}.{}", prompt.to_hex(), version.to_hex())
+}
+
+fn check_draft(d: &Draft) -> Result<()> {
+    if d.title.trim().is_empty() {
+        return Err(Error::invalid("the title is empty"));
+    }
+    if d.title.len() > MAX_TITLE_LEN {
+        return Err(Error::too_large("title (bytes)", MAX_TITLE_LEN, d.title.len()));
+    }
+    if d.body.len() > MAX_BODY_LEN {
+        return Err(Error::too_large("body (bytes)", MAX_BODY_LEN, d.body.len()));
+    }
+    if d.note.len() > MAX_NOTE_LEN {
+        return Err(Error::too_large("note (bytes)", MAX_NOTE_LEN, d.note.len()));
+    }
+    if let Some(s) = &d.settings {
+        let n = super::to_json(s)?.len();
+        if n > MAX_SETTINGS_LEN {
+            return Err(Error::too_large("settings JSON (bytes)", MAX_SETTINGS_LEN, n));
+        }
+    }
+    Ok(())
+}
+
+/// Adds `new` tags to `list`, keeping the first spelling of each folded key.
+fn add_tags(list: &mut Vec<String>, new: &[String]) -> Result<bool> {
+    let mut changed = false;
+    for t in new {
+        let spelled = tags::normalize(t)?;
+        let key = tags::fold(&spelled);
+        if !list.iter().any(|x| tags::fold(x) == key) {
+            list.push(spelled);
+            changed = true;
+        }
+    }
+    if list.len() > MAX_TAGS_PER_PROMPT {
+        return Err(Error::too_large("tags on one prompt", MAX_TAGS_PER_PROMPT, list.len()));
+    }
+    Ok(changed)
+}
+
+impl Vault {
+    pub(crate) fn prompt(&self, id: PromptId) -> Result<&PromptState> {
+        self.prompts.get(&id).ok_or(Error::NotFound { what: "prompt" })
+    }
+
+    /// Creates a prompt with its first version.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] for an empty title or a bad tag;
+    /// [`Error::LimitExceeded`] for an oversized field, too many tags or prompts.
+    pub fn create_prompt(
+        &mut self,
+        draft: &Draft,
+        tag_list: &[String],
+        favorite: bool,
+        now: Timestamp,
+    ) -> Result<(PromptId, Changeset)> {
+        check_draft(draft)?;
+        if self.prompts.len() >= MAX_PROMPTS {
+            return Err(Error::too_large("prompts", MAX_PROMPTS, self.prompts.len() + 1));
+        }
+        let mut tag_vec = Vec::new();
+        add_tags(&mut tag_vec, tag_list)?;
+        let id = PromptId::generate()?;
+        let vid = VersionId::generate()?;
+        let generation = self.key_generation();
+        let item = Key::generate()?;
+        let content = VersionContent {
+            title: draft.title.clone(),
+            body: draft.body.clone(),
+            settings: draft.settings.clone(),
+            note: draft.note.clone(),
+            created: now,
+            parent: None,
+        };
+        let meta = Meta {
+            created: now,
+            updated: now,
+            current: vid,
+            versions: vec![VersionEntry {
+                id: vid,
+                parent: None,
+                created: now,
+                title: draft.title.clone(),
+            }],
+            tags: tag_vec,
+            favorite,
+            archived: false,
+            deleted: Vec::new(),
+        };
+        let key_rec = seal_item_key_with(&self.vk, self.id(), id, generation, &item)?;
+        let meta_rec = seal_meta(self.id(), id, generation, &item, 1, &meta)?;
+        let ver_rec = seal_version(self.id(), id, vid, generation, &item, &content)?;
+        let mut changes = Changeset::default();
+        changes.put_new(key_rec);
+        changes.put_new(meta_rec);
+        changes.put_new(ver_rec.clone());
+        let mut keys = BTreeMap::new();
+        keys.insert(generation, item);
+        let mut versions = BTreeMap::new();
+        versions.insert(vid, ver_rec);
+        self.prompts.insert(
+            id,
+            PromptState {
+                keys,
+                meta,
+                revision: 1,
+                meta_gen: generation,
+                versions,
+            },
+        );
+        Ok((id, changes))
+    }
+
+    /// Adds a new version (derived from the current one) and makes it current.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotFound`]; as [`Vault::create_prompt`] for the draft;
+    /// [`Error::LimitExceeded`] when the prompt already has
+    /// [`MAX_VERSIONS_PER_PROMPT`] versions (prune first).
+    pub fn add_version(&mut self, id: PromptId, draft: &Draft, now: Timestamp) -> Result<(VersionId, Changeset)> {
+        let parent = self.prompt(id)?.meta.current;
+        self.push_version(id, draft, Some(parent), now)
+    }
+
+    /// Restores an older version by adding a copy of it as a new current
+    /// version (history is append-only; nothing is overwritten).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotFound`] for an unknown prompt or version.
+    pub fn restore_version(&mut self, id: PromptId, version: VersionId, now: Timestamp) -> Result<(VersionId, Changeset)> {
+        let old = self.version(id, Some(version))?;
+        let draft = Draft {
+            title: old.title,
+            body: old.body,
+            settings: old.settings,
+            note: format!("restored from {}", version.to_hex()),
+        };
+        self.push_version(id, &draft, Some(version), now)
+    }
+
+    fn push_version(&mut self, id: PromptId, draft: &Draft, parent: Option<VersionId>, now: Timestamp) -> Result<(VersionId, Changeset)> {
+        check_draft(draft)?;
+        let vault_id = self.id();
+        let p = self.prompt(id)?;
+        if p.meta.versions.len() >= MAX_VERSIONS_PER_PROMPT {
+            return Err(Error::too_large("versions of one prompt", MAX_VERSIONS_PER_PROMPT, p.meta.versions.len() + 1));
+        }
+        let vid = VersionId::generate()?;
+        let (generation, item) = p.current_key()?;
+        let content = VersionContent {
+            title: draft.title.clone(),
+            body: draft.body.clone(),
+            settings: draft.settings.clone(),
+            note: draft.note.clone(),
+            created: now,
+            parent,
+        };
+        let mut meta = p.meta.clone();
+        meta.versions.push(VersionEntry {
+            id: vid,
+            parent,
+            created: now,
+            title: draft.title.clone(),
+        });
+        sort_entries(&mut meta.versions);
+        meta.current = vid;
+        meta.updated = now;
+        let revision = p.revision.checked_add(1).ok_or(Error::invalid("revision overflow"))?;
+        let ver_rec = seal_version(vault_id, id, vid, generation, item, &content)?;
+        let meta_rec = seal_meta(vault_id, id, generation, item, revision, &meta)?;
+        let mut changes = Changeset::default();
+        changes.put_new(meta_rec);
+        changes.put_new(ver_rec.clone());
+        let p = self.prompts.get_mut(&id).ok_or(Error::NotFound { what: "prompt" })?;
+        p.meta = meta;
+        p.revision = revision;
+        p.meta_gen = generation;
+        p.versions.insert(vid, ver_rec);
+        Ok((vid, changes))
+    }
+
+    /// Applies `f` to a copy of the metadata; if it reports a change, seals
+    /// the new metadata (revision + 1) and commits it.
+    pub(crate) fn update_meta(
+        &mut self,
+        id: PromptId,
+        now: Timestamp,
+        f: impl FnOnce(&mut Meta) -> Result<bool>,
+    ) -> Result<Changeset> {
+        let vault_id = self.id();
+        let p = self.prompt(id)?;
+        let mut meta = p.meta.clone();
+        if !f(&mut meta)? {
+            return Ok(Changeset::default());
+        }
+        meta.updated = now;
+        let (generation, item) = p.current_key()?;
+        let revision = p.revision.checked_add(1).ok_or(Error::invalid("revision overflow"))?;
+        let rec = seal_meta(vault_id, id, generation, item, revision, &meta)?;
+        let p = self.prompts.get_mut(&id).ok_or(Error::NotFound { what: "prompt" })?;
+        p.meta = meta;
+        p.revision = revision;
+        p.meta_gen = generation;
+        let mut changes = Changeset::default();
+        changes.put_new(rec);
+        Ok(changes)
+    }
+
+    /// Adds tags (Unicode-normalised; a tag already present under another
+    /// case keeps its first spelling).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotFound`]; [`Error::InvalidInput`] for a bad tag;
+    /// [`Error::LimitExceeded`] above [`MAX_TAGS_PER_PROMPT`].
+    pub fn add_tags(&mut self, id: PromptId, new: &[String], now: Timestamp) -> Result<Changeset> {
+        self.update_meta(id, now, |m| add_tags(&mut m.tags, new))
+    }
+
+    /// Removes tags, matching case-insensitively.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotFound`] for an unknown prompt.
+    pub fn remove_tags(&mut self, id: PromptId, gone: &[String], now: Timestamp) -> Result<Changeset> {
+        let keys: BTreeSet<String> = gone.iter().map(|t| tags::fold(t)).collect();
+        self.update_meta(id, now, |m| {
+            let before = m.tags.len();
+            m.tags.retain(|t| !keys.contains(&tags::fold(t)));
+            Ok(m.tags.len() != before)
+        })
+    }
+
+    /// Sets or clears the favorite flag.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotFound`] for an unknown prompt.
+    pub fn set_favorite(&mut self, id: PromptId, favorite: bool, now: Timestamp) -> Result<Changeset> {
+        self.update_meta(id, now, |m| Ok(core::mem::replace(&mut m.favorite, favorite) != favorite))
+    }
+
+    /// Sets or clears the archived flag.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotFound`] for an unknown prompt.
+    pub fn set_archived(&mut self, id: PromptId, archived: bool, now: Timestamp) -> Result<Changeset> {
+        self.update_meta(id, now, |m| Ok(core::mem::replace(&mut m.archived, archived) != archived))
+    }
+
+    /// Renames a tag across the whole vault; if a prompt already has `to`,
+    /// the two merge into one.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] for a bad new tag; [`Error::NotFound`] if no
+    /// prompt has `from`.
+    pub fn rename_tag(&mut self, from: &str, to: &str, now: Timestamp) -> Result<Changeset> {
+        let from_key = tags::fold(from);
+        let to_spelled = tags::normalize(to)?;
+        let to_key = tags::fold(&to_spelled);
+        let ids: Vec<PromptId> = self
+            .prompts
+            .iter()
+            .filter(|(_, p)| p.meta.tags.iter().any(|t| tags::fold(t) == from_key))
+            .map(|(id, _)| *id)
+            .collect();
+        if ids.is_empty() {
+            return Err(Error::NotFound { what: "tag" });
+        }
+        // Seal everything first, then commit, so a failure changes nothing.
+        let vault_id = self.id();
+        let mut staged = Vec::with_capacity(ids.len());
+        let mut changes = Changeset::default();
+        for id in ids {
+            let p = self.prompt(id)?;
+            let mut meta = p.meta.clone();
+            let mut out: Vec<String> = Vec::with_capacity(meta.tags.len());
+            for t in &meta.tags {
+                let k = tags::fold(t);
+                let replacement = if k == from_key || k == to_key { to_spelled.clone() } else { t.clone() };
+                if !out.iter().any(|x| tags::fold(x) == tags::fold(&replacement)) {
+                    out.push(replacement);
+                }
+            }
+            if out == meta.tags {
+                continue;
+            }
+            meta.tags = out;
+            meta.updated = now;
+            let (generation, item) = p.current_key()?;
+            let revision = p.revision.checked_add(1).ok_or(Error::invalid("revision overflow"))?;
+            changes.put_new(seal_meta(vault_id, id, generation, item, revision, &meta)?);
+            staged.push((id, meta, revision, generation));
+        }
+        for (id, meta, revision, generation) in staged {
+            if let Some(p) = self.prompts.get_mut(&id) {
+                p.meta = meta;
+                p.revision = revision;
+                p.meta_gen = generation;
+            }
+        }
+        Ok(changes)
+    }
+
+    /// Deletes one version: its record is deleted and its id tombstoned so a
+    /// replayed copy stays deleted. The last remaining version cannot be
+    /// deleted (delete the prompt instead).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotFound`]; [`Error::InvalidInput`] for the only version.
+    pub fn delete_version(&mut self, id: PromptId, version: VersionId, now: Timestamp) -> Result<Changeset> {
+        self.prune_where(id, now, |entries| entries.iter().filter(|e| e.id == version).map(|e| e.id).collect())
+            .and_then(|(n, c)| if n == 0 { Err(Error::NotFound { what: "version" }) } else { Ok(c) })
+    }
+
+    /// Keeps the newest `keep` versions (and always the current one) and
+    /// deletes the rest.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotFound`]; [`Error::InvalidInput`] for `keep == 0`.
+    pub fn prune_history(&mut self, id: PromptId, keep: usize, now: Timestamp) -> Result<Changeset> {
+        if keep == 0 {
+            return Err(Error::invalid("keep at least one version"));
+        }
+        let current = self.prompt(id)?.meta.current;
+        self.prune_where(id, now, |entries| {
+            let n = entries.len();
+            entries
+                .iter()
+                .take(n.saturating_sub(keep))
+                .filter(|e| e.id != current)
+                .map(|e| e.id)
+                .collect()
+        })
+        .map(|(_, c)| c)
+    }
+
+    fn prune_where(
+        &mut self,
+        id: PromptId,
+        now: Timestamp,
+        pick: impl FnOnce(&[VersionEntry]) -> Vec<VersionId>,
+    ) -> Result<(usize, Changeset)> {
+        let gone: BTreeSet<VersionId> = pick(&self.prompt(id)?.meta.versions).into_iter().collect();
+        if gone.is_empty() {
+            return Ok((0, Changeset::default()));
+        }
+        let mut changes = self.update_meta(id, now, |m| {
+            m.versions.retain(|e| !gone.contains(&e.id));
+            let Some(last) = m.versions.last() else {
+                return Err(Error::invalid("cannot delete the only version; delete the prompt instead"));
+            };
+            if gone.contains(&m.current) {
+                m.current = last.id;
+            }
+            let mut dead: BTreeSet<VersionId> = m.deleted.iter().copied().collect();
+            dead.extend(gone.iter().copied());
+            m.deleted = dead.into_iter().collect();
+            if m.deleted.len() > MAX_TOMBSTONES {
+                let cut = m.deleted.len() - MAX_TOMBSTONES;
+                m.deleted.drain(..cut);
+            }
+            Ok(true)
+        })?;
+        let p = self.prompts.get_mut(&id).ok_or(Error::NotFound { what: "prompt" })?;
+        for v in &gone {
+            p.versions.remove(v);
+            changes.deletes.push(version_storage_key(id, *v));
+        }
+        Ok((gone.len(), changes))
+    }
+
+    /// Deletes a prompt: every record it has (item keys, metadata, versions)
+    /// is in the changeset's deletes.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotFound`] for an unknown prompt.
+    pub fn delete_prompt(&mut self, id: PromptId) -> Result<Changeset> {
+        let p = self.prompts.remove(&id).ok_or(Error::NotFound { what: "prompt" })?;
+        let mut changes = Changeset::default();
+        changes.deletes.push(format!("m.{}", id.to_hex()));
+        changes.deletes.extend(p.versions.keys().map(|v| version_storage_key(id, *v)));
+        changes.deletes.extend(p.keys.keys().map(|g| item_key_storage_key(id, *g)));
+        Ok(changes)
+    }
+
+    /// One version in full (the current one when `version` is `None`).
+    /// Decrypts that version's record.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotFound`]; [`Error::Authentication`] if its record was tampered with.
+    pub fn version(&self, id: PromptId, version: Option<VersionId>) -> Result<Version> {
+        let p = self.prompt(id)?;
+        let vid = version.unwrap_or(p.meta.current);
+        let rec = p.versions.get(&vid).ok_or(Error::NotFound { what: "version" })?;
+        let c = self.open_version_record(p, rec)?;
+        Ok(Version {
+            id: vid,
+            parent: c.parent,
+            created: c.created,
+            title: c.title,
+            body: c.body,
+            settings: c.settings,
+            note: c.note,
+        })
+    }
+
+    /// The version history, oldest first, from metadata alone (no body is decrypted).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotFound`] for an unknown prompt.
+    pub fn history(&self, id: PromptId) -> Result<Vec<VersionEntry>> {
+        Ok(self.prompt(id)?.meta.versions.clone())
+    }
+
+    /// Returns one version as plaintext, for sharing in public.
+    ///
+    /// # Errors
+    ///
+    /// As [`Vault::version`].
+    ///
+    /// # Security
+    ///
+    /// This is the one call whose purpose is to take text out of the vault:
+    /// whatever the caller does with the result is public.
+    pub fn publish(&self, id: PromptId, version: Option<VersionId>) -> Result<Published> {
+        let v = self.version(id, version)?;
+        Ok(Published {
+            title: v.title,
+            body: v.body,
+            settings: v.settings,
+        })
+    }
+}

@@ -1,0 +1,420 @@
+//! Ingesting records: the one path behind [`Vault::open`] and [`Vault::merge`].
+//!
+//! Staging reads the vault immutably and computes the complete new state of
+//! every touched prompt (opening and checking every incoming record), so a
+//! failure anywhere leaves the vault exactly as it was. Applying the staged
+//! state cannot fail.
+//!
+//! Merge rules (normative, see `SPEC.md` §Sync):
+//! - versions are immutable and identified by random ids: the result holds
+//!   the union of both sides' versions, minus tombstoned (pruned) ones;
+//! - metadata conflicts resolve to the candidate with the greatest
+//!   `(revision, updated, canonical JSON bytes)`, then take the union of
+//!   version entries and tombstones; if that differs from every candidate,
+//!   the merged metadata is written at `max revision + 1`.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::{Changeset, PromptState, SeenRevisions, Vault, parse_json, seal_meta};
+use crate::error::{Error, Result};
+use crate::format::RecordKind;
+use crate::hazmat::Key;
+use crate::ids::{PromptId, VersionId};
+use crate::model::{MAX_PROMPTS, MAX_TAGS_PER_PROMPT, MAX_TOMBSTONES, MAX_VERSIONS_PER_PROMPT, Meta, VersionEntry};
+use crate::record::{self, SealedRecord};
+
+/// Most records accepted in one open or merge.
+pub const MAX_RECORDS_PER_BATCH: usize = 8 * MAX_PROMPTS;
+/// Hard cap on versions per prompt when merging (above the local limit, so
+/// two devices that each stayed under the limit can always merge).
+const MAX_MERGED_VERSIONS: usize = 4 * MAX_VERSIONS_PER_PROMPT;
+
+/// What a [`Vault::merge`] did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct MergeReport {
+    /// Prompts that were not in this vault before.
+    pub prompts_added: usize,
+    /// Versions that were not in this vault before.
+    pub versions_added: usize,
+    /// Prompts whose metadata changed.
+    pub metadata_updated: usize,
+    /// Prompts whose metadata had diverged and was merged into a new revision.
+    pub conflicts_resolved: usize,
+    /// The records to store to bring the store to the merged state.
+    pub changes: Changeset,
+}
+
+pub(super) struct Staged {
+    prompts: BTreeMap<PromptId, PromptState>,
+    report: MergeReport,
+}
+
+struct Candidate {
+    rev: u64,
+    generation: u32,
+    meta: Meta,
+    record: Option<SealedRecord>,
+}
+
+#[derive(PartialEq, Eq, Clone, Copy)]
+enum Mode {
+    Open,
+    Merge,
+}
+
+fn record_error(e: Error) -> Error {
+    match e {
+        Error::UnsupportedVersion { .. } | Error::LimitExceeded { .. } => e,
+        _ => Error::Authentication,
+    }
+}
+
+impl Vault {
+    /// Merges records written by another device (or fetched from a server):
+    /// new prompts, new versions, newer metadata. No version is ever lost;
+    /// diverged metadata merges deterministically (see `SPEC.md` §Sync).
+    ///
+    /// # Errors
+    ///
+    /// As [`Vault::open`]; on any error the vault is unchanged.
+    pub fn merge<I>(&mut self, records: I) -> Result<MergeReport>
+    where
+        I: IntoIterator,
+        I::Item: AsRef<[u8]>,
+    {
+        let staged = self.stage_mode(records, &SeenRevisions::default(), Mode::Merge)?;
+        let report = staged.report.clone();
+        self.apply(staged);
+        Ok(report)
+    }
+
+    pub(super) fn stage<I>(&self, records: I, seen: &SeenRevisions) -> Result<Staged>
+    where
+        I: IntoIterator,
+        I::Item: AsRef<[u8]>,
+    {
+        self.stage_mode(records, seen, Mode::Open)
+    }
+
+    pub(super) fn apply(&mut self, staged: Staged) {
+        self.prompts.extend(staged.prompts);
+    }
+
+    #[allow(clippy::too_many_lines)]
+    fn stage_mode<I>(&self, records: I, seen: &SeenRevisions, mode: Mode) -> Result<Staged>
+    where
+        I: IntoIterator,
+        I::Item: AsRef<[u8]>,
+    {
+        let mut keys: BTreeMap<(PromptId, u32), (Key, SealedRecord)> = BTreeMap::new();
+        let mut metas: Vec<SealedRecord> = Vec::new();
+        let mut versions: BTreeMap<PromptId, BTreeMap<VersionId, SealedRecord>> = BTreeMap::new();
+        for (n, raw) in records.into_iter().enumerate() {
+            if n >= MAX_RECORDS_PER_BATCH {
+                return Err(Error::too_large("records in one batch", MAX_RECORDS_PER_BATCH, n + 1));
+            }
+            let rec = SealedRecord::from_bytes(raw.as_ref().to_vec()).map_err(record_error)?;
+            let h = *rec.header();
+            if h.vault_id != self.id() {
+                return Err(Error::Authentication);
+            }
+            let prompt = h.prompt_id().ok_or(Error::Authentication)?;
+            match h.kind {
+                RecordKind::ItemKey => {
+                    let vk = self.vault_key(h.key_gen).ok_or(Error::Authentication)?;
+                    let plain = record::open(vk, &rec)?;
+                    let key = Key::from_slice(&plain).map_err(|_| Error::Authentication)?;
+                    keys.insert((prompt, h.key_gen), (key, rec));
+                }
+                RecordKind::PromptMeta => metas.push(rec),
+                RecordKind::PromptVersion => {
+                    let vid = h.version_id().ok_or(Error::Authentication)?;
+                    let slot = versions.entry(prompt).or_default();
+                    let newer = slot.get(&vid).is_none_or(|old| old.header().key_gen < h.key_gen);
+                    if newer {
+                        slot.insert(vid, rec);
+                    }
+                }
+                _ => return Err(Error::Authentication),
+            }
+        }
+
+        let key_for = |prompt: PromptId, generation: u32| -> Option<&Key> {
+            keys.get(&(prompt, generation))
+                .map(|(k, _)| k)
+                .or_else(|| self.prompts.get(&prompt).and_then(|p| p.keys.get(&generation)))
+        };
+
+        let mut candidates: BTreeMap<PromptId, Vec<Candidate>> = BTreeMap::new();
+        for rec in metas {
+            let h = *rec.header();
+            let prompt = h.prompt_id().ok_or(Error::Authentication)?;
+            let key = key_for(prompt, h.key_gen).ok_or(Error::MissingRecord { what: "item key" })?;
+            let plain = record::open(key, &rec)?;
+            let meta: Meta = parse_json(&plain, "metadata JSON")?;
+            validate_meta(&meta)?;
+            if let Some(&seen_rev) = seen.prompts.get(&prompt) {
+                if h.revision < seen_rev {
+                    return Err(Error::Rollback { found: h.revision, seen: seen_rev });
+                }
+            }
+            candidates.entry(prompt).or_default().push(Candidate {
+                rev: h.revision,
+                generation: h.key_gen,
+                meta,
+                record: Some(rec),
+            });
+        }
+        for (prompt, vs) in &versions {
+            for rec in vs.values() {
+                if key_for(*prompt, rec.header().key_gen).is_none() {
+                    return Err(Error::MissingRecord { what: "item key" });
+                }
+            }
+        }
+
+        let touched: BTreeSet<PromptId> = keys
+            .keys()
+            .map(|(p, _)| *p)
+            .chain(candidates.keys().copied())
+            .chain(versions.keys().copied())
+            .collect();
+        let total = self.prompts.len() + touched.iter().filter(|p| !self.prompts.contains_key(p)).count();
+        if total > MAX_PROMPTS {
+            return Err(Error::too_large("prompts", MAX_PROMPTS, total));
+        }
+
+        let mut report = MergeReport::default();
+        let mut out = BTreeMap::new();
+        for prompt in touched {
+            let existing = self.prompts.get(&prompt);
+            let mut cands = candidates.remove(&prompt).unwrap_or_default();
+            if let Some(p) = existing {
+                cands.push(Candidate {
+                    rev: p.revision,
+                    generation: p.meta_gen,
+                    meta: p.meta.clone(),
+                    record: None,
+                });
+            }
+            if cands.is_empty() {
+                // Keys or versions without any metadata: nothing to show yet
+                // (the rest of that changeset has not arrived). Ignored.
+                continue;
+            }
+            let mut state = match existing {
+                Some(p) => p.clone(),
+                None => PromptState {
+                    keys: BTreeMap::new(),
+                    meta: Meta {
+                        created: crate::ids::Timestamp(0),
+                        updated: crate::ids::Timestamp(0),
+                        current: VersionId::from_bytes([0; 16]),
+                        versions: Vec::new(),
+                        tags: Vec::new(),
+                        favorite: false,
+                        archived: false,
+                        deleted: Vec::new(),
+                    },
+                    revision: 0,
+                    meta_gen: 0,
+                    versions: BTreeMap::new(),
+                },
+            };
+            for ((p, generation), (key, rec)) in keys.range((prompt, 0)..=(prompt, u32::MAX)) {
+                if *p == prompt && !state.keys.contains_key(generation) {
+                    state.keys.insert(*generation, key.clone());
+                    report.changes.put(rec.clone());
+                }
+            }
+            let mut added_versions = 0usize;
+            for (vid, rec) in versions.remove(&prompt).unwrap_or_default() {
+                let take = state
+                    .versions
+                    .get(&vid)
+                    .is_none_or(|old| old.header().key_gen < rec.header().key_gen);
+                if take {
+                    if !state.versions.contains_key(&vid) {
+                        added_versions += 1;
+                    }
+                    report.changes.put(rec.clone());
+                    state.versions.insert(vid, rec);
+                }
+            }
+
+            let local_rev = existing.map(|p| p.revision);
+            let max_rev = cands.iter().map(|c| c.rev).max().unwrap_or(0);
+            let n_distinct = {
+                let mut metas: Vec<&Meta> = Vec::new();
+                for c in &cands {
+                    if !metas.contains(&&c.meta) {
+                        metas.push(&c.meta);
+                    }
+                }
+                metas.len()
+            };
+            let mut merged = resolve(&cands)?;
+
+            // Tombstones: pruned versions stay deleted even if replayed.
+            let dead: BTreeSet<VersionId> = merged.deleted.iter().copied().collect();
+            for vid in &dead {
+                if state.versions.remove(vid).is_some() {
+                    report.changes.delete(super::prompts::version_storage_key(prompt, *vid));
+                    added_versions = added_versions.saturating_sub(1);
+                }
+            }
+            // Versions without an entry (their metadata has not caught up): adopt them.
+            let listed: BTreeSet<VersionId> = merged.versions.iter().map(|e| e.id).collect();
+            for (vid, rec) in &state.versions {
+                if !listed.contains(vid) {
+                    let content = self.open_version_with(&state, rec, &keys, prompt)?;
+                    merged.versions.push(VersionEntry {
+                        id: *vid,
+                        parent: content.parent,
+                        created: content.created,
+                        title: content.title,
+                    });
+                }
+            }
+            sort_entries(&mut merged.versions);
+            if merged.versions.len() > MAX_MERGED_VERSIONS {
+                return Err(Error::too_large("versions of one prompt", MAX_MERGED_VERSIONS, merged.versions.len()));
+            }
+            if merged.versions.is_empty() {
+                return Err(Error::MissingRecord { what: "version" });
+            }
+            for e in &merged.versions {
+                if !state.versions.contains_key(&e.id) {
+                    return Err(Error::MissingRecord { what: "version" });
+                }
+            }
+            if !merged.versions.iter().any(|e| e.id == merged.current) {
+                if let Some(last) = merged.versions.last() {
+                    merged.current = last.id;
+                }
+            }
+
+            let adopted = cands.iter().filter(|c| c.meta == merged).max_by_key(|c| c.rev);
+            let meta_changed = existing.is_none_or(|p| p.meta != merged);
+            match adopted {
+                Some(c) => {
+                    if let Some(rec) = &c.record {
+                        if local_rev.is_none_or(|l| c.rev > l) || existing.is_some_and(|p| p.meta != merged) {
+                            report.changes.put(rec.clone());
+                        }
+                    }
+                    state.revision = c.rev;
+                    state.meta_gen = c.generation;
+                }
+                None => {
+                    if n_distinct > 1 {
+                        report.conflicts_resolved += 1;
+                    }
+                    if mode == Mode::Merge {
+                        let rev = max_rev.checked_add(1).ok_or(Error::invalid("revision overflow"))?;
+                        let (generation, key) = state.current_key()?;
+                        report.changes.put(seal_meta(self.id(), prompt, generation, key, rev, &merged)?);
+                        state.revision = rev;
+                        state.meta_gen = generation;
+                    } else {
+                        // Open never writes: keep the stored revision; the
+                        // next mutation of this prompt reseals the metadata.
+                        let best = cands.iter().max_by_key(|c| c.rev);
+                        state.revision = max_rev;
+                        state.meta_gen = best.map_or(0, |c| c.generation);
+                    }
+                }
+            }
+            if existing.is_none() {
+                report.prompts_added += 1;
+            } else if meta_changed {
+                report.metadata_updated += 1;
+            }
+            report.versions_added += added_versions;
+            state.meta = merged;
+            if state.keys.is_empty() {
+                return Err(Error::MissingRecord { what: "item key" });
+            }
+            out.insert(prompt, state);
+        }
+        if mode == Mode::Open {
+            report.changes = Changeset::default();
+        }
+        Ok(Staged { prompts: out, report })
+    }
+
+    fn open_version_with(
+        &self,
+        state: &PromptState,
+        rec: &SealedRecord,
+        keys: &BTreeMap<(PromptId, u32), (Key, SealedRecord)>,
+        prompt: PromptId,
+    ) -> Result<crate::model::VersionContent> {
+        let generation = rec.header().key_gen;
+        let key = state
+            .keys
+            .get(&generation)
+            .or_else(|| keys.get(&(prompt, generation)).map(|(k, _)| k))
+            .ok_or(Error::MissingRecord { what: "item key" })?;
+        let plain = record::open(key, rec)?;
+        parse_json(&plain, "version JSON")
+    }
+}
+
+pub(crate) fn sort_entries(entries: &mut [VersionEntry]) {
+    entries.sort_by_key(|a| (a.created, a.id));
+}
+
+fn validate_meta(meta: &Meta) -> Result<()> {
+    let bad = |what| Err(Error::Malformed { what });
+    if meta.versions.is_empty() || meta.versions.len() > MAX_MERGED_VERSIONS {
+        return bad("metadata version list");
+    }
+    let ids: BTreeSet<VersionId> = meta.versions.iter().map(|e| e.id).collect();
+    if ids.len() != meta.versions.len() || !ids.contains(&meta.current) {
+        return bad("metadata version list");
+    }
+    if meta.tags.len() > MAX_TAGS_PER_PROMPT || meta.deleted.len() > MAX_TOMBSTONES {
+        return bad("metadata tags or tombstones");
+    }
+    Ok(())
+}
+
+/// Deterministic metadata resolution over all candidates.
+fn resolve(cands: &[Candidate]) -> Result<Meta> {
+    let mut best: Option<(&Candidate, Vec<u8>)> = None;
+    for c in cands {
+        let json = super::to_json(&c.meta)?;
+        let better = match &best {
+            None => true,
+            Some((b, bj)) => (c.rev, c.meta.updated, &json) > (b.rev, b.meta.updated, bj),
+        };
+        if better {
+            best = Some((c, json));
+        }
+    }
+    let (winner, _) = best.ok_or(Error::MissingRecord { what: "metadata" })?;
+    let mut merged = winner.meta.clone();
+    let mut dead: BTreeSet<VersionId> = BTreeSet::new();
+    for c in cands {
+        dead.extend(c.meta.deleted.iter().copied());
+    }
+    let mut seen: BTreeSet<VersionId> = merged.versions.iter().map(|e| e.id).collect();
+    for c in cands {
+        for e in &c.meta.versions {
+            if seen.insert(e.id) {
+                merged.versions.push(e.clone());
+            }
+        }
+    }
+    merged.versions.retain(|e| !dead.contains(&e.id));
+    sort_entries(&mut merged.versions);
+    let mut deleted: Vec<VersionId> = dead.into_iter().collect();
+    if deleted.len() > MAX_TOMBSTONES {
+        let cut = deleted.len() - MAX_TOMBSTONES;
+        deleted.drain(..cut);
+    }
+    merged.deleted = deleted;
+    Ok(merged)
+}
