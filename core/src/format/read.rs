@@ -63,8 +63,11 @@ pub fn parse_header(bytes: &[u8]) -> Result<RecordHeader> {
         return Err(Error::malformed("truncated header"));
     }
     let version = r.u8()?;
-    if version != FORMAT_VERSION {
+    if version > FORMAT_VERSION {
         return Err(Error::UnsupportedVersion { found: version });
+    }
+    if version != FORMAT_VERSION {
+        return Err(Error::malformed("format version 0 does not exist"));
     }
     let kind_byte = r.u8()?;
     let kind = RecordKind::from_u8(kind_byte).ok_or(Error::WrongKind { found: kind_byte })?;

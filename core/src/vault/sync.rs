@@ -65,7 +65,9 @@ enum Mode {
 
 fn record_error(e: Error) -> Error {
     match e {
-        Error::UnsupportedVersion { .. } | Error::LimitExceeded { .. } => e,
+        // A record from a newer release says so; every other failure of a
+        // record is the one opaque error (see `SECURITY.md`).
+        Error::UnsupportedVersion { .. } => e,
         _ => Error::Authentication,
     }
 }
@@ -150,7 +152,8 @@ impl Vault {
         for rec in metas {
             let h = *rec.header();
             let prompt = h.prompt_id().ok_or(Error::Authentication)?;
-            let key = key_for(prompt, h.key_gen).ok_or(Error::MissingRecord { what: "item key" })?;
+            // No key for it: sealed elsewhere or tampered. Opaque, like a bad tag.
+            let key = key_for(prompt, h.key_gen).ok_or(Error::Authentication)?;
             let plain = record::open(key, &rec)?;
             let meta: Meta = parse_json(&plain, "metadata JSON")?;
             validate_meta(&meta)?;
@@ -169,7 +172,7 @@ impl Vault {
         for (prompt, vs) in &versions {
             for rec in vs.values() {
                 if key_for(*prompt, rec.header().key_gen).is_none() {
-                    return Err(Error::MissingRecord { what: "item key" });
+                    return Err(Error::Authentication);
                 }
             }
         }
