@@ -14,6 +14,7 @@ use crate::kdf::KdfParams;
 
 /// The public fields of a record, as a server sees them.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct RecordInfo {
     /// The record kind, by name (`"prompt-version"`, …).
@@ -40,6 +41,7 @@ pub struct RecordInfo {
 
 /// KDF parameters as reported by [`inspect`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct KdfInfo {
     /// Memory cost in KiB.
     pub m_cost_kib: u32,

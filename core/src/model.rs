@@ -67,7 +67,8 @@ pub(crate) struct VersionContent {
 }
 
 /// The content of a new version, as the caller gives it.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
 pub struct Draft {
     /// Title (required, non-empty).
     pub title: String,
@@ -81,6 +82,7 @@ pub struct Draft {
 
 /// One version in full, as returned by [`crate::Vault::version`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Version {
     /// The version id.
     pub id: VersionId,
@@ -100,6 +102,7 @@ pub struct Version {
 
 /// A prompt as a list view sees it: metadata only, no body decrypted.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct PromptSummary {
     /// The prompt id.
     pub id: PromptId,

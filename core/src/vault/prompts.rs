@@ -16,6 +16,7 @@ use crate::tags;
 
 /// One version as plaintext, for sharing in public (see [`Vault::publish`]).
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct Published {
     /// Title.

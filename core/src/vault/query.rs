@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::Vault;
 use crate::error::Result;
@@ -13,7 +13,8 @@ use crate::model::PromptSummary;
 use crate::tags;
 
 /// How a set of tags filters prompts.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum TagMode {
     /// Prompts with at least one of the tags.
     #[default]
@@ -25,7 +26,8 @@ pub enum TagMode {
 }
 
 /// How archived prompts are treated.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum ArchivedFilter {
     /// Hide archived prompts (the default).
     #[default]
@@ -37,7 +39,8 @@ pub enum ArchivedFilter {
 }
 
 /// A search. The default matches every non-archived prompt.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
 pub struct Query {
     /// Case-insensitive text to find in the current version's title, body or note.
     pub text: Option<String>,

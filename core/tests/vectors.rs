@@ -1,0 +1,332 @@
+//! Frozen format-v1 test vectors: one JSON file per case in `tests/vectors/`,
+//! must-fail cases prefixed `fail_`. One table-driven runner checks them all
+//! and asserts how many ran; `generate_vectors` (ignored) writes fresh ones.
+//!
+//! Case shapes (see `tests/vectors/README.md`):
+//! - `"type": "vault"`: `header`, `records` (base64url), `password` or
+//!   `recovery_key`; open, verify every version, compare with `expect`.
+//! - `"type": "export"`: `file`, `password`; import into a fresh vault and
+//!   compare with `expect`.
+//! - `"type": "inspect"`: `record`; the keyless API's view, or its error.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::print_stdout, missing_docs)]
+
+use std::path::{Path, PathBuf};
+
+use promptvault::format::text;
+use promptvault::{
+    Credential, Draft, Error, KdfParams, MemoryStore, Password, RecordKind, RecoveryKey, SealedRecord, Timestamp, Vault,
+};
+use serde_json::{Value, json};
+
+const EXPECTED_CASES: usize = 16;
+
+fn dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vectors")
+}
+
+fn fast() -> KdfParams {
+    KdfParams::new(KdfParams::MIN_M_COST_KIB, 1, 1).unwrap()
+}
+
+/// The observable state of a vault, as vectors record it.
+fn snapshot(v: &Vault) -> Value {
+    let mut prompts = Vec::new();
+    for id in v.prompt_ids() {
+        let s = v.summary(id).unwrap();
+        let versions: Vec<Value> = v
+            .history(id)
+            .unwrap()
+            .iter()
+            .map(|e| {
+                let full = v.version(id, Some(e.id)).unwrap();
+                json!({
+                    "id": e.id.to_hex(),
+                    "parent": e.parent.map(|p| p.to_hex()),
+                    "created": e.created.0,
+                    "title": full.title,
+                    "body": full.body,
+                    "note": full.note,
+                    "settings": full.settings,
+                })
+            })
+            .collect();
+        prompts.push(json!({
+            "id": id.to_hex(),
+            "current": s.current_version.to_hex(),
+            "tags": s.tags,
+            "favorite": s.favorite,
+            "archived": s.archived,
+            "versions": versions,
+        }));
+    }
+    json!({ "prompts": prompts })
+}
+
+fn code_of(e: &Error) -> &'static str {
+    e.code().name()
+}
+
+fn b64(bytes: &[u8]) -> String {
+    text::encode(bytes)
+}
+
+fn unb64(v: &Value) -> Vec<u8> {
+    text::decode(v.as_str().unwrap()).unwrap()
+}
+
+fn run_case(name: &str, case: &Value) -> Result<Value, Error> {
+    match case["type"].as_str().unwrap() {
+        "vault" => {
+            let header = unb64(&case["header"]);
+            let records: Vec<Vec<u8>> = case["records"].as_array().unwrap().iter().map(unb64).collect();
+            let pw;
+            let rk;
+            let cred = if let Some(p) = case["password"].as_str() {
+                pw = Password::new(p)?;
+                Credential::Password(&pw)
+            } else {
+                rk = RecoveryKey::parse(case["recovery_key"].as_str().unwrap())?;
+                Credential::RecoveryKey(&rk)
+            };
+            let v = Vault::open(&header, &records, cred)?;
+            v.verify()?;
+            Ok(snapshot(&v))
+        }
+        "export" => {
+            let file = unb64(&case["file"]);
+            let mut v = Vault::create(&Password::new("scratch")?, fast())?.vault;
+            v.import(&file, &Password::new(case["password"].as_str().unwrap())?, Timestamp(0))?;
+            Ok(snapshot(&v))
+        }
+        "inspect" => {
+            let info = promptvault::inspect::inspect_text(case["record"].as_str().unwrap())?;
+            Ok(serde_json::to_value(info).unwrap())
+        }
+        other => panic!("{name}: unknown case type {other}"),
+    }
+}
+
+#[test]
+fn frozen_vectors() {
+    let mut ran = 0;
+    let mut entries: Vec<_> = std::fs::read_dir(dir()).unwrap().map(|e| e.unwrap().path()).collect();
+    entries.sort();
+    for path in entries.iter().filter(|p| p.extension().is_some_and(|e| e == "json")) {
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        let case: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+        let got = run_case(&name, &case);
+        if name.starts_with("fail_") {
+            let want = case["expect"]["error"].as_str().unwrap();
+            match got {
+                Err(e) => assert_eq!(code_of(&e), want, "{name}: {e}"),
+                Ok(_) => panic!("{name}: must fail with {want}, but succeeded"),
+            }
+        } else {
+            let got = got.unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(got, case["expect"], "{name}");
+        }
+        ran += 1;
+    }
+    assert_eq!(ran, EXPECTED_CASES, "number of vector cases");
+}
+
+fn write(name: &str, value: &Value) {
+    let mut text = serde_json::to_string_pretty(value).unwrap();
+    text.push('\n');
+    std::fs::write(dir().join(name), text).unwrap();
+    println!("wrote {name}");
+}
+
+fn records_of(store: &MemoryStore) -> Vec<String> {
+    store.records().map(|r| b64(r.as_bytes())).collect()
+}
+
+#[test]
+#[ignore = "writes fresh vectors; run by hand, review, commit"]
+fn generate_vectors() {
+    let password = "vector password ✓";
+    let created = Vault::create(&Password::new(password).unwrap(), fast()).unwrap();
+    let rk = created.recovery_key.to_display_string().to_string();
+    let mut store = MemoryStore::new();
+    store.apply(&created.changes);
+    let mut v = created.vault;
+    let (p1, c) = v
+        .create_prompt(
+            &Draft {
+                title: "Lighthouse".into(),
+                body: "a lighthouse in a storm,\noil painting".into(),
+                settings: Some(json!({"model": "sdxl", "steps": 30})),
+                note: "first try".into(),
+            },
+            &["Art".into(), "Straße".into()],
+            true,
+            Timestamp(1_700_000_000_000),
+        )
+        .unwrap();
+    store.apply(&c);
+    let (_, c) = v
+        .add_version(
+            p1,
+            &Draft {
+                title: "Lighthouse".into(),
+                body: "a lighthouse in a storm at night,\noil painting".into(),
+                settings: None,
+                note: "darker".into(),
+            },
+            Timestamp(1_700_000_100_000),
+        )
+        .unwrap();
+    store.apply(&c);
+    let (p2, c) = v
+        .create_prompt(
+            &Draft {
+                title: "Haiku bot".into(),
+                body: "You are a poet who answers only in haiku.".into(),
+                settings: None,
+                note: String::new(),
+            },
+            &["llm".into()],
+            false,
+            Timestamp(1_700_000_200_000),
+        )
+        .unwrap();
+    store.apply(&c);
+    store.apply(&v.set_archived(p2, true, Timestamp(1_700_000_300_000)).unwrap());
+    let expect = snapshot(&v);
+    let header = b64(store.header().unwrap());
+    let records = records_of(&store);
+
+    write(
+        "vault_password.json",
+        &json!({"type": "vault", "description": "two prompts, two versions, tags, favorite, archive; opened with the password",
+                "password": password, "header": header, "records": records, "expect": expect}),
+    );
+    write(
+        "vault_recovery.json",
+        &json!({"type": "vault", "description": "the same vault opened with its recovery key",
+                "recovery_key": rk, "header": header, "records": records, "expect": expect}),
+    );
+    write(
+        "fail_wrong_password.json",
+        &json!({"type": "vault", "description": "wrong password", "password": "not the password",
+                "header": header, "records": records, "expect": {"error": "AUTHENTICATION"}}),
+    );
+
+    // One byte flipped in the ciphertext of a version record.
+    let version_idx = store.records().position(|r| r.kind() == RecordKind::PromptVersion).unwrap();
+    let mut flipped: Vec<Vec<u8>> = store.records().map(|r| r.as_bytes().to_vec()).collect();
+    let n = flipped[version_idx].len();
+    flipped[version_idx][n - 20] ^= 0x01;
+    write(
+        "fail_flipped_byte.json",
+        &json!({"type": "vault", "description": "one ciphertext byte of a version record flipped", "password": password,
+                "header": header, "records": flipped.iter().map(|r| b64(r)).collect::<Vec<_>>(),
+                "expect": {"error": "AUTHENTICATION"}}),
+    );
+    // The metadata record flipped in its header's revision field (AAD).
+    let meta_idx = store.records().position(|r| r.kind() == RecordKind::PromptMeta).unwrap();
+    let mut flipped: Vec<Vec<u8>> = store.records().map(|r| r.as_bytes().to_vec()).collect();
+    flipped[meta_idx][60] ^= 0x02;
+    write(
+        "fail_flipped_header_byte.json",
+        &json!({"type": "vault", "description": "metadata revision (associated data) changed", "password": password,
+                "header": header, "records": flipped.iter().map(|r| b64(r)).collect::<Vec<_>>(),
+                "expect": {"error": "AUTHENTICATION"}}),
+    );
+    // A version record of prompt 1 relabelled as belonging to prompt 2.
+    let mut moved: Vec<Vec<u8>> = store.records().map(|r| r.as_bytes().to_vec()).collect();
+    let p1_version = store
+        .records()
+        .find(|r| r.kind() == RecordKind::PromptVersion && r.header().prompt_id() == Some(p1))
+        .unwrap();
+    let mut m = p1_version.as_bytes().to_vec();
+    m[28..44].copy_from_slice(p2.as_bytes());
+    moved.push(m);
+    write(
+        "fail_moved_record.json",
+        &json!({"type": "vault", "description": "a version record moved to another prompt", "password": password,
+                "header": header, "records": moved.iter().map(|r| b64(r)).collect::<Vec<_>>(),
+                "expect": {"error": "AUTHENTICATION"}}),
+    );
+    // A dropped version record (listed in metadata, absent).
+    let dropped: Vec<String> = store
+        .records()
+        .filter(|r| r.storage_key() != p1_version.storage_key())
+        .map(|r| b64(r.as_bytes()))
+        .collect();
+    write(
+        "fail_dropped_version.json",
+        &json!({"type": "vault", "description": "a version record dropped by the server", "password": password,
+                "header": header, "records": dropped, "expect": {"error": "MISSING_RECORD"}}),
+    );
+    // A hostile KDF header: m = 4 GiB.
+    let mut hostile = store.header().unwrap().to_vec();
+    hostile[72..76].copy_from_slice(&(4u32 * 1024 * 1024).to_le_bytes());
+    write(
+        "fail_hostile_kdf.json",
+        &json!({"type": "vault", "description": "header asks for m = 4 GiB; refused before any work", "password": password,
+                "header": b64(&hostile), "records": [], "expect": {"error": "KDF_PARAMS_OUT_OF_BOUNDS"}}),
+    );
+    let mut hostile_t = store.header().unwrap().to_vec();
+    hostile_t[76..80].copy_from_slice(&1000u32.to_le_bytes());
+    write(
+        "fail_hostile_kdf_time.json",
+        &json!({"type": "vault", "description": "header asks for t = 1000", "password": password,
+                "header": b64(&hostile_t), "records": [], "expect": {"error": "KDF_PARAMS_OUT_OF_BOUNDS"}}),
+    );
+
+    // A rotated vault (generation 2) whose rotation was applied only in part.
+    let mut rotated_store = store.clone();
+    let (_, mut rc) = v.rotate(&Password::new(password).unwrap()).unwrap();
+    rc.puts.truncate(rc.puts.len() / 2);
+    rc.deletes.clear();
+    rotated_store.apply(&rc);
+    write(
+        "vault_rotation_interrupted.json",
+        &json!({"type": "vault", "description": "generation 2 header with generation 1 key kept; half the records re-encrypted",
+                "password": password, "header": b64(rotated_store.header().unwrap()),
+                "records": records_of(&rotated_store), "expect": expect}),
+    );
+
+    // Export file.
+    let export = v.export(&Password::new("export password").unwrap(), fast()).unwrap();
+    write(
+        "export_basic.json",
+        &json!({"type": "export", "description": "export file with every prompt and version", "password": "export password",
+                "file": b64(&export), "expect": expect}),
+    );
+    write(
+        "fail_export_wrong_password.json",
+        &json!({"type": "export", "description": "export file, wrong password", "password": "nope",
+                "file": b64(&export), "expect": {"error": "AUTHENTICATION"}}),
+    );
+
+    // Keyless inspection.
+    let meta = store.records().find(|r| r.kind() == RecordKind::PromptMeta).unwrap().clone();
+    let info = promptvault::inspect::inspect(meta.as_bytes()).unwrap();
+    write(
+        "inspect_meta.json",
+        &json!({"type": "inspect", "description": "keyless view of a metadata record", "record": b64(meta.as_bytes()),
+                "expect": serde_json::to_value(info).unwrap()}),
+    );
+    let info = promptvault::inspect::inspect(store.header().unwrap()).unwrap();
+    write(
+        "inspect_header.json",
+        &json!({"type": "inspect", "description": "keyless view of a vault header", "record": header,
+                "expect": serde_json::to_value(info).unwrap()}),
+    );
+    let mut newer = meta.as_bytes().to_vec();
+    newer[4] = 2;
+    write(
+        "fail_inspect_newer_version.json",
+        &json!({"type": "inspect", "description": "format version 2 is not readable by this release",
+                "record": b64(&newer), "expect": {"error": "UNSUPPORTED_VERSION"}}),
+    );
+    let truncated = &meta.as_bytes()[..meta.as_bytes().len() - 1];
+    write(
+        "fail_inspect_truncated.json",
+        &json!({"type": "inspect", "description": "record one byte short", "record": b64(truncated),
+                "expect": {"error": "MALFORMED"}}),
+    );
+    let _ = SealedRecord::from_bytes(meta.into_bytes()).unwrap();
+}
