@@ -141,7 +141,9 @@ impl ErrorCode {
             ErrorCode::KdfParamsOutOfBounds => {
                 "the key-derivation parameters are outside the accepted bounds; the header is hostile or corrupt"
             }
-            ErrorCode::LimitExceeded => "a size or count limit was exceeded; make the input smaller",
+            ErrorCode::LimitExceeded => {
+                "a size or count limit was exceeded; make the input smaller"
+            }
             ErrorCode::InvalidRecoveryKey => {
                 "the recovery key is mistyped (bad characters or checksum); check it against the copy you saved"
             }
@@ -151,7 +153,9 @@ impl ErrorCode {
             ErrorCode::Rollback => {
                 "the data is older than a revision already seen; the server may be replaying old data"
             }
-            ErrorCode::Encoding => "the text is not in the expected encoding (base64url, hex or JSON)",
+            ErrorCode::Encoding => {
+                "the text is not in the expected encoding (base64url, hex or JSON)"
+            }
             ErrorCode::InvalidUtf8 => "a string argument is not valid UTF-8",
             ErrorCode::Randomness => "the system random number generator failed; retry",
             ErrorCode::WrongKind => "the record is of a kind not accepted here",
@@ -160,7 +164,9 @@ impl ErrorCode {
             }
             ErrorCode::NullParameter => "a required pointer argument was NULL",
             ErrorCode::Panic => "internal error (a caught panic); please report it",
-            ErrorCode::BufferTooSmall => "the output buffer is too small; retry with the size returned",
+            ErrorCode::BufferTooSmall => {
+                "the output buffer is too small; retry with the size returned"
+            }
         }
     }
 }
@@ -299,18 +305,34 @@ impl Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::Malformed { what } => write!(f, "malformed data ({what}): {}", self.code().message()),
+            Error::Malformed { what } => {
+                write!(f, "malformed data ({what}): {}", self.code().message())
+            }
             Error::UnsupportedVersion { found } => {
                 write!(f, "format version {found}: {}", self.code().message())
             }
-            Error::UnsupportedSuite { found } => write!(f, "suite {found}: {}", self.code().message()),
-            Error::KdfParamsOutOfBounds { param, value, min, max } => write!(
+            Error::UnsupportedSuite { found } => {
+                write!(f, "suite {found}: {}", self.code().message())
+            }
+            Error::KdfParamsOutOfBounds {
+                param,
+                value,
+                min,
+                max,
+            } => write!(
                 f,
                 "KDF parameter {param} = {value} is outside {min}..={max}: {}",
                 self.code().message()
             ),
-            Error::LimitExceeded { what, limit, actual } => {
-                write!(f, "{what} is {actual}, over the limit of {limit}; make it smaller")
+            Error::LimitExceeded {
+                what,
+                limit,
+                actual,
+            } => {
+                write!(
+                    f,
+                    "{what} is {actual}, over the limit of {limit}; make it smaller"
+                )
             }
             Error::InvalidInput { reason } => write!(f, "invalid input: {reason}"),
             Error::NotFound { what } => write!(f, "{what} not found"),
@@ -320,7 +342,9 @@ impl fmt::Display for Error {
                 self.code().message()
             ),
             Error::Encoding { what } => write!(f, "invalid {what}: {}", self.code().message()),
-            Error::WrongKind { found } => write!(f, "record kind {found}: {}", self.code().message()),
+            Error::WrongKind { found } => {
+                write!(f, "record kind {found}: {}", self.code().message())
+            }
             Error::MissingRecord { what } => write!(f, "missing {what}: {}", self.code().message()),
             Error::Authentication
             | Error::InvalidRecoveryKey

@@ -91,7 +91,11 @@ impl Vault {
             salt,
             vk: &export_key,
         }
-        .build(SlotSource::Wrap(&kek), SlotSource::Keep([0; format::SLOT_LEN]), None)?;
+        .build(
+            SlotSource::Wrap(&kek),
+            SlotSource::Keep([0; format::SLOT_LEN]),
+            None,
+        )?;
         let body = record::seal(
             &export_key,
             RecordHeader {
@@ -121,7 +125,12 @@ impl Vault {
     /// [`Error::Malformed`] and friends for a file that is not an export;
     /// [`Error::KdfParamsOutOfBounds`] for a hostile header (before any KDF
     /// work). On error the vault is unchanged.
-    pub fn import(&mut self, file: &[u8], password: &Password, now: Timestamp) -> Result<ImportReport> {
+    pub fn import(
+        &mut self,
+        file: &[u8],
+        password: &Password,
+        now: Timestamp,
+    ) -> Result<ImportReport> {
         let payload = open_export(file, password)?;
         let vault_id = self.id();
         let generation = self.key_generation();
@@ -133,11 +142,19 @@ impl Vault {
                 Some(p) => p.clone(),
                 None => {
                     let item = Key::generate()?;
-                    report.changes.put_new(crate::vault::seal_item_key_with(self.vault_key_current(), vault_id, ep.id, generation, &item)?);
+                    report.changes.put_new(crate::vault::seal_item_key_with(
+                        self.vault_key_current(),
+                        vault_id,
+                        ep.id,
+                        generation,
+                        &item,
+                    )?);
                     report.prompts_added += 1;
                     let mut keys = BTreeMap::new();
                     keys.insert(generation, item);
-                    incoming_meta.versions.retain(|e| ep.versions.contains_key(&e.id));
+                    incoming_meta
+                        .versions
+                        .retain(|e| ep.versions.contains_key(&e.id));
                     crate::vault::PromptState {
                         keys,
                         meta: Meta {
@@ -158,11 +175,19 @@ impl Vault {
                 if state.versions.contains_key(&entry.id) || dead.contains(&entry.id) {
                     continue;
                 }
-                let content = ep.versions.get(&entry.id).ok_or(Error::malformed("export version missing"))?;
+                let content = ep
+                    .versions
+                    .get(&entry.id)
+                    .ok_or(Error::malformed("export version missing"))?;
                 if state.meta.versions.len() >= 4 * MAX_VERSIONS_PER_PROMPT {
-                    return Err(Error::too_large("versions of one prompt", MAX_VERSIONS_PER_PROMPT, state.meta.versions.len()));
+                    return Err(Error::too_large(
+                        "versions of one prompt",
+                        MAX_VERSIONS_PER_PROMPT,
+                        state.meta.versions.len(),
+                    ));
                 }
-                let rec = crate::vault::seal_version(vault_id, ep.id, entry.id, kgen, &item, content)?;
+                let rec =
+                    crate::vault::seal_version(vault_id, ep.id, entry.id, kgen, &item, content)?;
                 report.changes.put_new(rec.clone());
                 state.versions.insert(entry.id, rec);
                 state.meta.versions.push(entry.clone());
@@ -173,7 +198,12 @@ impl Vault {
                 continue;
             }
             crate::vault::sync::sort_entries(&mut state.meta.versions);
-            if !state.meta.versions.iter().any(|e| e.id == state.meta.current) {
+            if !state
+                .meta
+                .versions
+                .iter()
+                .any(|e| e.id == state.meta.current)
+            {
                 if let Some(last) = state.meta.versions.last() {
                     state.meta.current = last.id;
                 }
@@ -181,9 +211,19 @@ impl Vault {
             if self.prompts.contains_key(&ep.id) {
                 state.meta.updated = now;
             }
-            state.revision = state.revision.checked_add(1).ok_or(Error::invalid("revision overflow"))?;
+            state.revision = state
+                .revision
+                .checked_add(1)
+                .ok_or(Error::invalid("revision overflow"))?;
             state.meta_gen = kgen;
-            report.changes.put_new(crate::vault::seal_meta(vault_id, ep.id, kgen, &item, state.revision, &state.meta)?);
+            report.changes.put_new(crate::vault::seal_meta(
+                vault_id,
+                ep.id,
+                kgen,
+                &item,
+                state.revision,
+                &state.meta,
+            )?);
             staged.push((ep.id, state));
         }
         for (id, state) in staged {
@@ -196,13 +236,19 @@ impl Vault {
 fn open_export(file: &[u8], password: &Password) -> Result<Payload> {
     let (h, _, rest) = format::read::parse_prefix(file)?;
     if h.kind != RecordKind::ExportHeader {
-        return Err(Error::WrongKind { found: h.kind as u8 });
+        return Err(Error::WrongKind {
+            found: h.kind as u8,
+        });
     }
-    let header_bytes = file.get(..h.total_len()).ok_or(Error::malformed("truncated"))?;
+    let header_bytes = file
+        .get(..h.total_len())
+        .ok_or(Error::malformed("truncated"))?;
     let header = KeyHeader::parse(header_bytes, RecordKind::ExportHeader)?;
     let payload = SealedRecord::from_bytes(rest.to_vec())?;
     if payload.kind() != RecordKind::ExportPayload {
-        return Err(Error::WrongKind { found: payload.kind() as u8 });
+        return Err(Error::WrongKind {
+            found: payload.kind() as u8,
+        });
     }
     let unlocked = header.unlock(&Credential::Password(password))?;
     if payload.header().vault_id != h.vault_id {

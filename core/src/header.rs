@@ -99,7 +99,9 @@ fn slot_aad(tag: SlotTag, generation: u32, vault_id: &VaultId, extra: &[u8]) -> 
 
 fn wrap(kek: &Key, aad: &[u8], key: &Key) -> Result<Slot> {
     let sealed = hazmat::aead::seal(kek, aad, key.expose_secret())?;
-    sealed.try_into().map_err(|_| Error::malformed("slot length"))
+    sealed
+        .try_into()
+        .map_err(|_| Error::malformed("slot length"))
 }
 
 fn unwrap(kek: &Key, aad: &[u8], slot: &Slot) -> Result<Key> {
@@ -113,7 +115,9 @@ impl KeyHeader {
     pub(crate) fn parse(bytes: &[u8], expect: RecordKind) -> Result<Self> {
         let (record, body) = format::read::parse_record(bytes)?;
         if record.kind != expect {
-            return Err(Error::WrongKind { found: record.kind as u8 });
+            return Err(Error::WrongKind {
+                found: record.kind as u8,
+            });
         }
         let mut r = Reader::new(body);
         let (m, t, p) = (r.u32()?, r.u32()?, r.u32()?);
@@ -178,7 +182,12 @@ impl KeyHeader {
                 if self.record.kind != RecordKind::VaultHeader {
                     return Err(Error::Authentication);
                 }
-                let aad = slot_aad(SlotTag::Recovery, self.record.key_gen, &self.record.vault_id, &[]);
+                let aad = slot_aad(
+                    SlotTag::Recovery,
+                    self.record.key_gen,
+                    &self.record.vault_id,
+                    &[],
+                );
                 unwrap(rk.key(), &aad, &self.recovery_slot)?
             }
         };
@@ -198,10 +207,21 @@ impl KeyHeader {
     }
 
     fn check_seal(&self, vk: &Key) -> Result<()> {
-        let split = self.bytes.len().checked_sub(SEAL_LEN).ok_or(Error::Authentication)?;
-        let (aad, seal) = self.bytes.split_at_checked(split).ok_or(Error::Authentication)?;
+        let split = self
+            .bytes
+            .len()
+            .checked_sub(SEAL_LEN)
+            .ok_or(Error::Authentication)?;
+        let (aad, seal) = self
+            .bytes
+            .split_at_checked(split)
+            .ok_or(Error::Authentication)?;
         let plain = hazmat::aead::open(vk, aad, seal)?;
-        if plain.is_empty() { Ok(()) } else { Err(Error::Authentication) }
+        if plain.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::Authentication)
+        }
     }
 }
 
@@ -239,17 +259,30 @@ impl HeaderBuilder<'_> {
         };
         let block = kdf_block(&self.kdf, &self.salt);
         let password_slot = match password {
-            SlotSource::Wrap(kek) => wrap(kek, &slot_aad(password_tag, self.key_gen, &self.vault_id, &block), self.vk)?,
+            SlotSource::Wrap(kek) => wrap(
+                kek,
+                &slot_aad(password_tag, self.key_gen, &self.vault_id, &block),
+                self.vk,
+            )?,
             SlotSource::Keep(s) => s,
         };
         let is_vault = self.kind == RecordKind::VaultHeader;
         let recovery_slot = match recovery {
-            SlotSource::Wrap(kek) => wrap(kek, &slot_aad(SlotTag::Recovery, self.key_gen, &self.vault_id, &[]), self.vk)?,
+            SlotSource::Wrap(kek) => wrap(
+                kek,
+                &slot_aad(SlotTag::Recovery, self.key_gen, &self.vault_id, &[]),
+                self.vk,
+            )?,
             SlotSource::Keep(s) => s,
         };
         let (prev_gen, prev_slot) = match prev {
             Some((generation, key)) => {
-                let aad = slot_aad(SlotTag::PreviousKey, self.key_gen, &self.vault_id, &generation.to_le_bytes());
+                let aad = slot_aad(
+                    SlotTag::PreviousKey,
+                    self.key_gen,
+                    &self.vault_id,
+                    &generation.to_le_bytes(),
+                );
                 (generation, wrap(self.vk, &aad, key)?)
             }
             None => (0, [0u8; SLOT_LEN]),
@@ -283,7 +316,11 @@ impl HeaderBuilder<'_> {
             kdf: self.kdf,
             salt: self.salt,
             password_slot,
-            recovery_slot: if is_vault { recovery_slot } else { [0; SLOT_LEN] },
+            recovery_slot: if is_vault {
+                recovery_slot
+            } else {
+                [0; SLOT_LEN]
+            },
             prev_gen,
             prev_slot,
             bytes,

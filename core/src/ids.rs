@@ -100,7 +100,9 @@ id_type!(
 ///
 /// The core never reads a clock (`SystemTime::now()` panics on
 /// `wasm32-unknown-unknown`); every operation that records a time takes one.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 #[serde(transparent)]
 pub struct Timestamp(pub u64);
 
@@ -125,7 +127,9 @@ pub(crate) fn hex_encode(bytes: &[u8]) -> String {
 fn hex_decode_id(s: &str) -> Result<[u8; ID_LEN]> {
     let bytes = s.as_bytes();
     if bytes.len() != ID_LEN * 2 {
-        return Err(Error::Encoding { what: "id (32 hex digits)" });
+        return Err(Error::Encoding {
+            what: "id (32 hex digits)",
+        });
     }
     let mut out = [0u8; ID_LEN];
     for (o, pair) in out.iter_mut().zip(bytes.chunks_exact(2)) {
@@ -134,7 +138,11 @@ fn hex_decode_id(s: &str) -> Result<[u8; ID_LEN]> {
             let d = match c {
                 b'0'..=b'9' => c - b'0',
                 b'a'..=b'f' => c - b'a' + 10,
-                _ => return Err(Error::Encoding { what: "id (32 lowercase hex digits)" }),
+                _ => {
+                    return Err(Error::Encoding {
+                        what: "id (32 lowercase hex digits)",
+                    });
+                }
             };
             v = (v << 4) | d;
         }
@@ -151,7 +159,11 @@ mod tests {
     fn hex_round_trip_is_strict() {
         let id = PromptId::generate().unwrap();
         assert_eq!(id.to_hex().parse::<PromptId>().unwrap(), id);
-        assert!("ABCDEF0123456789abcdef0123456789".parse::<PromptId>().is_err());
+        assert!(
+            "ABCDEF0123456789abcdef0123456789"
+                .parse::<PromptId>()
+                .is_err()
+        );
         assert!("abc".parse::<PromptId>().is_err());
         assert!("zz".repeat(16).parse::<PromptId>().is_err());
     }

@@ -73,7 +73,9 @@ impl From<KdfParams> for KdfInfo {
 pub fn inspect(bytes: &[u8]) -> Result<RecordInfo> {
     let (h, _) = format::read::parse_record(bytes)?;
     let kdf = match h.kind {
-        RecordKind::VaultHeader | RecordKind::ExportHeader => Some(KeyHeader::parse(bytes, h.kind)?.kdf.into()),
+        RecordKind::VaultHeader | RecordKind::ExportHeader => {
+            Some(KeyHeader::parse(bytes, h.kind)?.kdf.into())
+        }
         _ => None,
     };
     Ok(RecordInfo {

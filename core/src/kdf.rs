@@ -138,11 +138,19 @@ impl Password {
             return Err(Error::invalid("the password is empty"));
         }
         if password.len() > MAX_PASSWORD_LEN * 4 {
-            return Err(Error::too_large("password", MAX_PASSWORD_LEN, password.len()));
+            return Err(Error::too_large(
+                "password",
+                MAX_PASSWORD_LEN,
+                password.len(),
+            ));
         }
         let normalized: Zeroizing<String> = Zeroizing::new(password.nfc().collect());
         if normalized.len() > MAX_PASSWORD_LEN {
-            return Err(Error::too_large("password", MAX_PASSWORD_LEN, normalized.len()));
+            return Err(Error::too_large(
+                "password",
+                MAX_PASSWORD_LEN,
+                normalized.len(),
+            ));
         }
         Ok(Password(normalized))
     }
@@ -169,7 +177,11 @@ impl fmt::Debug for Password {
 /// # Security
 ///
 /// The work area (`m_cost_kib` KiB) is zeroized before it is freed.
-pub(crate) fn derive_kek(password: &Password, salt: &[u8; SALT_LEN], params: KdfParams) -> Result<Key> {
+pub(crate) fn derive_kek(
+    password: &Password,
+    salt: &[u8; SALT_LEN],
+    params: KdfParams,
+) -> Result<Key> {
     let argon_params = argon2::Params::new(
         params.m_cost_kib,
         params.t_cost,
@@ -189,7 +201,12 @@ pub(crate) fn derive_kek(password: &Password, salt: &[u8; SALT_LEN], params: Kdf
     work.resize(blocks, Block::new());
     let mut out = Zeroizing::new([0u8; crate::hazmat::KEY_LEN]);
     let result = Argon2::new(Algorithm::Argon2id, Version::V0x13, argon_params)
-        .hash_password_into_with_memory(password.as_bytes(), salt, out.as_mut_slice(), work.as_mut_slice());
+        .hash_password_into_with_memory(
+            password.as_bytes(),
+            salt,
+            out.as_mut_slice(),
+            work.as_mut_slice(),
+        );
     work.zeroize();
     result.map_err(|_| Error::Authentication)?;
     Ok(Key::from_bytes(*out))

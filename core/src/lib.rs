@@ -28,9 +28,9 @@ pub use model::{Draft, PromptSummary, Version, VersionEntry};
 pub use record::SealedRecord;
 pub use recovery::RecoveryKey;
 pub use store::MemoryStore;
-pub use vault::{
-    ArchivedFilter, Changeset, DiffLine, DiffOp, MergeReport, NewVault, Query, SeenRevisions, TagCount, TagMode,
-    Vault,
-};
 pub use vault::Published;
 pub use vault::sync::MAX_RECORDS_PER_BATCH;
+pub use vault::{
+    ArchivedFilter, Changeset, DiffLine, DiffOp, MergeReport, NewVault, Query, SeenRevisions,
+    TagCount, TagMode, Vault,
+};

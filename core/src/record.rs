@@ -97,7 +97,8 @@ pub(crate) fn seal(key: &Key, mut header: RecordHeader, payload: &[u8]) -> Resul
     }
     let padded = Zeroizing::new(padding::pad(payload)?);
     let body_len = SEALED_OVERHEAD + padded.len();
-    header.body_len = u32::try_from(body_len).map_err(|_| Error::too_large("record body", u32::MAX as usize, body_len))?;
+    header.body_len = u32::try_from(body_len)
+        .map_err(|_| Error::too_large("record body", u32::MAX as usize, body_len))?;
     let aad = format::write::encode_header(&header);
     let mut bytes = Vec::with_capacity(HEADER_LEN + body_len);
     bytes.extend_from_slice(&aad);

@@ -125,7 +125,10 @@ impl fmt::Debug for RecoveryKey {
 }
 
 fn checksum(key: &[u8]) -> [u8; CHECKSUM_LEN] {
-    let digest = Blake2b512::new().chain_update(DOMAIN).chain_update(key).finalize();
+    let digest = Blake2b512::new()
+        .chain_update(DOMAIN)
+        .chain_update(key)
+        .finalize();
     let mut out = [0u8; CHECKSUM_LEN];
     for (o, d) in out.iter_mut().zip(digest.iter()) {
         *o = *d;
@@ -140,7 +143,10 @@ fn decode_char(c: char) -> Option<u8> {
         other => other,
     };
     let b = u8::try_from(c).ok()?;
-    ALPHABET.iter().position(|&a| a == b).and_then(|p| u8::try_from(p).ok())
+    ALPHABET
+        .iter()
+        .position(|&a| a == b)
+        .and_then(|p| u8::try_from(p).ok())
 }
 
 #[cfg(test)]
@@ -153,16 +159,26 @@ mod tests {
         let text = rk.to_display_string();
         assert_eq!(text.len(), 56 + 6);
         assert_eq!(RecoveryKey::parse(&text).unwrap(), rk);
-        assert_eq!(RecoveryKey::parse(&text.to_lowercase().replace('-', " ")).unwrap(), rk);
+        assert_eq!(
+            RecoveryKey::parse(&text.to_lowercase().replace('-', " ")).unwrap(),
+            rk
+        );
         // Every single-character substitution is caught by the checksum or the alphabet.
         let chars: Vec<char> = text.chars().collect();
         for i in (0..chars.len()).filter(|&i| chars[i] != '-') {
             let mut bad = chars.clone();
             bad[i] = if bad[i] == 'A' { 'B' } else { 'A' };
             let bad: String = bad.into_iter().collect();
-            assert_eq!(RecoveryKey::parse(&bad), Err(Error::InvalidRecoveryKey), "{i}");
+            assert_eq!(
+                RecoveryKey::parse(&bad),
+                Err(Error::InvalidRecoveryKey),
+                "{i}"
+            );
         }
-        assert_eq!(RecoveryKey::parse(&text[..text.len() - 1]), Err(Error::InvalidRecoveryKey));
+        assert_eq!(
+            RecoveryKey::parse(&text[..text.len() - 1]),
+            Err(Error::InvalidRecoveryKey)
+        );
         assert_eq!(RecoveryKey::parse(""), Err(Error::InvalidRecoveryKey));
         assert_eq!(format!("{rk:?}"), "RecoveryKey([REDACTED])");
     }

@@ -78,8 +78,15 @@ impl MemoryStore {
     ///
     /// [`Error::MissingRecord`] if there is no header.
     pub fn to_bundle(&self) -> Result<Vec<u8>> {
-        let header = self.header.as_ref().ok_or(Error::MissingRecord { what: "vault header" })?;
-        let total = header.as_bytes().len() + self.records.values().map(|r| r.as_bytes().len()).sum::<usize>();
+        let header = self.header.as_ref().ok_or(Error::MissingRecord {
+            what: "vault header",
+        })?;
+        let total = header.as_bytes().len()
+            + self
+                .records
+                .values()
+                .map(|r| r.as_bytes().len())
+                .sum::<usize>();
         let mut out = Vec::with_capacity(total);
         out.extend_from_slice(header.as_bytes());
         for r in self.records.values() {
@@ -99,13 +106,19 @@ impl MemoryStore {
     /// vault's record; as [`format::read::parse_record`] for each record.
     pub fn from_bundle(bytes: &[u8]) -> Result<Self> {
         if bytes.len() > MAX_BUNDLE_LEN {
-            return Err(Error::too_large("vault bundle", MAX_BUNDLE_LEN, bytes.len()));
+            return Err(Error::too_large(
+                "vault bundle",
+                MAX_BUNDLE_LEN,
+                bytes.len(),
+            ));
         }
         let (h, _, mut rest) = format::read::parse_prefix(bytes)?;
         if h.kind != RecordKind::VaultHeader {
             return Err(Error::malformed("a bundle starts with the vault header"));
         }
-        let header_bytes = bytes.get(..h.total_len()).ok_or(Error::malformed("truncated"))?;
+        let header_bytes = bytes
+            .get(..h.total_len())
+            .ok_or(Error::malformed("truncated"))?;
         let header = SealedRecord::from_bytes(header_bytes.to_vec())?;
         let mut records = BTreeMap::new();
         let mut last: Option<String> = None;
@@ -114,13 +127,19 @@ impl MemoryStore {
             if rh.total_len() > MAX_RECORD_LEN {
                 return Err(Error::too_large("record", MAX_RECORD_LEN, rh.total_len()));
             }
-            let raw = rest.get(..rh.total_len()).ok_or(Error::malformed("truncated"))?;
+            let raw = rest
+                .get(..rh.total_len())
+                .ok_or(Error::malformed("truncated"))?;
             if rh.kind == RecordKind::VaultHeader || rh.vault_id != h.vault_id {
-                return Err(Error::malformed("a bundle record that does not belong here"));
+                return Err(Error::malformed(
+                    "a bundle record that does not belong here",
+                ));
             }
             let key = rh.storage_key();
             if last.as_ref().is_some_and(|l| *l >= key) {
-                return Err(Error::malformed("bundle records out of order or duplicated"));
+                return Err(Error::malformed(
+                    "bundle records out of order or duplicated",
+                ));
             }
             last = Some(key.clone());
             records.insert(key, SealedRecord::from_bytes(raw.to_vec())?);

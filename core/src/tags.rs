@@ -16,7 +16,11 @@ use crate::model::MAX_TAG_CHARS;
 /// [`Error::LimitExceeded`] above [`MAX_TAG_CHARS`] characters.
 pub fn normalize(tag: &str) -> Result<String> {
     if tag.len() > MAX_TAG_CHARS * 8 {
-        return Err(Error::too_large("tag length", MAX_TAG_CHARS, tag.chars().count()));
+        return Err(Error::too_large(
+            "tag length",
+            MAX_TAG_CHARS,
+            tag.chars().count(),
+        ));
     }
     let spelled: String = tag.trim().nfc().collect();
     if spelled.is_empty() {

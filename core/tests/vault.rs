@@ -1,10 +1,16 @@
 //! Key hierarchy and record binding, end to end through the public API.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, missing_docs)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    missing_docs
+)]
 
 use std::time::{Duration, Instant};
 
 use promptvault::{
-    Credential, Draft, Error, KdfParams, MemoryStore, Password, PromptId, RecordKind, SealedRecord, Timestamp, Vault,
+    Credential, Draft, Error, KdfParams, MemoryStore, Password, PromptId, RecordKind, SealedRecord,
+    Timestamp, Vault,
 };
 
 fn fast() -> KdfParams {
@@ -37,13 +43,25 @@ fn fixture() -> Fixture {
     store.apply(&created.changes);
     let mut vault = created.vault;
     let (prompt, c) = vault
-        .create_prompt(&draft("Castle", "a castle at dawn"), &["Art".into()], true, Timestamp(1))
+        .create_prompt(
+            &draft("Castle", "a castle at dawn"),
+            &["Art".into()],
+            true,
+            Timestamp(1),
+        )
         .unwrap();
     store.apply(&c);
-    let (_, c) = vault.add_version(prompt, &draft("Castle", "a castle at dusk"), Timestamp(2)).unwrap();
+    let (_, c) = vault
+        .add_version(prompt, &draft("Castle", "a castle at dusk"), Timestamp(2))
+        .unwrap();
     store.apply(&c);
     let (_, c) = vault
-        .create_prompt(&draft("Robot", "a friendly robot"), &[], false, Timestamp(3))
+        .create_prompt(
+            &draft("Robot", "a friendly robot"),
+            &[],
+            false,
+            Timestamp(3),
+        )
         .unwrap();
     store.apply(&c);
     Fixture {
@@ -55,13 +73,18 @@ fn fixture() -> Fixture {
 }
 
 fn reopen(store: &MemoryStore, password: &str) -> Result<Vault, Error> {
-    Vault::open(store.header().unwrap(), store.record_bytes(), Credential::Password(&pw(password)))
+    Vault::open(
+        store.header().unwrap(),
+        store.record_bytes(),
+        Credential::Password(&pw(password)),
+    )
 }
 
 #[test]
 fn round_trip_of_every_record_kind() {
     let f = fixture();
-    let kinds: std::collections::BTreeSet<RecordKind> = f.store.records().map(SealedRecord::kind).collect();
+    let kinds: std::collections::BTreeSet<RecordKind> =
+        f.store.records().map(SealedRecord::kind).collect();
     assert!(kinds.contains(&RecordKind::ItemKey));
     assert!(kinds.contains(&RecordKind::PromptMeta));
     assert!(kinds.contains(&RecordKind::PromptVersion));
@@ -70,20 +93,29 @@ fn round_trip_of_every_record_kind() {
     assert_eq!(v.len(), 2);
     assert_eq!(v.history(f.prompt).unwrap().len(), 2);
     assert_eq!(v.version(f.prompt, None).unwrap().body, "a castle at dusk");
-    assert_eq!(v.summary(f.prompt).unwrap(), f.vault.summary(f.prompt).unwrap());
+    assert_eq!(
+        v.summary(f.prompt).unwrap(),
+        f.vault.summary(f.prompt).unwrap()
+    );
     // Export header and payload.
     let file = v.export(&pw("export pw"), fast()).unwrap();
     let mut other = Vault::create(&pw("x"), fast()).unwrap().vault;
     let report = other.import(&file, &pw("export pw"), Timestamp(9)).unwrap();
     assert_eq!(report.prompts_added, 2);
     assert_eq!(report.versions_added, 3);
-    assert_eq!(other.version(f.prompt, None).unwrap().body, "a castle at dusk");
+    assert_eq!(
+        other.version(f.prompt, None).unwrap().body,
+        "a castle at dusk"
+    );
 }
 
 #[test]
 fn wrong_password_is_the_opaque_error() {
     let f = fixture();
-    assert_eq!(reopen(&f.store, "wrong").unwrap_err(), Error::Authentication);
+    assert_eq!(
+        reopen(&f.store, "wrong").unwrap_err(),
+        Error::Authentication
+    );
 }
 
 #[test]
@@ -91,14 +123,20 @@ fn a_record_moved_elsewhere_fails() {
     let f = fixture();
     let records: Vec<SealedRecord> = f.store.records().cloned().collect();
     let header = f.store.header().unwrap();
-    let open = |recs: Vec<Vec<u8>>| Vault::open(header, recs, Credential::Password(&pw("correct horse")));
+    let open =
+        |recs: Vec<Vec<u8>>| Vault::open(header, recs, Credential::Password(&pw("correct horse")));
     let version = records
         .iter()
         .find(|r| r.kind() == RecordKind::PromptVersion && r.header().prompt_id() == Some(f.prompt))
         .unwrap();
 
     // Into another prompt: rewrite the prompt id (offset 28..44) to the other prompt's.
-    let other_prompt = f.vault.prompt_ids().into_iter().find(|p| *p != f.prompt).unwrap();
+    let other_prompt = f
+        .vault
+        .prompt_ids()
+        .into_iter()
+        .find(|p| *p != f.prompt)
+        .unwrap();
     let mut moved = version.as_bytes().to_vec();
     moved[28..44].copy_from_slice(other_prompt.as_bytes());
     let mut all: Vec<Vec<u8>> = records.iter().map(|r| r.as_bytes().to_vec()).collect();
@@ -178,17 +216,30 @@ impl CloneForMerge for Fixture {
 fn hostile_kdf_parameters_are_refused_before_any_work() {
     let f = fixture();
     let header = f.store.header().unwrap().to_vec();
-    for (offset, value) in [(72usize, 4u32 * 1024 * 1024), (76, 1000), (80, 64), (72, 1024)] {
+    for (offset, value) in [
+        (72usize, 4u32 * 1024 * 1024),
+        (76, 1000),
+        (80, 64),
+        (72, 1024),
+    ] {
         let mut bad = header.clone();
         bad[offset..offset + 4].copy_from_slice(&value.to_le_bytes());
         let start = Instant::now();
-        let err = Vault::open(&bad, Vec::<Vec<u8>>::new(), Credential::Password(&pw("correct horse"))).unwrap_err();
+        let err = Vault::open(
+            &bad,
+            Vec::<Vec<u8>>::new(),
+            Credential::Password(&pw("correct horse")),
+        )
+        .unwrap_err();
         let took = start.elapsed();
         assert!(matches!(err, Error::KdfParamsOutOfBounds { .. }), "{err:?}");
         // Generous bound for a noisy machine: a KDF run at these sizes takes
         // seconds; refusing takes microseconds.
         assert!(took < Duration::from_millis(50), "{took:?}");
-        assert!(matches!(promptvault::inspect::inspect(&bad), Err(Error::KdfParamsOutOfBounds { .. })));
+        assert!(matches!(
+            promptvault::inspect::inspect(&bad),
+            Err(Error::KdfParamsOutOfBounds { .. })
+        ));
     }
 }
 
@@ -204,17 +255,30 @@ fn password_change_rewraps_only_the_vault_key() {
     let v = reopen(&f.store, "new password").unwrap();
     v.verify().unwrap();
     assert_eq!(v.len(), 2);
-    assert_eq!(reopen(&f.store, "correct horse").unwrap_err(), Error::Authentication);
+    assert_eq!(
+        reopen(&f.store, "correct horse").unwrap_err(),
+        Error::Authentication
+    );
     // The recovery key survives a password change.
     let rk = promptvault::RecoveryKey::parse(&f.recovery).unwrap();
-    Vault::open(f.store.header().unwrap(), f.store.record_bytes(), Credential::RecoveryKey(&rk)).unwrap();
+    Vault::open(
+        f.store.header().unwrap(),
+        f.store.record_bytes(),
+        Credential::RecoveryKey(&rk),
+    )
+    .unwrap();
 }
 
 #[test]
 fn recovery_unlock_and_replacement() {
     let mut f = fixture();
     let rk = promptvault::RecoveryKey::parse(&f.recovery).unwrap();
-    let mut v = Vault::open(f.store.header().unwrap(), f.store.record_bytes(), Credential::RecoveryKey(&rk)).unwrap();
+    let mut v = Vault::open(
+        f.store.header().unwrap(),
+        f.store.record_bytes(),
+        Credential::RecoveryKey(&rk),
+    )
+    .unwrap();
     assert_eq!(v.version(f.prompt, None).unwrap().body, "a castle at dusk");
     // Recover: set a new password from the recovery-unlocked vault.
     let c = v.change_password(&pw("after recovery"), None).unwrap();
@@ -252,10 +316,23 @@ fn rotation_reencrypts_everything_under_a_new_key() {
     // Nothing new opens under the old vault key: the old header cannot open the new records.
     let old_header = old_store.header().unwrap();
     for rec in f.store.records() {
-        let err = Vault::open(old_header, [rec.as_bytes()], Credential::Password(&pw("correct horse"))).unwrap_err();
-        assert!(matches!(err, Error::Authentication | Error::MissingRecord { .. }), "{err:?}");
+        let err = Vault::open(
+            old_header,
+            [rec.as_bytes()],
+            Credential::Password(&pw("correct horse")),
+        )
+        .unwrap_err();
+        assert!(
+            matches!(err, Error::Authentication | Error::MissingRecord { .. }),
+            "{err:?}"
+        );
     }
-    Vault::open(f.store.header().unwrap(), f.store.record_bytes(), Credential::RecoveryKey(&rk)).unwrap();
+    Vault::open(
+        f.store.header().unwrap(),
+        f.store.record_bytes(),
+        Credential::RecoveryKey(&rk),
+    )
+    .unwrap();
 }
 
 #[test]
@@ -284,7 +361,10 @@ fn interrupted_rotation_still_opens_and_can_finish() {
 #[test]
 fn rotation_requires_the_password() {
     let mut f = fixture();
-    assert_eq!(f.vault.rotate(&pw("nope")).unwrap_err(), Error::Authentication);
+    assert_eq!(
+        f.vault.rotate(&pw("nope")).unwrap_err(),
+        Error::Authentication
+    );
 }
 
 #[test]
@@ -311,6 +391,9 @@ fn bundle_round_trip_is_canonical_and_strict() {
     for r in &recs[2..] {
         swapped.extend_from_slice(r.as_bytes());
     }
-    assert!(matches!(MemoryStore::from_bundle(&swapped), Err(Error::Malformed { .. })));
+    assert!(matches!(
+        MemoryStore::from_bundle(&swapped),
+        Err(Error::Malformed { .. })
+    ));
     assert!(MemoryStore::from_bundle(&bytes[..bytes.len() - 1]).is_err());
 }

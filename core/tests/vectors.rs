@@ -8,13 +8,20 @@
 //! - `"type": "export"`: `file`, `password`; import into a fresh vault and
 //!   compare with `expect`.
 //! - `"type": "inspect"`: `record`; the keyless API's view, or its error.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::print_stdout, missing_docs)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::print_stdout,
+    missing_docs
+)]
 
 use std::path::{Path, PathBuf};
 
 use promptvault::format::text;
 use promptvault::{
-    Credential, Draft, Error, KdfParams, MemoryStore, Password, RecordKind, RecoveryKey, SealedRecord, Timestamp, Vault,
+    Credential, Draft, Error, KdfParams, MemoryStore, Password, RecordKind, RecoveryKey,
+    SealedRecord, Timestamp, Vault,
 };
 use serde_json::{Value, json};
 
@@ -78,7 +85,12 @@ fn run_case(name: &str, case: &Value) -> Result<Value, Error> {
     match case["type"].as_str().unwrap() {
         "vault" => {
             let header = unb64(&case["header"]);
-            let records: Vec<Vec<u8>> = case["records"].as_array().unwrap().iter().map(unb64).collect();
+            let records: Vec<Vec<u8>> = case["records"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(unb64)
+                .collect();
             let pw;
             let rk;
             let cred = if let Some(p) = case["password"].as_str() {
@@ -95,7 +107,11 @@ fn run_case(name: &str, case: &Value) -> Result<Value, Error> {
         "export" => {
             let file = unb64(&case["file"]);
             let mut v = Vault::create(&Password::new("scratch")?, fast())?.vault;
-            v.import(&file, &Password::new(case["password"].as_str().unwrap())?, Timestamp(0))?;
+            v.import(
+                &file,
+                &Password::new(case["password"].as_str().unwrap())?,
+                Timestamp(0),
+            )?;
             Ok(snapshot(&v))
         }
         "inspect" => {
@@ -109,9 +125,15 @@ fn run_case(name: &str, case: &Value) -> Result<Value, Error> {
 #[test]
 fn frozen_vectors() {
     let mut ran = 0;
-    let mut entries: Vec<_> = std::fs::read_dir(dir()).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut entries: Vec<_> = std::fs::read_dir(dir())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     entries.sort();
-    for path in entries.iter().filter(|p| p.extension().is_some_and(|e| e == "json")) {
+    for path in entries
+        .iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+    {
         let name = path.file_name().unwrap().to_string_lossy().to_string();
         let case: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
         let got = run_case(&name, &case);
@@ -191,7 +213,10 @@ fn generate_vectors() {
         )
         .unwrap();
     store.apply(&c);
-    store.apply(&v.set_archived(p2, true, Timestamp(1_700_000_300_000)).unwrap());
+    store.apply(
+        &v.set_archived(p2, true, Timestamp(1_700_000_300_000))
+            .unwrap(),
+    );
     let expect = snapshot(&v);
     let header = b64(store.header().unwrap());
     let records = records_of(&store);
@@ -213,7 +238,10 @@ fn generate_vectors() {
     );
 
     // One byte flipped in the ciphertext of a version record.
-    let version_idx = store.records().position(|r| r.kind() == RecordKind::PromptVersion).unwrap();
+    let version_idx = store
+        .records()
+        .position(|r| r.kind() == RecordKind::PromptVersion)
+        .unwrap();
     let mut flipped: Vec<Vec<u8>> = store.records().map(|r| r.as_bytes().to_vec()).collect();
     let n = flipped[version_idx].len();
     flipped[version_idx][n - 20] ^= 0x01;
@@ -224,7 +252,10 @@ fn generate_vectors() {
                 "expect": {"error": "AUTHENTICATION"}}),
     );
     // The metadata record flipped in its header's revision field (AAD).
-    let meta_idx = store.records().position(|r| r.kind() == RecordKind::PromptMeta).unwrap();
+    let meta_idx = store
+        .records()
+        .position(|r| r.kind() == RecordKind::PromptMeta)
+        .unwrap();
     let mut flipped: Vec<Vec<u8>> = store.records().map(|r| r.as_bytes().to_vec()).collect();
     flipped[meta_idx][60] ^= 0x02;
     write(
@@ -289,7 +320,9 @@ fn generate_vectors() {
     );
 
     // Export file.
-    let export = v.export(&Password::new("export password").unwrap(), fast()).unwrap();
+    let export = v
+        .export(&Password::new("export password").unwrap(), fast())
+        .unwrap();
     write(
         "export_basic.json",
         &json!({"type": "export", "description": "export file with every prompt and version", "password": "export password",
@@ -302,7 +335,11 @@ fn generate_vectors() {
     );
 
     // Keyless inspection.
-    let meta = store.records().find(|r| r.kind() == RecordKind::PromptMeta).unwrap().clone();
+    let meta = store
+        .records()
+        .find(|r| r.kind() == RecordKind::PromptMeta)
+        .unwrap()
+        .clone();
     let info = promptvault::inspect::inspect(meta.as_bytes()).unwrap();
     write(
         "inspect_meta.json",

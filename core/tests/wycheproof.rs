@@ -3,13 +3,21 @@
 //! 256-bit keys, 96-bit nonces, 128-bit tags. The library draws its own
 //! nonces, so the vectors check the open direction: every valid case
 //! decrypts to its message, every invalid case fails.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, missing_docs)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    missing_docs
+)]
 
 use promptvault::hazmat::{Key, aead};
 use serde_json::Value;
 
 fn hex(s: &str) -> Vec<u8> {
-    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
 }
 
 #[test]
@@ -30,7 +38,12 @@ fn wycheproof_aes_256_gcm() {
             let got = aead::open(&key, &aad, &sealed);
             match t["result"].as_str().unwrap() {
                 "valid" | "acceptable" => {
-                    assert_eq!(got.unwrap(), hex(t["msg"].as_str().unwrap()), "tcId {}", t["tcId"]);
+                    assert_eq!(
+                        got.unwrap(),
+                        hex(t["msg"].as_str().unwrap()),
+                        "tcId {}",
+                        t["tcId"]
+                    );
                     valid += 1;
                 }
                 _ => {

@@ -30,7 +30,8 @@ pub const SLOT_LEN: usize = NONCE_LEN + crate::hazmat::KEY_LEN + TAG_LEN;
 /// Length of the header seal: nonce and tag over an empty plaintext.
 pub const SEAL_LEN: usize = NONCE_LEN + TAG_LEN;
 /// Body length of a vault header.
-pub const VAULT_HEADER_BODY_LEN: usize = KDF_BLOCK_LEN + SLOT_LEN + SLOT_LEN + 4 + SLOT_LEN + SEAL_LEN;
+pub const VAULT_HEADER_BODY_LEN: usize =
+    KDF_BLOCK_LEN + SLOT_LEN + SLOT_LEN + 4 + SLOT_LEN + SEAL_LEN;
 /// Body length of an export header.
 pub const EXPORT_HEADER_BODY_LEN: usize = KDF_BLOCK_LEN + SLOT_LEN + SEAL_LEN;
 /// Fixed sealing overhead of a sealed body (nonce and tag).
@@ -120,7 +121,9 @@ impl RecordKind {
             RecordKind::ItemKey
             | RecordKind::PromptMeta
             | RecordKind::PromptVersion
-            | RecordKind::ExportPayload => SEALED_OVERHEAD + padding::padded_len(self.max_plaintext()),
+            | RecordKind::ExportPayload => {
+                SEALED_OVERHEAD + padding::padded_len(self.max_plaintext())
+            }
         }
     }
 }

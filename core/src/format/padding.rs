@@ -44,7 +44,8 @@ pub fn is_canonical_padded_len(n: usize) -> bool {
 ///
 /// [`Error::LimitExceeded`] if `data` does not fit a `u32` length prefix.
 pub fn pad(data: &[u8]) -> Result<Vec<u8>> {
-    let len = u32::try_from(data.len()).map_err(|_| Error::too_large("plaintext", u32::MAX as usize, data.len()))?;
+    let len = u32::try_from(data.len())
+        .map_err(|_| Error::too_large("plaintext", u32::MAX as usize, data.len()))?;
     let total = padded_len(data.len());
     let mut out = Vec::with_capacity(total);
     out.extend_from_slice(&len.to_le_bytes());
@@ -61,7 +62,9 @@ pub fn pad(data: &[u8]) -> Result<Vec<u8>> {
 /// already been authenticated, so this only fires for a buggy writer; it is
 /// reported like any other unopenable record.)
 pub fn unpad(padded: &[u8]) -> Result<&[u8]> {
-    let (prefix, rest) = padded.split_at_checked(LEN_PREFIX).ok_or(Error::Authentication)?;
+    let (prefix, rest) = padded
+        .split_at_checked(LEN_PREFIX)
+        .ok_or(Error::Authentication)?;
     let prefix: [u8; LEN_PREFIX] = prefix.try_into().map_err(|_| Error::Authentication)?;
     let len = usize::try_from(u32::from_le_bytes(prefix)).map_err(|_| Error::Authentication)?;
     if padded_len(len) != padded.len() {

@@ -2,8 +2,7 @@
 //! size limits, all checked before anything is allocated or decrypted.
 
 use super::{
-    FORMAT_VERSION, HEADER_LEN, MAGIC, RecordHeader, RecordKind, SEALED_OVERHEAD, SUITE_V1,
-    padding,
+    FORMAT_VERSION, HEADER_LEN, MAGIC, RecordHeader, RecordKind, SEALED_OVERHEAD, SUITE_V1, padding,
 };
 use crate::error::{Error, Result};
 use crate::ids::{ID_LEN, VaultId};
@@ -113,13 +112,19 @@ fn check_kind_rules(h: &RecordHeader) -> Result<()> {
         RecordKind::ExportHeader | RecordKind::ExportPayload => (false, false, false),
     };
     if needs_prompt == (h.id1 == zero) {
-        return Err(Error::malformed("prompt id presence does not match the kind"));
+        return Err(Error::malformed(
+            "prompt id presence does not match the kind",
+        ));
     }
     if needs_version == (h.id2 == zero) {
-        return Err(Error::malformed("version id presence does not match the kind"));
+        return Err(Error::malformed(
+            "version id presence does not match the kind",
+        ));
     }
     if needs_revision == (h.revision == 0) {
-        return Err(Error::malformed("revision presence does not match the kind"));
+        return Err(Error::malformed(
+            "revision presence does not match the kind",
+        ));
     }
     if matches!(h.kind, RecordKind::ExportHeader | RecordKind::ExportPayload) && h.key_gen != 1 {
         return Err(Error::malformed("export records use key generation 1"));
@@ -134,9 +139,7 @@ fn check_kind_rules(h: &RecordHeader) -> Result<()> {
         if !padding::is_canonical_padded_len(padded) {
             return Err(Error::malformed("sealed body length is not a padded size"));
         }
-        if h.kind == RecordKind::ItemKey
-            && padded != padding::padded_len(crate::hazmat::KEY_LEN)
-        {
+        if h.kind == RecordKind::ItemKey && padded != padding::padded_len(crate::hazmat::KEY_LEN) {
             return Err(Error::malformed("item key body length"));
         }
     } else if body != max {

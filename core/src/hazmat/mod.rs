@@ -9,4 +9,4 @@
 
 pub mod aead;
 
-pub use aead::{Key, KEY_LEN, NONCE_LEN, TAG_LEN};
+pub use aead::{KEY_LEN, Key, NONCE_LEN, TAG_LEN};

@@ -23,8 +23,8 @@ use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 pub use changeset::Changeset;
-pub use query::{ArchivedFilter, DiffLine, DiffOp, Query, TagCount, TagMode};
 pub use prompts::Published;
+pub use query::{ArchivedFilter, DiffLine, DiffOp, Query, TagCount, TagMode};
 pub use sync::MergeReport;
 
 use crate::error::{Error, Result};
@@ -136,7 +136,11 @@ impl Vault {
             salt,
             vk: &vk,
         }
-        .build(SlotSource::Wrap(&kek), SlotSource::Wrap(recovery_key.key()), None)?;
+        .build(
+            SlotSource::Wrap(&kek),
+            SlotSource::Wrap(recovery_key.key()),
+            None,
+        )?;
         let changes = Changeset {
             header: Some(header_record(&header)?),
             ..Changeset::default()
@@ -246,7 +250,11 @@ impl Vault {
     pub fn seen_revisions(&self) -> SeenRevisions {
         SeenRevisions {
             header: self.header.record.revision,
-            prompts: self.prompts.iter().map(|(id, p)| (*id, p.revision)).collect(),
+            prompts: self
+                .prompts
+                .iter()
+                .map(|(id, p)| (*id, p.revision))
+                .collect(),
         }
     }
 
@@ -264,7 +272,14 @@ impl Vault {
                 out.push(self.seal_item_key(*id, *generation, key)?);
             }
             let (generation, key) = p.current_key()?;
-            out.push(seal_meta(self.id(), *id, generation, key, p.revision, &p.meta)?);
+            out.push(seal_meta(
+                self.id(),
+                *id,
+                generation,
+                key,
+                p.revision,
+                &p.meta,
+            )?);
             out.extend(p.versions.values().cloned());
         }
         Ok(out)
@@ -277,7 +292,11 @@ impl Vault {
     ///
     /// [`Error::Randomness`]; [`Error::LimitExceeded`] if the KDF work area
     /// cannot be allocated.
-    pub fn change_password(&mut self, new_password: &Password, params: Option<KdfParams>) -> Result<Changeset> {
+    pub fn change_password(
+        &mut self,
+        new_password: &Password,
+        params: Option<KdfParams>,
+    ) -> Result<Changeset> {
         let params = params.unwrap_or(self.header.kdf);
         let salt = rng::array()?;
         let kek = kdf::derive_kek(new_password, &salt, params)?;
@@ -322,7 +341,9 @@ impl Vault {
         self.prompts.values().any(|p| {
             p.meta_gen != generation
                 || p.keys.keys().any(|g| *g != generation)
-                || p.versions.values().any(|v| v.header().key_gen != generation)
+                || p.versions
+                    .values()
+                    .any(|v| v.header().key_gen != generation)
         }) || self.prev.is_some()
     }
 
@@ -347,11 +368,15 @@ impl Vault {
     /// until the store applies the deletes and replacements.
     pub fn rotate(&mut self, password: &Password) -> Result<(RecoveryKey, Changeset)> {
         if self.rotation_pending() {
-            return Err(Error::invalid("an earlier rotation is unfinished; call finish_rotation first"));
+            return Err(Error::invalid(
+                "an earlier rotation is unfinished; call finish_rotation first",
+            ));
         }
         self.verify_password(password)?;
         let old_gen = self.key_generation();
-        let new_gen = old_gen.checked_add(1).ok_or(Error::invalid("key generation overflow"))?;
+        let new_gen = old_gen
+            .checked_add(1)
+            .ok_or(Error::invalid("key generation overflow"))?;
         let new_vk = Key::generate()?;
         let salt = rng::array()?;
         let kek = kdf::derive_kek(password, &salt, self.header.kdf)?;
@@ -373,8 +398,18 @@ impl Vault {
         for (id, p) in &self.prompts {
             let item = Key::generate()?;
             changes.put_new(seal_item_key_with(&new_vk, self.id(), *id, new_gen, &item)?);
-            let revision = p.revision.checked_add(1).ok_or(Error::invalid("revision overflow"))?;
-            changes.put_new(seal_meta(self.id(), *id, new_gen, &item, revision, &p.meta)?);
+            let revision = p
+                .revision
+                .checked_add(1)
+                .ok_or(Error::invalid("revision overflow"))?;
+            changes.put_new(seal_meta(
+                self.id(),
+                *id,
+                new_gen,
+                &item,
+                revision,
+                &p.meta,
+            )?);
             let mut versions = BTreeMap::new();
             for (vid, rec) in &p.versions {
                 let content = self.open_version_record(p, rec)?;
@@ -383,7 +418,9 @@ impl Vault {
                 versions.insert(*vid, sealed);
             }
             // Old keys cannot collide with new puts (the generation differs).
-            changes.deletes.extend(p.keys.keys().map(|g| item_key_storage_key(*id, *g)));
+            changes
+                .deletes
+                .extend(p.keys.keys().map(|g| item_key_storage_key(*id, *g)));
             let mut keys = BTreeMap::new();
             keys.insert(new_gen, item);
             next.insert(
@@ -427,7 +464,11 @@ impl Vault {
                 changes.put_new(self.seal_item_key(*id, generation, &item)?);
                 e.insert(item);
             }
-            let item = np.keys.get(&generation).ok_or(Error::MissingRecord { what: "item key" })?.clone();
+            let item = np
+                .keys
+                .get(&generation)
+                .ok_or(Error::MissingRecord { what: "item key" })?
+                .clone();
             let stale_versions: Vec<VersionId> = p
                 .versions
                 .iter()
@@ -435,16 +476,29 @@ impl Vault {
                 .map(|(v, _)| *v)
                 .collect();
             for vid in stale_versions {
-                let rec = p.versions.get(&vid).ok_or(Error::MissingRecord { what: "version" })?;
+                let rec = p
+                    .versions
+                    .get(&vid)
+                    .ok_or(Error::MissingRecord { what: "version" })?;
                 let content = self.open_version_record(p, rec)?;
                 let sealed = seal_version(self.id(), *id, vid, generation, &item, &content)?;
                 changes.put_new(sealed.clone());
                 np.versions.insert(vid, sealed);
             }
             if np.meta_gen != generation {
-                np.revision = np.revision.checked_add(1).ok_or(Error::invalid("revision overflow"))?;
+                np.revision = np
+                    .revision
+                    .checked_add(1)
+                    .ok_or(Error::invalid("revision overflow"))?;
                 np.meta_gen = generation;
-                changes.put_new(seal_meta(self.id(), *id, generation, &item, np.revision, &np.meta)?);
+                changes.put_new(seal_meta(
+                    self.id(),
+                    *id,
+                    generation,
+                    &item,
+                    np.revision,
+                    &np.meta,
+                )?);
             }
             for g in p.keys.keys().filter(|g| **g != generation) {
                 changes.deletes.push(item_key_storage_key(*id, *g));
@@ -475,7 +529,11 @@ impl Vault {
     /// [`Error::Authentication`] if it is not the vault password.
     pub fn verify_password(&self, password: &Password) -> Result<()> {
         let unlocked = self.header.unlock(&Credential::Password(password))?;
-        if unlocked.vk == self.vk { Ok(()) } else { Err(Error::Authentication) }
+        if unlocked.vk == self.vk {
+            Ok(())
+        } else {
+            Err(Error::Authentication)
+        }
     }
 
     /// Opens every stored version, proving the whole vault authentic (open
@@ -540,16 +598,25 @@ impl Vault {
         if generation == self.key_generation() {
             Some(&self.vk)
         } else {
-            self.prev.as_ref().filter(|(g, _)| *g == generation).map(|(_, k)| k)
+            self.prev
+                .as_ref()
+                .filter(|(g, _)| *g == generation)
+                .map(|(_, k)| k)
         }
     }
 
     fn seal_item_key(&self, prompt: PromptId, generation: u32, item: &Key) -> Result<SealedRecord> {
-        let vk = self.vault_key(generation).ok_or(Error::MissingRecord { what: "vault key generation" })?;
+        let vk = self.vault_key(generation).ok_or(Error::MissingRecord {
+            what: "vault key generation",
+        })?;
         seal_item_key_with(vk, self.id(), prompt, generation, item)
     }
 
-    pub(crate) fn open_version_record(&self, p: &PromptState, rec: &SealedRecord) -> Result<VersionContent> {
+    pub(crate) fn open_version_record(
+        &self,
+        p: &PromptState,
+        rec: &SealedRecord,
+    ) -> Result<VersionContent> {
         let key = p
             .keys
             .get(&rec.header().key_gen)
@@ -560,14 +627,24 @@ impl Vault {
 }
 
 fn header_record(header: &KeyHeader) -> Result<SealedRecord> {
-    Ok(SealedRecord::from_parts(header.record, header.bytes.clone()))
+    Ok(SealedRecord::from_parts(
+        header.record,
+        header.bytes.clone(),
+    ))
 }
 
 pub(crate) fn item_key_storage_key(prompt: PromptId, generation: u32) -> String {
     format!("k.{}.{}", prompt.to_hex(), generation)
 }
 
-fn record_header(kind: RecordKind, vault: VaultId, generation: u32, prompt: PromptId, version: Option<VersionId>, revision: u64) -> RecordHeader {
+fn record_header(
+    kind: RecordKind,
+    vault: VaultId,
+    generation: u32,
+    prompt: PromptId,
+    version: Option<VersionId>,
+    revision: u64,
+) -> RecordHeader {
     RecordHeader {
         kind,
         key_gen: generation,
@@ -579,14 +656,34 @@ fn record_header(kind: RecordKind, vault: VaultId, generation: u32, prompt: Prom
     }
 }
 
-pub(crate) fn seal_item_key_with(vk: &Key, vault: VaultId, prompt: PromptId, generation: u32, item: &Key) -> Result<SealedRecord> {
+pub(crate) fn seal_item_key_with(
+    vk: &Key,
+    vault: VaultId,
+    prompt: PromptId,
+    generation: u32,
+    item: &Key,
+) -> Result<SealedRecord> {
     let h = record_header(RecordKind::ItemKey, vault, generation, prompt, None, 0);
     record::seal(vk, h, item.expose_secret())
 }
 
-pub(crate) fn seal_meta(vault: VaultId, prompt: PromptId, generation: u32, item: &Key, revision: u64, meta: &Meta) -> Result<SealedRecord> {
+pub(crate) fn seal_meta(
+    vault: VaultId,
+    prompt: PromptId,
+    generation: u32,
+    item: &Key,
+    revision: u64,
+    meta: &Meta,
+) -> Result<SealedRecord> {
     let json = Zeroizing::new(to_json(meta)?);
-    let h = record_header(RecordKind::PromptMeta, vault, generation, prompt, None, revision);
+    let h = record_header(
+        RecordKind::PromptMeta,
+        vault,
+        generation,
+        prompt,
+        None,
+        revision,
+    );
     record::seal(item, h, &json)
 }
 
@@ -599,7 +696,14 @@ pub(crate) fn seal_version(
     content: &VersionContent,
 ) -> Result<SealedRecord> {
     let json = Zeroizing::new(to_json(content)?);
-    let h = record_header(RecordKind::PromptVersion, vault, generation, prompt, Some(version), 0);
+    let h = record_header(
+        RecordKind::PromptVersion,
+        vault,
+        generation,
+        prompt,
+        Some(version),
+        0,
+    );
     record::seal(item, h, &json)
 }
 
@@ -607,6 +711,9 @@ pub(crate) fn to_json<T: Serialize>(value: &T) -> Result<Vec<u8>> {
     serde_json::to_vec(value).map_err(|_| Error::invalid("value cannot be serialised as JSON"))
 }
 
-pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8], what: &'static str) -> Result<T> {
+pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(
+    bytes: &[u8],
+    what: &'static str,
+) -> Result<T> {
     serde_json::from_slice(bytes).map_err(|_| Error::Malformed { what })
 }

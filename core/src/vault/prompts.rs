@@ -4,13 +4,17 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::{Changeset, PromptState, Vault, item_key_storage_key, seal_item_key_with, seal_meta, seal_version, sync::sort_entries};
+use super::{
+    Changeset, PromptState, Vault, item_key_storage_key, seal_item_key_with, seal_meta,
+    seal_version, sync::sort_entries,
+};
 use crate::error::{Error, Result};
 use crate::hazmat::Key;
 use crate::ids::{PromptId, Timestamp, VersionId};
 use crate::model::{
-    Draft, MAX_BODY_LEN, MAX_NOTE_LEN, MAX_PROMPTS, MAX_SETTINGS_LEN, MAX_TAGS_PER_PROMPT, MAX_TITLE_LEN,
-    MAX_TOMBSTONES, MAX_VERSIONS_PER_PROMPT, Meta, Version, VersionContent, VersionEntry,
+    Draft, MAX_BODY_LEN, MAX_NOTE_LEN, MAX_PROMPTS, MAX_SETTINGS_LEN, MAX_TAGS_PER_PROMPT,
+    MAX_TITLE_LEN, MAX_TOMBSTONES, MAX_VERSIONS_PER_PROMPT, Meta, Version, VersionContent,
+    VersionEntry,
 };
 use crate::tags;
 
@@ -36,7 +40,11 @@ fn check_draft(d: &Draft) -> Result<()> {
         return Err(Error::invalid("the title is empty"));
     }
     if d.title.len() > MAX_TITLE_LEN {
-        return Err(Error::too_large("title (bytes)", MAX_TITLE_LEN, d.title.len()));
+        return Err(Error::too_large(
+            "title (bytes)",
+            MAX_TITLE_LEN,
+            d.title.len(),
+        ));
     }
     if d.body.len() > MAX_BODY_LEN {
         return Err(Error::too_large("body (bytes)", MAX_BODY_LEN, d.body.len()));
@@ -47,7 +55,11 @@ fn check_draft(d: &Draft) -> Result<()> {
     if let Some(s) = &d.settings {
         let n = super::to_json(s)?.len();
         if n > MAX_SETTINGS_LEN {
-            return Err(Error::too_large("settings JSON (bytes)", MAX_SETTINGS_LEN, n));
+            return Err(Error::too_large(
+                "settings JSON (bytes)",
+                MAX_SETTINGS_LEN,
+                n,
+            ));
         }
     }
     Ok(())
@@ -65,14 +77,20 @@ fn add_tags(list: &mut Vec<String>, new: &[String]) -> Result<bool> {
         }
     }
     if list.len() > MAX_TAGS_PER_PROMPT {
-        return Err(Error::too_large("tags on one prompt", MAX_TAGS_PER_PROMPT, list.len()));
+        return Err(Error::too_large(
+            "tags on one prompt",
+            MAX_TAGS_PER_PROMPT,
+            list.len(),
+        ));
     }
     Ok(changed)
 }
 
 impl Vault {
     pub(crate) fn prompt(&self, id: PromptId) -> Result<&PromptState> {
-        self.prompts.get(&id).ok_or(Error::NotFound { what: "prompt" })
+        self.prompts
+            .get(&id)
+            .ok_or(Error::NotFound { what: "prompt" })
     }
 
     /// Creates a prompt with its first version.
@@ -90,7 +108,11 @@ impl Vault {
     ) -> Result<(PromptId, Changeset)> {
         check_draft(draft)?;
         if self.prompts.len() >= MAX_PROMPTS {
-            return Err(Error::too_large("prompts", MAX_PROMPTS, self.prompts.len() + 1));
+            return Err(Error::too_large(
+                "prompts",
+                MAX_PROMPTS,
+                self.prompts.len() + 1,
+            ));
         }
         let mut tag_vec = Vec::new();
         add_tags(&mut tag_vec, tag_list)?;
@@ -152,7 +174,12 @@ impl Vault {
     /// [`Error::NotFound`]; as [`Vault::create_prompt`] for the draft;
     /// [`Error::LimitExceeded`] when the prompt already has
     /// [`MAX_VERSIONS_PER_PROMPT`] versions (prune first).
-    pub fn add_version(&mut self, id: PromptId, draft: &Draft, now: Timestamp) -> Result<(VersionId, Changeset)> {
+    pub fn add_version(
+        &mut self,
+        id: PromptId,
+        draft: &Draft,
+        now: Timestamp,
+    ) -> Result<(VersionId, Changeset)> {
         let parent = self.prompt(id)?.meta.current;
         self.push_version(id, draft, Some(parent), now)
     }
@@ -163,7 +190,12 @@ impl Vault {
     /// # Errors
     ///
     /// [`Error::NotFound`] for an unknown prompt or version.
-    pub fn restore_version(&mut self, id: PromptId, version: VersionId, now: Timestamp) -> Result<(VersionId, Changeset)> {
+    pub fn restore_version(
+        &mut self,
+        id: PromptId,
+        version: VersionId,
+        now: Timestamp,
+    ) -> Result<(VersionId, Changeset)> {
         let old = self.version(id, Some(version))?;
         let draft = Draft {
             title: old.title,
@@ -174,12 +206,22 @@ impl Vault {
         self.push_version(id, &draft, Some(version), now)
     }
 
-    fn push_version(&mut self, id: PromptId, draft: &Draft, parent: Option<VersionId>, now: Timestamp) -> Result<(VersionId, Changeset)> {
+    fn push_version(
+        &mut self,
+        id: PromptId,
+        draft: &Draft,
+        parent: Option<VersionId>,
+        now: Timestamp,
+    ) -> Result<(VersionId, Changeset)> {
         check_draft(draft)?;
         let vault_id = self.id();
         let p = self.prompt(id)?;
         if p.meta.versions.len() >= MAX_VERSIONS_PER_PROMPT {
-            return Err(Error::too_large("versions of one prompt", MAX_VERSIONS_PER_PROMPT, p.meta.versions.len() + 1));
+            return Err(Error::too_large(
+                "versions of one prompt",
+                MAX_VERSIONS_PER_PROMPT,
+                p.meta.versions.len() + 1,
+            ));
         }
         let vid = VersionId::generate()?;
         let (generation, item) = p.current_key()?;
@@ -201,13 +243,19 @@ impl Vault {
         sort_entries(&mut meta.versions);
         meta.current = vid;
         meta.updated = now;
-        let revision = p.revision.checked_add(1).ok_or(Error::invalid("revision overflow"))?;
+        let revision = p
+            .revision
+            .checked_add(1)
+            .ok_or(Error::invalid("revision overflow"))?;
         let ver_rec = seal_version(vault_id, id, vid, generation, item, &content)?;
         let meta_rec = seal_meta(vault_id, id, generation, item, revision, &meta)?;
         let mut changes = Changeset::default();
         changes.put_new(meta_rec);
         changes.put_new(ver_rec.clone());
-        let p = self.prompts.get_mut(&id).ok_or(Error::NotFound { what: "prompt" })?;
+        let p = self
+            .prompts
+            .get_mut(&id)
+            .ok_or(Error::NotFound { what: "prompt" })?;
         p.meta = meta;
         p.revision = revision;
         p.meta_gen = generation;
@@ -231,9 +279,15 @@ impl Vault {
         }
         meta.updated = now;
         let (generation, item) = p.current_key()?;
-        let revision = p.revision.checked_add(1).ok_or(Error::invalid("revision overflow"))?;
+        let revision = p
+            .revision
+            .checked_add(1)
+            .ok_or(Error::invalid("revision overflow"))?;
         let rec = seal_meta(vault_id, id, generation, item, revision, &meta)?;
-        let p = self.prompts.get_mut(&id).ok_or(Error::NotFound { what: "prompt" })?;
+        let p = self
+            .prompts
+            .get_mut(&id)
+            .ok_or(Error::NotFound { what: "prompt" })?;
         p.meta = meta;
         p.revision = revision;
         p.meta_gen = generation;
@@ -258,7 +312,12 @@ impl Vault {
     /// # Errors
     ///
     /// [`Error::NotFound`] for an unknown prompt.
-    pub fn remove_tags(&mut self, id: PromptId, gone: &[String], now: Timestamp) -> Result<Changeset> {
+    pub fn remove_tags(
+        &mut self,
+        id: PromptId,
+        gone: &[String],
+        now: Timestamp,
+    ) -> Result<Changeset> {
         let keys: BTreeSet<String> = gone.iter().map(|t| tags::fold(t)).collect();
         self.update_meta(id, now, |m| {
             let before = m.tags.len();
@@ -272,8 +331,15 @@ impl Vault {
     /// # Errors
     ///
     /// [`Error::NotFound`] for an unknown prompt.
-    pub fn set_favorite(&mut self, id: PromptId, favorite: bool, now: Timestamp) -> Result<Changeset> {
-        self.update_meta(id, now, |m| Ok(core::mem::replace(&mut m.favorite, favorite) != favorite))
+    pub fn set_favorite(
+        &mut self,
+        id: PromptId,
+        favorite: bool,
+        now: Timestamp,
+    ) -> Result<Changeset> {
+        self.update_meta(id, now, |m| {
+            Ok(core::mem::replace(&mut m.favorite, favorite) != favorite)
+        })
     }
 
     /// Sets or clears the archived flag.
@@ -281,8 +347,15 @@ impl Vault {
     /// # Errors
     ///
     /// [`Error::NotFound`] for an unknown prompt.
-    pub fn set_archived(&mut self, id: PromptId, archived: bool, now: Timestamp) -> Result<Changeset> {
-        self.update_meta(id, now, |m| Ok(core::mem::replace(&mut m.archived, archived) != archived))
+    pub fn set_archived(
+        &mut self,
+        id: PromptId,
+        archived: bool,
+        now: Timestamp,
+    ) -> Result<Changeset> {
+        self.update_meta(id, now, |m| {
+            Ok(core::mem::replace(&mut m.archived, archived) != archived)
+        })
     }
 
     /// Renames a tag across the whole vault; if a prompt already has `to`,
@@ -315,8 +388,15 @@ impl Vault {
             let mut out: Vec<String> = Vec::with_capacity(meta.tags.len());
             for t in &meta.tags {
                 let k = tags::fold(t);
-                let replacement = if k == from_key || k == to_key { to_spelled.clone() } else { t.clone() };
-                if !out.iter().any(|x| tags::fold(x) == tags::fold(&replacement)) {
+                let replacement = if k == from_key || k == to_key {
+                    to_spelled.clone()
+                } else {
+                    t.clone()
+                };
+                if !out
+                    .iter()
+                    .any(|x| tags::fold(x) == tags::fold(&replacement))
+                {
                     out.push(replacement);
                 }
             }
@@ -326,7 +406,10 @@ impl Vault {
             meta.tags = out;
             meta.updated = now;
             let (generation, item) = p.current_key()?;
-            let revision = p.revision.checked_add(1).ok_or(Error::invalid("revision overflow"))?;
+            let revision = p
+                .revision
+                .checked_add(1)
+                .ok_or(Error::invalid("revision overflow"))?;
             changes.put_new(seal_meta(vault_id, id, generation, item, revision, &meta)?);
             staged.push((id, meta, revision, generation));
         }
@@ -347,9 +430,26 @@ impl Vault {
     /// # Errors
     ///
     /// [`Error::NotFound`]; [`Error::InvalidInput`] for the only version.
-    pub fn delete_version(&mut self, id: PromptId, version: VersionId, now: Timestamp) -> Result<Changeset> {
-        self.prune_where(id, now, |entries| entries.iter().filter(|e| e.id == version).map(|e| e.id).collect())
-            .and_then(|(n, c)| if n == 0 { Err(Error::NotFound { what: "version" }) } else { Ok(c) })
+    pub fn delete_version(
+        &mut self,
+        id: PromptId,
+        version: VersionId,
+        now: Timestamp,
+    ) -> Result<Changeset> {
+        self.prune_where(id, now, |entries| {
+            entries
+                .iter()
+                .filter(|e| e.id == version)
+                .map(|e| e.id)
+                .collect()
+        })
+        .and_then(|(n, c)| {
+            if n == 0 {
+                Err(Error::NotFound { what: "version" })
+            } else {
+                Ok(c)
+            }
+        })
     }
 
     /// Keeps the newest `keep` versions (and always the current one) and
@@ -358,7 +458,12 @@ impl Vault {
     /// # Errors
     ///
     /// [`Error::NotFound`]; [`Error::InvalidInput`] for `keep == 0`.
-    pub fn prune_history(&mut self, id: PromptId, keep: usize, now: Timestamp) -> Result<Changeset> {
+    pub fn prune_history(
+        &mut self,
+        id: PromptId,
+        keep: usize,
+        now: Timestamp,
+    ) -> Result<Changeset> {
         if keep == 0 {
             return Err(Error::invalid("keep at least one version"));
         }
@@ -388,7 +493,9 @@ impl Vault {
         let mut changes = self.update_meta(id, now, |m| {
             m.versions.retain(|e| !gone.contains(&e.id));
             let Some(last) = m.versions.last() else {
-                return Err(Error::invalid("cannot delete the only version; delete the prompt instead"));
+                return Err(Error::invalid(
+                    "cannot delete the only version; delete the prompt instead",
+                ));
             };
             if gone.contains(&m.current) {
                 m.current = last.id;
@@ -402,7 +509,10 @@ impl Vault {
             }
             Ok(true)
         })?;
-        let p = self.prompts.get_mut(&id).ok_or(Error::NotFound { what: "prompt" })?;
+        let p = self
+            .prompts
+            .get_mut(&id)
+            .ok_or(Error::NotFound { what: "prompt" })?;
         for v in &gone {
             p.versions.remove(v);
             changes.deletes.push(version_storage_key(id, *v));
@@ -417,11 +527,18 @@ impl Vault {
     ///
     /// [`Error::NotFound`] for an unknown prompt.
     pub fn delete_prompt(&mut self, id: PromptId) -> Result<Changeset> {
-        let p = self.prompts.remove(&id).ok_or(Error::NotFound { what: "prompt" })?;
+        let p = self
+            .prompts
+            .remove(&id)
+            .ok_or(Error::NotFound { what: "prompt" })?;
         let mut changes = Changeset::default();
         changes.deletes.push(format!("m.{}", id.to_hex()));
-        changes.deletes.extend(p.versions.keys().map(|v| version_storage_key(id, *v)));
-        changes.deletes.extend(p.keys.keys().map(|g| item_key_storage_key(id, *g)));
+        changes
+            .deletes
+            .extend(p.versions.keys().map(|v| version_storage_key(id, *v)));
+        changes
+            .deletes
+            .extend(p.keys.keys().map(|g| item_key_storage_key(id, *g)));
         Ok(changes)
     }
 
@@ -434,7 +551,10 @@ impl Vault {
     pub fn version(&self, id: PromptId, version: Option<VersionId>) -> Result<Version> {
         let p = self.prompt(id)?;
         let vid = version.unwrap_or(p.meta.current);
-        let rec = p.versions.get(&vid).ok_or(Error::NotFound { what: "version" })?;
+        let rec = p
+            .versions
+            .get(&vid)
+            .ok_or(Error::NotFound { what: "version" })?;
         let c = self.open_version_record(p, rec)?;
         Ok(Version {
             id: vid,

@@ -95,7 +95,11 @@ impl Vault {
     /// [`crate::Error::Authentication`] if a candidate's version record was tampered with.
     pub fn list(&self, query: &Query) -> Result<Vec<PromptSummary>> {
         let wanted: BTreeSet<String> = query.tags.iter().map(|t| tags::fold(t)).collect();
-        let needle = query.text.as_deref().map(tags::fold_text).filter(|n| !n.is_empty());
+        let needle = query
+            .text
+            .as_deref()
+            .map(tags::fold_text)
+            .filter(|n| !n.is_empty());
         let mut out = Vec::new();
         for (id, p) in &self.prompts {
             let m = &p.meta;
@@ -187,7 +191,11 @@ impl Vault {
         let mut by_key: BTreeMap<String, BTreeMap<String, usize>> = BTreeMap::new();
         for p in self.prompts.values() {
             for t in &p.meta.tags {
-                *by_key.entry(tags::fold(t)).or_default().entry(t.clone()).or_default() += 1;
+                *by_key
+                    .entry(tags::fold(t))
+                    .or_default()
+                    .entry(t.clone())
+                    .or_default() += 1;
             }
         }
         let mut out: Vec<TagCount> = by_key

@@ -20,7 +20,9 @@ use crate::error::{Error, Result};
 use crate::format::RecordKind;
 use crate::hazmat::Key;
 use crate::ids::{PromptId, VersionId};
-use crate::model::{MAX_PROMPTS, MAX_TAGS_PER_PROMPT, MAX_TOMBSTONES, MAX_VERSIONS_PER_PROMPT, Meta, VersionEntry};
+use crate::model::{
+    MAX_PROMPTS, MAX_TAGS_PER_PROMPT, MAX_TOMBSTONES, MAX_VERSIONS_PER_PROMPT, Meta, VersionEntry,
+};
 use crate::record::{self, SealedRecord};
 
 /// Most records accepted in one open or merge.
@@ -114,7 +116,11 @@ impl Vault {
         let mut versions: BTreeMap<PromptId, BTreeMap<VersionId, SealedRecord>> = BTreeMap::new();
         for (n, raw) in records.into_iter().enumerate() {
             if n >= MAX_RECORDS_PER_BATCH {
-                return Err(Error::too_large("records in one batch", MAX_RECORDS_PER_BATCH, n + 1));
+                return Err(Error::too_large(
+                    "records in one batch",
+                    MAX_RECORDS_PER_BATCH,
+                    n + 1,
+                ));
             }
             let rec = SealedRecord::from_bytes(raw.as_ref().to_vec()).map_err(record_error)?;
             let h = *rec.header();
@@ -133,7 +139,9 @@ impl Vault {
                 RecordKind::PromptVersion => {
                     let vid = h.version_id().ok_or(Error::Authentication)?;
                     let slot = versions.entry(prompt).or_default();
-                    let newer = slot.get(&vid).is_none_or(|old| old.header().key_gen < h.key_gen);
+                    let newer = slot
+                        .get(&vid)
+                        .is_none_or(|old| old.header().key_gen < h.key_gen);
                     if newer {
                         slot.insert(vid, rec);
                     }
@@ -143,9 +151,11 @@ impl Vault {
         }
 
         let key_for = |prompt: PromptId, generation: u32| -> Option<&Key> {
-            keys.get(&(prompt, generation))
-                .map(|(k, _)| k)
-                .or_else(|| self.prompts.get(&prompt).and_then(|p| p.keys.get(&generation)))
+            keys.get(&(prompt, generation)).map(|(k, _)| k).or_else(|| {
+                self.prompts
+                    .get(&prompt)
+                    .and_then(|p| p.keys.get(&generation))
+            })
         };
 
         let mut candidates: BTreeMap<PromptId, Vec<Candidate>> = BTreeMap::new();
@@ -159,7 +169,10 @@ impl Vault {
             validate_meta(&meta)?;
             if let Some(&seen_rev) = seen.prompts.get(&prompt) {
                 if h.revision < seen_rev {
-                    return Err(Error::Rollback { found: h.revision, seen: seen_rev });
+                    return Err(Error::Rollback {
+                        found: h.revision,
+                        seen: seen_rev,
+                    });
                 }
             }
             candidates.entry(prompt).or_default().push(Candidate {
@@ -183,7 +196,11 @@ impl Vault {
             .chain(candidates.keys().copied())
             .chain(versions.keys().copied())
             .collect();
-        let total = self.prompts.len() + touched.iter().filter(|p| !self.prompts.contains_key(p)).count();
+        let total = self.prompts.len()
+            + touched
+                .iter()
+                .filter(|p| !self.prompts.contains_key(p))
+                .count();
         if total > MAX_PROMPTS {
             return Err(Error::too_large("prompts", MAX_PROMPTS, total));
         }
@@ -263,7 +280,9 @@ impl Vault {
             let dead: BTreeSet<VersionId> = merged.deleted.iter().copied().collect();
             for vid in &dead {
                 if state.versions.remove(vid).is_some() {
-                    report.changes.delete(super::prompts::version_storage_key(prompt, *vid));
+                    report
+                        .changes
+                        .delete(super::prompts::version_storage_key(prompt, *vid));
                     added_versions = added_versions.saturating_sub(1);
                 }
             }
@@ -282,7 +301,11 @@ impl Vault {
             }
             sort_entries(&mut merged.versions);
             if merged.versions.len() > MAX_MERGED_VERSIONS {
-                return Err(Error::too_large("versions of one prompt", MAX_MERGED_VERSIONS, merged.versions.len()));
+                return Err(Error::too_large(
+                    "versions of one prompt",
+                    MAX_MERGED_VERSIONS,
+                    merged.versions.len(),
+                ));
             }
             if merged.versions.is_empty() {
                 return Err(Error::MissingRecord { what: "version" });
@@ -298,12 +321,17 @@ impl Vault {
                 }
             }
 
-            let adopted = cands.iter().filter(|c| c.meta == merged).max_by_key(|c| c.rev);
+            let adopted = cands
+                .iter()
+                .filter(|c| c.meta == merged)
+                .max_by_key(|c| c.rev);
             let meta_changed = existing.is_none_or(|p| p.meta != merged);
             match adopted {
                 Some(c) => {
                     if let Some(rec) = &c.record {
-                        if local_rev.is_none_or(|l| c.rev > l) || existing.is_some_and(|p| p.meta != merged) {
+                        if local_rev.is_none_or(|l| c.rev > l)
+                            || existing.is_some_and(|p| p.meta != merged)
+                        {
                             report.changes.put(rec.clone());
                         }
                     }
@@ -315,9 +343,18 @@ impl Vault {
                         report.conflicts_resolved += 1;
                     }
                     if mode == Mode::Merge {
-                        let rev = max_rev.checked_add(1).ok_or(Error::invalid("revision overflow"))?;
+                        let rev = max_rev
+                            .checked_add(1)
+                            .ok_or(Error::invalid("revision overflow"))?;
                         let (generation, key) = state.current_key()?;
-                        report.changes.put(seal_meta(self.id(), prompt, generation, key, rev, &merged)?);
+                        report.changes.put(seal_meta(
+                            self.id(),
+                            prompt,
+                            generation,
+                            key,
+                            rev,
+                            &merged,
+                        )?);
                         state.revision = rev;
                         state.meta_gen = generation;
                     } else {
@@ -344,7 +381,10 @@ impl Vault {
         if mode == Mode::Open {
             report.changes = Changeset::default();
         }
-        Ok(Staged { prompts: out, report })
+        Ok(Staged {
+            prompts: out,
+            report,
+        })
     }
 
     fn open_version_with(

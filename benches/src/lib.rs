@@ -1,0 +1,1 @@
+//! Benchmarks for promptvault (being built; see issue 6).

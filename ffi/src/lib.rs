@@ -1,0 +1,1 @@
+//! C ABI for promptvault (being built; see issue 5).

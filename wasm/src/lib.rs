@@ -1,0 +1,1 @@
+//! WebAssembly bindings for promptvault (being built; see issue 4).
