@@ -1,0 +1,87 @@
+//! CLI failures: a message that says what went wrong and what to do, and a
+//! documented exit code.
+
+use std::path::Path;
+
+use promptvault::{Error, ErrorCode};
+
+/// Exit codes (also in `--help` and the README).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// 1: anything else.
+    Other = 1,
+    /// 3: wrong password or recovery key, or the vault was modified.
+    Auth = 3,
+    /// 4: the vault or export file is damaged or not a promptvault file.
+    Corrupt = 4,
+    /// 5: no such vault, prompt, version or tag.
+    NotFound = 5,
+    /// 6: an argument was rejected (bad tag, empty title, limit).
+    Invalid = 6,
+    /// 7: reading or writing a file failed.
+    Io = 7,
+}
+
+pub(crate) const EXIT_CODES: &str = "\
+Exit codes:
+  0  success
+  1  other error
+  2  bad command line
+  3  wrong password or recovery key, or the vault file was modified
+  4  the vault or export file is damaged or not a promptvault file
+  5  no such vault, prompt, version or tag
+  6  an argument was rejected (empty title, bad tag, size limit)
+  7  reading or writing a file failed";
+
+#[derive(Debug)]
+pub(crate) struct Fail {
+    pub(crate) kind: Kind,
+    pub(crate) message: String,
+}
+
+impl Fail {
+    pub(crate) fn new(kind: Kind, message: String) -> Self {
+        Fail { kind, message }
+    }
+
+    pub(crate) fn io(path: &Path, e: &std::io::Error) -> Self {
+        Fail::new(Kind::Io, format!("{}: {e}", path.display()))
+    }
+
+    pub(crate) fn invalid(message: impl Into<String>) -> Self {
+        Fail::new(Kind::Invalid, message.into())
+    }
+
+    pub(crate) fn context(mut self, what: &str) -> Self {
+        self.message = format!("{what}: {}", self.message);
+        self
+    }
+
+    pub(crate) fn from_core(e: Error) -> Self {
+        let kind = match e.code() {
+            ErrorCode::Authentication => Kind::Auth,
+            ErrorCode::Malformed
+            | ErrorCode::UnsupportedVersion
+            | ErrorCode::UnsupportedSuite
+            | ErrorCode::KdfParamsOutOfBounds
+            | ErrorCode::WrongKind
+            | ErrorCode::WrongVault
+            | ErrorCode::MissingRecord
+            | ErrorCode::Rollback
+            | ErrorCode::Encoding => Kind::Corrupt,
+            ErrorCode::NotFound => Kind::NotFound,
+            ErrorCode::InvalidInput | ErrorCode::LimitExceeded | ErrorCode::InvalidRecoveryKey => {
+                Kind::Invalid
+            }
+            _ => Kind::Other,
+        };
+        let message = if kind == Kind::Auth {
+            "wrong password, or the vault file was modified; check the password (or use \
+             `promptvault recover`), and restore the file from a backup if it was damaged"
+                .to_owned()
+        } else {
+            e.to_string()
+        };
+        Fail::new(kind, message)
+    }
+}
