@@ -402,6 +402,23 @@ fn parse_settings(s: Option<&String>) -> Result<Option<serde_json::Value>, Fail>
     .transpose()
 }
 
+/// `YYYY-MM-DD HH:MM` (UTC) from Unix milliseconds (civil-from-days, H. Hinnant).
+fn fmt_time(t: Timestamp) -> String {
+    let secs = t.0 / 1000;
+    let days = i64::try_from(secs / 86_400).unwrap_or(0);
+    let rem = secs % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}", rem / 3600, rem % 3600 / 60)
+}
+
 fn short(hex: &str) -> &str {
     hex.get(..8).unwrap_or(hex)
 }
@@ -855,4 +872,16 @@ fn run(command: Command, path: &Path, out: &mut impl Write) -> Result<(), Fail> 
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn civil_dates() {
+        assert_eq!(fmt_time(Timestamp(0)), "1970-01-01 00:00");
+        assert_eq!(fmt_time(Timestamp(1_700_000_000_000)), "2023-11-14 22:13");
+        assert_eq!(fmt_time(Timestamp(951_782_400_000)), "2000-02-29 00:00");
+    }
 }
