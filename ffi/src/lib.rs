@@ -1,1 +1,536 @@
-//! C ABI for promptvault (being built; see issue 5).
+//! C ABI for promptvault (`libpromptvault_ffi`, header `include/promptvault.h`).
+//!
+//! The bindings are thin: every function converts C types to the core's
+//! types, calls one core function and converts the result back. No logic
+//! lives here. The conventions follow rustls-ffi:
+//!
+//! - **Names**: everything is prefixed `pv_`. Handles are opaque structs
+//!   (`pv_vault`, `pv_changeset`, `pv_store`, `pv_bytes`) created by a
+//!   function of the library and released with `pv_<type>_free`, which
+//!   accepts NULL.
+//! - **Results**: every function (except the `_free` ones) returns a
+//!   [`pv_result`]. Its numbers are the core's `promptvault::ErrorCode`
+//!   numbers and are never reused. [`pv_result_message`] describes a code,
+//!   [`pv_last_error_message`] the detail of the last failure on the calling
+//!   thread.
+//! - **Arguments**: inputs first, outputs last. `const` inputs are never
+//!   mutated. Text inputs are NUL-terminated UTF-8 (`const char *`); binary
+//!   inputs are a pointer followed by its length. Every pointer argument is
+//!   required: NULL gives `PV_RESULT_NULL_PARAMETER` (a zero-length input may
+//!   point anywhere non-NULL).
+//! - **Outputs are caller-owned buffers.** Every byte or text output is
+//!   copied into a buffer the caller provides, followed by its capacity and a
+//!   `size_t *out_len`. `*out_len` receives the number of bytes written
+//!   (text outputs are NUL-terminated and the count includes the NUL). When
+//!   the buffer is too small the function returns
+//!   `PV_RESULT_BUFFER_TOO_SMALL`, writes nothing and sets `*out_len` to the
+//!   size needed: call again with a buffer that large. Results that are
+//!   expensive or not repeatable (the records of a mutation, an export file)
+//!   come in a handle (`pv_changeset`, `pv_bytes`) from which the caller
+//!   copies them the same way. Fixed-size text outputs (ids, recovery keys)
+//!   take a buffer of at least [`PV_ID_BUF_LEN`] or
+//!   [`PV_RECOVERY_KEY_BUF_LEN`] bytes, checked before any work.
+//! - **No partial success**: on any error no output is written (except
+//!   `*out_len` for `PV_RESULT_BUFFER_TOO_SMALL`) and the vault is unchanged.
+//! - **Panics** never cross the boundary: every exported body runs inside
+//!   one `catch_unwind` (the `ffi_guard!` macro) and a caught panic is
+//!   `PV_RESULT_PANIC`.
+//! - **Threads**: every handle may be moved between threads. Functions that
+//!   take a `const` handle may run concurrently on the same handle; a
+//!   function that takes a non-`const` handle needs exclusive access to it
+//!   (no other call on that handle at the same time). The last-error message
+//!   is per thread.
+#![allow(unsafe_code)]
+#![allow(non_camel_case_types)]
+
+use std::cell::RefCell;
+use std::ffi::{CStr, c_char};
+
+use promptvault::{Error, ErrorCode};
+
+mod handles;
+mod inspect;
+mod prompts;
+mod vault;
+
+pub use handles::*;
+pub use inspect::*;
+pub use prompts::*;
+pub use vault::*;
+
+/// The result of every call: `PV_RESULT_OK` (0) or an error code.
+///
+/// The numbers equal the core's `promptvault::ErrorCode` and are never
+/// reused. Codes 100 and up describe misuse of the C ABI itself.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum pv_result {
+    /// Success.
+    Ok = 0,
+    /// Wrong password or key, or the data was tampered with (deliberately
+    /// opaque: the two cannot be told apart).
+    Authentication = 1,
+    /// The bytes are not a well-formed record, header, bundle or key.
+    Malformed = 2,
+    /// The data was written by a newer format version.
+    UnsupportedVersion = 3,
+    /// An unknown algorithm suite.
+    UnsupportedSuite = 4,
+    /// KDF parameters outside the documented bounds.
+    KdfParamsOutOfBounds = 5,
+    /// A size or count limit was exceeded.
+    LimitExceeded = 6,
+    /// A recovery key with a bad format or checksum.
+    InvalidRecoveryKey = 7,
+    /// An argument was rejected (empty title, bad index, …).
+    InvalidInput = 8,
+    /// The prompt, version, tag or entry does not exist.
+    NotFound = 9,
+    /// The record belongs to another vault.
+    WrongVault = 10,
+    /// Older than a revision the caller has already seen.
+    Rollback = 11,
+    /// Text that is not canonical base64url, hex or JSON.
+    Encoding = 12,
+    /// A string argument that is not valid UTF-8.
+    InvalidUtf8 = 13,
+    /// The system random number generator failed.
+    Randomness = 14,
+    /// A record of a kind that is not accepted here.
+    WrongKind = 15,
+    /// A record the vault refers to is missing.
+    MissingRecord = 16,
+    /// A required pointer argument was NULL.
+    NullParameter = 100,
+    /// A panic was caught at the boundary (a bug; please report it).
+    Panic = 101,
+    /// The output buffer is too small; `*out_len` holds the size needed.
+    BufferTooSmall = 102,
+}
+
+/// Pins every `pv_result` number to the core's `ErrorCode` at compile time
+/// and converts between them.
+macro_rules! same_codes {
+    ($($v:ident),* $(,)?) => {
+        $(const _: () = assert!(pv_result::$v as u32 == ErrorCode::$v as u32);)*
+
+        impl pv_result {
+            /// The C result for a core error code.
+            pub fn from_code(code: ErrorCode) -> Self {
+                match code {
+                    $(ErrorCode::$v => pv_result::$v,)*
+                    // A code added to the core but not here yet; the
+                    // `every_core_code_maps` test fails before that ships.
+                    _ => pv_result::Panic,
+                }
+            }
+
+            /// The core error code with the same number.
+            pub fn to_code(self) -> ErrorCode {
+                match self {
+                    $(pv_result::$v => ErrorCode::$v,)*
+                }
+            }
+        }
+    };
+}
+
+same_codes!(
+    Ok,
+    Authentication,
+    Malformed,
+    UnsupportedVersion,
+    UnsupportedSuite,
+    KdfParamsOutOfBounds,
+    LimitExceeded,
+    InvalidRecoveryKey,
+    InvalidInput,
+    NotFound,
+    WrongVault,
+    Rollback,
+    Encoding,
+    InvalidUtf8,
+    Randomness,
+    WrongKind,
+    MissingRecord,
+    NullParameter,
+    Panic,
+    BufferTooSmall,
+);
+
+/// Size of a buffer for an id: 32 lowercase hex digits and a NUL.
+pub const PV_ID_BUF_LEN: usize = 33;
+
+/// Size of a buffer for a recovery key: 62 characters (seven groups of
+/// eight, hyphenated) and a NUL.
+pub const PV_RECOVERY_KEY_BUF_LEN: usize = 63;
+
+/// `credential_kind`: the secret is the vault password.
+pub const PV_CREDENTIAL_PASSWORD: u32 = 0;
+
+/// `credential_kind`: the secret is the recovery key (its text form).
+pub const PV_CREDENTIAL_RECOVERY_KEY: u32 = 1;
+
+/// A failure on its way to C: the code and the detail for
+/// [`pv_last_error_message`].
+#[derive(Debug)]
+pub struct Fail {
+    code: pv_result,
+    message: String,
+}
+
+impl From<Error> for Fail {
+    fn from(e: Error) -> Self {
+        Fail {
+            code: pv_result::from_code(e.code()),
+            message: e.to_string(),
+        }
+    }
+}
+
+impl Fail {
+    pub(crate) fn new(code: pv_result, message: impl Into<String>) -> Self {
+        Fail {
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub(crate) fn null(name: &str) -> Self {
+        Fail::new(
+            pv_result::NullParameter,
+            format!("`{name}` is NULL; {}", ErrorCode::NullParameter.message()),
+        )
+    }
+
+    pub(crate) fn json(what: &str, e: &serde_json::Error) -> Self {
+        Fail::new(pv_result::Encoding, format!("invalid {what}: {e}"))
+    }
+}
+
+thread_local! {
+    static LAST_ERROR: RefCell<String> = const { RefCell::new(String::new()) };
+}
+
+fn set_last_error(message: String) {
+    // `try_with` fails only while the thread is being torn down.
+    let _ = LAST_ERROR.try_with(|l| {
+        if let Ok(mut slot) = l.try_borrow_mut() {
+            *slot = message;
+        }
+    });
+}
+
+#[doc(hidden)]
+pub fn clear_last_error() {
+    set_last_error(String::new());
+}
+
+#[doc(hidden)]
+pub fn finish(outcome: std::thread::Result<Result<(), Fail>>) -> pv_result {
+    match outcome {
+        Ok(Ok(())) => pv_result::Ok,
+        Ok(Err(fail)) => {
+            set_last_error(fail.message);
+            fail.code
+        }
+        Err(payload) => {
+            let what = payload
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            set_last_error(format!("{} ({what})", ErrorCode::Panic.message()));
+            pv_result::Panic
+        }
+    }
+}
+
+/// The one panic boundary: runs `$body` (a block evaluating to
+/// `Result<(), Fail>`) inside `catch_unwind`, records the failure message for
+/// `pv_last_error_message` and returns the `pv_result`. `keep_error` leaves
+/// the previous last-error message alone (for the functions that read it).
+#[macro_export]
+#[doc(hidden)]
+macro_rules! ffi_guard {
+    (keep_error, $body:block) => {
+        $crate::finish(::std::panic::catch_unwind(::std::panic::AssertUnwindSafe(
+            || -> ::core::result::Result<(), $crate::Fail> { $body },
+        )))
+    };
+    ($body:block) => {{
+        $crate::clear_last_error();
+        $crate::ffi_guard!(keep_error, $body)
+    }};
+}
+
+/// `&T` from a `const T *` argument; NULL returns `PV_RESULT_NULL_PARAMETER`.
+macro_rules! arg_ref {
+    ($p:ident) => {
+        // SAFETY: every exported function documents that a non-NULL pointer
+        // argument must point to a live, aligned value of its type that is
+        // not mutated for the duration of the call; NULL is handled here.
+        match unsafe { $p.as_ref() } {
+            Some(r) => r,
+            None => return Err($crate::Fail::null(stringify!($p))),
+        }
+    };
+}
+
+/// `&mut T` from a `T *` argument (handles and out-pointers); NULL returns
+/// `PV_RESULT_NULL_PARAMETER`.
+macro_rules! arg_mut {
+    ($p:ident) => {
+        // SAFETY: every exported function documents that a non-NULL pointer
+        // argument must point to a live, aligned value of its type that no
+        // one else accesses during the call; NULL is handled here.
+        match unsafe { $p.as_mut() } {
+            Some(r) => r,
+            None => return Err($crate::Fail::null(stringify!($p))),
+        }
+    };
+}
+
+/// `&str` from a NUL-terminated UTF-8 `const char *` argument.
+macro_rules! arg_str {
+    ($p:ident) => {
+        if $p.is_null() {
+            return Err($crate::Fail::null(stringify!($p)));
+        } else {
+            // SAFETY: not NULL (checked above); every exported function
+            // documents that a text argument is NUL-terminated and stays
+            // valid and unmodified for the duration of the call.
+            $crate::utf8(unsafe { ::std::ffi::CStr::from_ptr($p) }, stringify!($p))?
+        }
+    };
+}
+
+/// `&[u8]` from a `const uint8_t *` and its length.
+macro_rules! arg_bytes {
+    ($p:ident, $len:ident) => {
+        if $p.is_null() {
+            return Err($crate::Fail::null(stringify!($p)));
+        } else if $len > isize::MAX as usize {
+            return Err($crate::Fail::new(
+                $crate::pv_result::LimitExceeded,
+                concat!("`", stringify!($len), "` is larger than isize::MAX"),
+            ));
+        } else {
+            // SAFETY: not NULL and at most isize::MAX bytes (checked above);
+            // every exported function documents that a binary argument points
+            // to `len` readable bytes that stay unmodified during the call.
+            unsafe { ::std::slice::from_raw_parts($p, $len) }
+        }
+    };
+}
+
+/// An output buffer `(uint8_t *buf, size_t buf_len)`, NULL-checked now and
+/// written only once the result is known.
+macro_rules! arg_out_buf {
+    ($p:ident, $len:ident) => {
+        if $p.is_null() {
+            return Err($crate::Fail::null(stringify!($p)));
+        } else {
+            $crate::OutBuf::new($p.cast::<u8>(), $len)
+        }
+    };
+}
+
+pub(crate) use {arg_bytes, arg_mut, arg_out_buf, arg_ref, arg_str};
+
+#[doc(hidden)]
+pub fn utf8<'a>(s: &'a CStr, name: &str) -> Result<&'a str, Fail> {
+    s.to_str().map_err(|_| {
+        Fail::new(
+            pv_result::InvalidUtf8,
+            format!("`{name}` is not valid UTF-8"),
+        )
+    })
+}
+
+/// A caller-owned output buffer (not NULL).
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct OutBuf {
+    ptr: *mut u8,
+    cap: usize,
+}
+
+impl OutBuf {
+    pub(crate) fn new(ptr: *mut u8, cap: usize) -> Self {
+        OutBuf { ptr, cap }
+    }
+
+    /// Fails with `PV_RESULT_BUFFER_TOO_SMALL` unless `needed` bytes fit
+    /// (for fixed-size outputs, checked before any work).
+    pub(crate) fn require(&self, needed: usize, name: &str) -> Result<(), Fail> {
+        if self.cap < needed {
+            return Err(too_small(name, needed, self.cap));
+        }
+        Ok(())
+    }
+
+    /// Copies `data` in and stores its length in `out_len`, or stores the
+    /// size needed and fails without writing.
+    pub(crate) fn write_bytes(&self, data: &[u8], out_len: &mut usize) -> Result<(), Fail> {
+        *out_len = data.len();
+        self.require(data.len(), "buffer")?;
+        // SAFETY: `ptr` is not NULL and the caller guarantees `cap` writable
+        // bytes there (documented on every function); `data.len() <= cap` was
+        // checked; a caller buffer cannot overlap a Rust-owned value.
+        unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), self.ptr, data.len()) };
+        Ok(())
+    }
+
+    /// Copies `text` and a NUL in; `out_len` gets `text.len() + 1`.
+    pub(crate) fn write_text(&self, text: &str, out_len: &mut usize) -> Result<(), Fail> {
+        let needed = text.len() + 1;
+        *out_len = needed;
+        self.require(needed, "buffer")?;
+        // SAFETY: as in `write_bytes`: `needed <= cap` bytes are writable at
+        // `ptr`, which is not NULL and does not overlap `text`.
+        unsafe {
+            std::ptr::copy_nonoverlapping(text.as_ptr(), self.ptr, text.len());
+            self.ptr.add(text.len()).write(0);
+        }
+        Ok(())
+    }
+}
+
+fn too_small(name: &str, needed: usize, cap: usize) -> Fail {
+    Fail::new(
+        pv_result::BufferTooSmall,
+        format!("`{name}` holds {cap} bytes but {needed} are needed; retry with a larger buffer"),
+    )
+}
+
+/// Writes the stable name of a result code (`"AUTHENTICATION"`, …) as
+/// NUL-terminated text.
+///
+/// # Errors
+///
+/// `PV_RESULT_INVALID_INPUT` for a number that is not a code;
+/// `PV_RESULT_NULL_PARAMETER`; `PV_RESULT_BUFFER_TOO_SMALL`.
+///
+/// # Safety
+///
+/// `buf` must point to `buf_len` writable bytes and `out_len` to a writable
+/// `size_t`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pv_result_name(
+    code: u32,
+    buf: *mut c_char,
+    buf_len: usize,
+    out_len: *mut usize,
+) -> pv_result {
+    ffi_guard!(keep_error, {
+        let buf = arg_out_buf!(buf, buf_len);
+        let out_len = arg_mut!(out_len);
+        let code = known_code(code)?;
+        buf.write_text(code.name(), out_len)
+    })
+}
+
+/// Writes a generic message for a result code, saying what went wrong and
+/// what to do, as NUL-terminated text.
+///
+/// # Errors
+///
+/// `PV_RESULT_INVALID_INPUT` for a number that is not a code;
+/// `PV_RESULT_NULL_PARAMETER`; `PV_RESULT_BUFFER_TOO_SMALL`.
+///
+/// # Safety
+///
+/// `buf` must point to `buf_len` writable bytes and `out_len` to a writable
+/// `size_t`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pv_result_message(
+    code: u32,
+    buf: *mut c_char,
+    buf_len: usize,
+    out_len: *mut usize,
+) -> pv_result {
+    ffi_guard!(keep_error, {
+        let buf = arg_out_buf!(buf, buf_len);
+        let out_len = arg_mut!(out_len);
+        let code = known_code(code)?;
+        buf.write_text(code.message(), out_len)
+    })
+}
+
+fn known_code(code: u32) -> Result<ErrorCode, Fail> {
+    ErrorCode::from_u32(code).ok_or_else(|| {
+        Fail::new(
+            pv_result::InvalidInput,
+            format!("{code} is not a pv_result code"),
+        )
+    })
+}
+
+/// Writes the detailed message of the last failed call on this thread (an
+/// empty string after a successful call) as NUL-terminated text. Reading it
+/// does not change it.
+///
+/// # Errors
+///
+/// `PV_RESULT_NULL_PARAMETER`; `PV_RESULT_BUFFER_TOO_SMALL`.
+///
+/// # Safety
+///
+/// `buf` must point to `buf_len` writable bytes and `out_len` to a writable
+/// `size_t`.
+///
+/// # Security
+///
+/// Authentication failures carry no detail: the message of a wrong
+/// password and of tampered data are the same.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pv_last_error_message(
+    buf: *mut c_char,
+    buf_len: usize,
+    out_len: *mut usize,
+) -> pv_result {
+    ffi_guard!(keep_error, {
+        let buf = arg_out_buf!(buf, buf_len);
+        let out_len = arg_mut!(out_len);
+        let message = LAST_ERROR
+            .try_with(|l| l.try_borrow().map(|s| s.clone()).unwrap_or_default())
+            .unwrap_or_default();
+        buf.write_text(&message, out_len)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_core_code_maps_to_the_same_number() {
+        for code in ErrorCode::ALL {
+            let r = pv_result::from_code(code);
+            assert_eq!(r as u32, code.as_u32(), "{code:?}");
+            assert_eq!(r.to_code(), code);
+        }
+    }
+
+    #[test]
+    fn a_panic_is_caught_at_the_boundary() {
+        fn boom(flag: bool) -> pv_result {
+            ffi_guard!({
+                if flag {
+                    #[allow(clippy::panic)]
+                    {
+                        panic!("deliberate test panic");
+                    }
+                }
+                Ok(())
+            })
+        }
+        assert_eq!(boom(false), pv_result::Ok);
+        assert_eq!(boom(true), pv_result::Panic);
+        let msg = LAST_ERROR.with(|l| l.borrow().clone());
+        assert!(msg.contains("deliberate test panic"), "{msg}");
+        assert_eq!(boom(false), pv_result::Ok);
+        assert!(LAST_ERROR.with(|l| l.borrow().is_empty()));
+    }
+}
