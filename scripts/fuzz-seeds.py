@@ -1,0 +1,39 @@
+#!/usr/bin/env python3
+"""Writes fuzz seed corpora from the frozen vectors (core/tests/vectors)."""
+import base64, json, pathlib, struct, sys
+
+root = pathlib.Path(__file__).resolve().parent.parent
+out = pathlib.Path(sys.argv[1]) if len(sys.argv) > 1 else root / "fuzz" / "corpus"
+vec = root / "core" / "tests" / "vectors"
+
+def b64(s):
+    return base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))
+
+def storage_key(rec):
+    kind, gen = rec[5], struct.unpack_from("<I", rec, 8)[0]
+    p, v = rec[28:44].hex(), rec[44:60].hex()
+    return {1: "h", 2: f"k.{p}.{gen}", 3: f"m.{p}", 4: f"v.{p}.{v}", 5: "xh", 6: "xp"}[kind]
+
+seeds = {t: [] for t in ["record_parse", "header_unlock", "export_import", "vault_file_load", "merge_records", "ffi_inspect"]}
+for f in sorted(vec.glob("*.json")):
+    case = json.loads(f.read_text())
+    if case["type"] == "vault":
+        header, records = b64(case["header"]), [b64(r) for r in case["records"]]
+        seeds["header_unlock"].append(header)
+        seeds["record_parse"] += [header] + records
+        seeds["ffi_inspect"] += [header] + records
+        ordered = sorted(records, key=storage_key)
+        seeds["vault_file_load"].append(header + b"".join(ordered))
+        seeds["merge_records"].append(b"".join(struct.pack("<H", len(r)) + r for r in records))
+    elif case["type"] == "export":
+        seeds["export_import"].append(b64(case["file"]))
+    elif case["type"] == "inspect":
+        seeds["record_parse"].append(case["record"].encode())
+        seeds["record_parse"].append(b64(case["record"]) if not case["record"].startswith("!") else b"")
+
+for target, items in seeds.items():
+    d = out / target
+    d.mkdir(parents=True, exist_ok=True)
+    for i, data in enumerate(items):
+        (d / f"seed-{i:03}").write_bytes(data)
+    print(f"{target}: {len(items)} seeds")
