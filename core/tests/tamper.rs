@@ -73,7 +73,7 @@ fn recs(s: &MemoryStore) -> Vec<Vec<u8>> {
     s.records().map(|r| r.as_bytes().to_vec()).collect()
 }
 
-fn find<'a>(s: &'a MemoryStore, kind: RecordKind, prompt: PromptId) -> &'a SealedRecord {
+fn find(s: &MemoryStore, kind: RecordKind, prompt: PromptId) -> &SealedRecord {
     s.records()
         .find(|r| r.kind() == kind && r.header().prompt_id() == Some(prompt))
         .unwrap()
