@@ -416,7 +416,11 @@ fn fmt_time(t: Timestamp) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}", rem / 3600, rem % 3600 / 60)
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}",
+        rem / 3600,
+        rem % 3600 / 60
+    )
 }
 
 fn short(hex: &str) -> &str {
@@ -555,19 +559,13 @@ fn run(command: Command, path: &Path, out: &mut impl Write) -> Result<(), Fail> 
             if as_json {
                 json(out, &serde_json::json!({"prompt": summary, "version": v}))?;
             } else {
+                let star = if summary.favorite { "  ★" } else { "" };
+                say(out, format!("{}{star}", v.title))?;
                 say(
                     out,
-                    format!("{}  {}", v.title, if summary.favorite { "★" } else { "" }),
+                    format!("prompt {id}  version {}  {}", v.id, fmt_time(v.created)),
                 )?;
-                say(
-                    out,
-                    format!(
-                        "prompt {}  version {}  tags: {}",
-                        id,
-                        v.id,
-                        summary.tags.join(", ")
-                    ),
-                )?;
+                say(out, format!("tags: {}", summary.tags.join(", ")))?;
                 if !v.note.is_empty() {
                     say(out, format!("note: {}", v.note))?;
                 }
@@ -596,10 +594,10 @@ fn run(command: Command, path: &Path, out: &mut impl Write) -> Result<(), Fail> 
                     say(
                         out,
                         format!(
-                            "{mark}{:>3}  {}  {:>13}  parent {:8}  {}",
+                            "{mark}{:>3}  {}  {}  parent {:8}  {}",
                             i + 1,
                             short(&e.id.to_hex()),
-                            e.created.0,
+                            fmt_time(e.created),
                             short(&parent),
                             e.title
                         ),
