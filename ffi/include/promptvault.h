@@ -389,6 +389,38 @@ pv_result pv_store_apply(pv_store *store, const pv_changeset *changes);
 // `size_t`.
 pv_result pv_store_record_count(const pv_store *store, size_t *out_count);
 
+// Copies the stored vault header (binary form) into `buf`.
+//
+// # Errors
+//
+// `PV_RESULT_MISSING_RECORD` when no header was stored yet;
+// `PV_RESULT_NULL_PARAMETER`; `PV_RESULT_BUFFER_TOO_SMALL`.
+//
+// # Safety
+//
+// `store` must be a live `pv_store`; `buf` must point to `buf_len` writable
+// bytes; `out_len` to a writable `size_t`.
+pv_result pv_store_header(const pv_store *store, uint8_t *buf, size_t buf_len, size_t *out_len);
+
+// Copies stored record `index` (in storage-key order, header not included)
+// into `buf` — with [`pv_store_header`], what [`crate::pv_vault_open`]
+// takes.
+//
+// # Errors
+//
+// `PV_RESULT_NOT_FOUND` for an index past the end;
+// `PV_RESULT_NULL_PARAMETER`; `PV_RESULT_BUFFER_TOO_SMALL`.
+//
+// # Safety
+//
+// `store` must be a live `pv_store`; `buf` must point to `buf_len` writable
+// bytes; `out_len` to a writable `size_t`.
+pv_result pv_store_record(const pv_store *store,
+                          size_t index,
+                          uint8_t *buf,
+                          size_t buf_len,
+                          size_t *out_len);
+
 // Copies the whole store as one bundle into `buf` (deterministic: the
 // same records always give the same bytes).
 //

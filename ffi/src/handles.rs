@@ -424,6 +424,68 @@ pub unsafe extern "C" fn pv_store_record_count(
     })
 }
 
+/// Copies the stored vault header (binary form) into `buf`.
+///
+/// # Errors
+///
+/// `PV_RESULT_MISSING_RECORD` when no header was stored yet;
+/// `PV_RESULT_NULL_PARAMETER`; `PV_RESULT_BUFFER_TOO_SMALL`.
+///
+/// # Safety
+///
+/// `store` must be a live `pv_store`; `buf` must point to `buf_len` writable
+/// bytes; `out_len` to a writable `size_t`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pv_store_header(
+    store: *const pv_store,
+    buf: *mut u8,
+    buf_len: usize,
+    out_len: *mut usize,
+) -> pv_result {
+    ffi_guard!({
+        let store = arg_ref!(store);
+        let buf = arg_out_buf!(buf, buf_len);
+        let out_len = arg_mut!(out_len);
+        let header = store
+            .inner
+            .header()
+            .ok_or(promptvault::Error::MissingRecord {
+                what: "vault header",
+            })?;
+        buf.write_bytes(header, out_len)
+    })
+}
+
+/// Copies stored record `index` (in storage-key order, header not included)
+/// into `buf` — with [`pv_store_header`], what [`crate::pv_vault_open`]
+/// takes.
+///
+/// # Errors
+///
+/// `PV_RESULT_NOT_FOUND` for an index past the end;
+/// `PV_RESULT_NULL_PARAMETER`; `PV_RESULT_BUFFER_TOO_SMALL`.
+///
+/// # Safety
+///
+/// `store` must be a live `pv_store`; `buf` must point to `buf_len` writable
+/// bytes; `out_len` to a writable `size_t`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pv_store_record(
+    store: *const pv_store,
+    index: usize,
+    buf: *mut u8,
+    buf_len: usize,
+    out_len: *mut usize,
+) -> pv_result {
+    ffi_guard!({
+        let store = arg_ref!(store);
+        let buf = arg_out_buf!(buf, buf_len);
+        let out_len = arg_mut!(out_len);
+        let records = store.inner.record_bytes();
+        buf.write_bytes(entry(&records, index, "record")?, out_len)
+    })
+}
+
 /// Copies the whole store as one bundle into `buf` (deterministic: the
 /// same records always give the same bytes).
 ///
