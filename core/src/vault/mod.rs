@@ -91,7 +91,9 @@ pub struct NewVault {
 ///
 /// Holds the vault key, every prompt's item key and metadata decrypted in
 /// memory, and the versions still sealed (opened on demand, so a list view
-/// never decrypts a body). Dropping it zeroizes every key.
+/// never decrypts a body). Dropping it zeroizes every key; a clone holds
+/// its own copies of the keys, zeroized when it drops.
+#[derive(Clone)]
 pub struct Vault {
     header: KeyHeader,
     vk: Key,
