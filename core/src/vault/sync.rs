@@ -223,6 +223,11 @@ impl Vault {
                 // (the rest of that changeset has not arrived). Ignored.
                 continue;
             }
+            // This prompt's puts and deletes. Storage keys embed the prompt
+            // id, so no two prompts' entries collide: deduplicating within
+            // the prompt is enough, and keeps staging linear in the number
+            // of records (a batch-wide `put` rescanned every earlier put).
+            let mut changes = Changeset::default();
             let mut state = match existing {
                 Some(p) => p.clone(),
                 None => PromptState {
@@ -245,7 +250,7 @@ impl Vault {
             for ((p, generation), (key, rec)) in keys.range((prompt, 0)..=(prompt, u32::MAX)) {
                 if *p == prompt && !state.keys.contains_key(generation) {
                     state.keys.insert(*generation, key.clone());
-                    report.changes.put(rec.clone());
+                    changes.put(rec.clone());
                 }
             }
             let mut added_versions = 0usize;
@@ -258,7 +263,7 @@ impl Vault {
                     if !state.versions.contains_key(&vid) {
                         added_versions += 1;
                     }
-                    report.changes.put(rec.clone());
+                    changes.put(rec.clone());
                     state.versions.insert(vid, rec);
                 }
             }
@@ -280,9 +285,7 @@ impl Vault {
             let dead: BTreeSet<VersionId> = merged.deleted.iter().copied().collect();
             for vid in &dead {
                 if state.versions.remove(vid).is_some() {
-                    report
-                        .changes
-                        .delete(super::prompts::version_storage_key(prompt, *vid));
+                    changes.delete(super::prompts::version_storage_key(prompt, *vid));
                     added_versions = added_versions.saturating_sub(1);
                 }
             }
@@ -332,7 +335,7 @@ impl Vault {
                         if local_rev.is_none_or(|l| c.rev > l)
                             || existing.is_some_and(|p| p.meta != merged)
                         {
-                            report.changes.put(rec.clone());
+                            changes.put(rec.clone());
                         }
                     }
                     state.revision = c.rev;
@@ -347,7 +350,7 @@ impl Vault {
                             .checked_add(1)
                             .ok_or(Error::invalid("revision overflow"))?;
                         let (generation, key) = state.current_key()?;
-                        report.changes.put(seal_meta(
+                        changes.put(seal_meta(
                             self.id(),
                             prompt,
                             generation,
@@ -376,10 +379,12 @@ impl Vault {
             if state.keys.is_empty() {
                 return Err(Error::MissingRecord { what: "item key" });
             }
+            if mode == Mode::Merge {
+                // Open never writes: its changes are dropped here.
+                report.changes.puts.append(&mut changes.puts);
+                report.changes.deletes.append(&mut changes.deletes);
+            }
             out.insert(prompt, state);
-        }
-        if mode == Mode::Open {
-            report.changes = Changeset::default();
         }
         Ok(Staged {
             prompts: out,
