@@ -350,14 +350,7 @@ impl Vault {
                             .checked_add(1)
                             .ok_or(Error::invalid("revision overflow"))?;
                         let (generation, key) = state.current_key()?;
-                        changes.put(seal_meta(
-                            self.id(),
-                            prompt,
-                            generation,
-                            key,
-                            rev,
-                            &merged,
-                        )?);
+                        changes.put(seal_meta(self.id(), prompt, generation, key, rev, &merged)?);
                         state.revision = rev;
                         state.meta_gen = generation;
                     } else {

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Runs every fuzz target for SECONDS each (default 20) from seeds made from
+# the frozen vectors, and prints executions and crashes per target.
+# Usage: scripts/fuzz.sh [SECONDS] [TARGET...]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+secs=${1:-20}; shift || true
+command -v cargo-fuzz >/dev/null || cargo install --locked cargo-fuzz
+rustup toolchain list | grep -q nightly || rustup toolchain install nightly --profile minimal
+corpus_root="${FUZZ_CORPUS:-fuzz/corpus}"
+python3 scripts/fuzz-seeds.py "$corpus_root" >/dev/null
+(cd fuzz && cargo +nightly fuzz build -O >/dev/null)
+targets=("$@")
+[ ${#targets[@]} -gt 0 ] || mapfile -t targets < <(cd fuzz && cargo +nightly fuzz list)
+failed=0
+for t in "${targets[@]}"; do
+  log=$(mktemp)
+  if (cd fuzz && cargo +nightly fuzz run -O "$t" "../$corpus_root/$t" -- \
+        -max_total_time="$secs" -rss_limit_mb=2048 -timeout=30 -print_final_stats=1) >"$log" 2>&1; then
+    status=ok
+  else
+    status=CRASH; failed=1
+  fi
+  execs=$(grep -E '^stat::number_of_executed_units' "$log" | awk '{print $2}')
+  echo "fuzz $t: ${secs}s, ${execs:-?} executions, $status"
+  [ "$status" = ok ] || tail -40 "$log"
+  rm -f "$log"
+done
+exit $failed
