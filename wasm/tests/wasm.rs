@@ -1,0 +1,550 @@
+//! wasm-bindgen-test suite: runs under Node and in headless Chromium
+//! (`scripts/test-wasm.sh` runs it in both). Drives the bindings exactly as
+//! JS would, through the exported functions and the JS values they return.
+#![cfg(target_arch = "wasm32")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    clippy::cast_possible_truncation,
+    missing_docs,
+    unreachable_pub
+)]
+
+use std::collections::BTreeMap;
+
+use js_sys::{Array, Object, Reflect, Uint8Array};
+use serde_json::{Value, json};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_test::wasm_bindgen_test;
+
+use promptvault_wasm::{
+    DraftInput, ErrorCode, KdfInput, QueryInput, RecordInput, RecordList, StringList, Vault,
+    inspect, is_promptvault_error,
+};
+
+mod vectors {
+    include!(concat!(env!("OUT_DIR"), "/vectors.rs"));
+}
+
+/// Number of frozen vector files core ships (core/tests/vectors.rs asserts the same).
+const EXPECTED_VECTORS: usize = 16;
+const PASSWORD: &str = "correct horse ✓";
+
+fn js(v: &Value) -> JsValue {
+    js_sys::JSON::parse(&v.to_string()).unwrap()
+}
+
+fn to_json(v: &JsValue) -> Value {
+    let text: String = js_sys::JSON::stringify(v).unwrap().into();
+    serde_json::from_str(&text).unwrap()
+}
+
+fn get(obj: &JsValue, key: &str) -> JsValue {
+    Reflect::get(obj, &JsValue::from_str(key)).unwrap()
+}
+
+fn fast() -> Option<KdfInput> {
+    Some(js(&json!({"mCostKib": 19456, "tCost": 1, "pCost": 1})).unchecked_into())
+}
+
+fn draft(title: &str, body: &str) -> DraftInput {
+    js(&json!({"title": title, "body": body})).unchecked_into()
+}
+
+fn tags(list: &[&str]) -> StringList {
+    js(&json!(list)).unchecked_into()
+}
+
+/// A key-value store that applies changesets exactly as a page would.
+#[derive(Default)]
+struct Store {
+    header: Option<Vec<u8>>,
+    records: BTreeMap<String, Vec<u8>>,
+}
+
+impl Store {
+    fn apply(&mut self, changes: &JsValue) {
+        let header = get(changes, "header");
+        if !header.is_null() {
+            self.header = Some(
+                get(&header, "bytes")
+                    .unchecked_into::<Uint8Array>()
+                    .to_vec(),
+            );
+        }
+        for put in Array::from(&get(changes, "puts")).iter() {
+            let key = get(&put, "key").as_string().unwrap();
+            let bytes = get(&put, "bytes").unchecked_into::<Uint8Array>().to_vec();
+            // The text form is the same record.
+            let text = get(&put, "text").as_string().unwrap();
+            assert_eq!(promptvault::format::text::decode(&text).unwrap(), bytes);
+            self.records.insert(key, bytes);
+        }
+        for key in Array::from(&get(changes, "deletes")).iter() {
+            self.records.remove(&key.as_string().unwrap());
+        }
+    }
+
+    fn header(&self) -> RecordInput {
+        JsValue::from(Uint8Array::from(self.header.as_deref().unwrap())).unchecked_into()
+    }
+
+    fn records(&self) -> RecordList {
+        let a = Array::new();
+        for r in self.records.values() {
+            a.push(&Uint8Array::from(r.as_slice()));
+        }
+        JsValue::from(a).unchecked_into()
+    }
+
+    fn records_as_text(&self) -> RecordList {
+        let a = Array::new();
+        for r in self.records.values() {
+            a.push(&JsValue::from_str(&promptvault::format::text::encode(r)));
+        }
+        JsValue::from(a).unchecked_into()
+    }
+}
+
+fn new_vault() -> (Vault, String, Store) {
+    let created = Vault::create(PASSWORD, fast()).unwrap();
+    let created: JsValue = created.into();
+    let mut store = Store::default();
+    store.apply(&get(&created, "changes"));
+    let rk = get(&created, "recoveryKey").as_string().unwrap();
+    // The vault is a class instance inside a plain object: take it back out.
+    let vault = Vault::unlock(store.header(), store.records(), PASSWORD, None).unwrap();
+    (vault, rk, store)
+}
+
+fn code_of(err: &JsValue) -> u32 {
+    assert!(err.is_instance_of::<js_sys::Error>(), "a real Error");
+    assert!(is_promptvault_error(err));
+    assert_eq!(
+        get(err, "name").as_string().as_deref(),
+        Some("PromptVaultError")
+    );
+    let code = get(err, "code").as_f64().unwrap() as u32;
+    let name = get(err, "codeName").as_string().unwrap();
+    assert_eq!(
+        promptvault::ErrorCode::from_u32(code).unwrap().name(),
+        name,
+        "codeName matches code"
+    );
+    code
+}
+
+#[wasm_bindgen_test]
+fn create_edit_reopen_with_password_and_recovery_key() {
+    let (mut v, rk, mut store) = new_vault();
+    let made: JsValue = v
+        .create_prompt(
+            draft("Lighthouse", "a lighthouse\nin a storm"),
+            Some(js(&json!({"tags": ["Art", "Straße"], "favorite": true})).unchecked_into()),
+            Some(1_700_000_000_000.0),
+        )
+        .unwrap()
+        .into();
+    store.apply(&get(&made, "changes"));
+    let id = get(&made, "promptId").as_string().unwrap();
+    let first = to_json(&v.summary(&id).unwrap().into())["currentVersion"].clone();
+    let next: JsValue = v
+        .add_version(
+            &id,
+            draft("Lighthouse", "a lighthouse\nat night"),
+            Some(1_700_000_100_000.0),
+        )
+        .unwrap()
+        .into();
+    store.apply(&get(&next, "changes"));
+    let second = get(&next, "versionId").as_string().unwrap();
+    store.apply(
+        &v.add_tags(&id, tags(&["ART", "night"]), None)
+            .unwrap()
+            .into(),
+    );
+
+    let history = to_json(&v.history(&id).unwrap().into());
+    assert_eq!(history.as_array().unwrap().len(), 2);
+    assert_eq!(history[1]["parent"], first);
+    let diff: Vec<Value> = v
+        .diff(&id, first.as_str().unwrap(), &second)
+        .unwrap()
+        .iter()
+        .map(|l| to_json(l))
+        .collect();
+    assert_eq!(
+        diff,
+        vec![
+            json!({"op": "equal", "text": "a lighthouse"}),
+            json!({"op": "delete", "text": "in a storm"}),
+            json!({"op": "insert", "text": "at night"}),
+        ]
+    );
+
+    // Reopen from what the changesets persisted, with the password (bytes)
+    // and with the recovery key (base64url text).
+    let seen = v.seen_revisions().unwrap();
+    let again = Vault::unlock(store.header(), store.records(), PASSWORD, Some(seen)).unwrap();
+    let s = to_json(&again.summary(&id).unwrap().into());
+    assert_eq!(s["tags"], json!(["Art", "Straße", "night"]));
+    assert_eq!(s["favorite"], json!(true));
+    assert_eq!(s["versionCount"], json!(2));
+    let body = to_json(&again.version(&id, None).unwrap().into())["body"].clone();
+    assert_eq!(body, json!("a lighthouse\nat night"));
+    let by_rk = Vault::unlock_with_recovery_key(store.header(), store.records_as_text(), &rk, None)
+        .unwrap();
+    assert_eq!(by_rk.prompt_ids().unwrap(), vec![id.clone()]);
+
+    // Search, tags, favorites, archive.
+    let q = |q: Value| -> Vec<Value> {
+        again
+            .list(Some(js(&q).unchecked_into::<QueryInput>()))
+            .unwrap()
+            .iter()
+            .map(|s| to_json(s))
+            .collect()
+    };
+    assert_eq!(q(json!({"text": "NIGHT"})).len(), 1);
+    assert_eq!(q(json!({"text": "storm"})).len(), 0);
+    assert_eq!(q(json!({"tags": ["art"], "favoritesOnly": true})).len(), 1);
+    assert_eq!(q(json!({"tags": ["art"], "tagMode": "none"})).len(), 0);
+    assert_eq!(
+        to_json(&again.tags().unwrap().into())[0],
+        json!({"tag": "Art", "count": 1})
+    );
+
+    // Lock zeroizes; the handle stays usable and reports it.
+    v.lock();
+    assert!(v.is_locked());
+    let err = v.list(None).err().unwrap();
+    assert_eq!(code_of(&err), ErrorCode::InvalidInput as u32);
+}
+
+#[wasm_bindgen_test]
+fn every_kind_of_error_leaves_the_vault_working() {
+    let (mut v, _rk, mut store) = new_vault();
+    let made: JsValue = v
+        .create_prompt(draft("Keep me", "body"), None, None)
+        .unwrap()
+        .into();
+    store.apply(&get(&made, "changes"));
+    let id = get(&made, "promptId").as_string().unwrap();
+    let unknown = "0123456789abcdef0123456789abcdef";
+
+    // A foreign vault's export and records, for import/merge errors.
+    let (mut other, _, mut other_store) = new_vault();
+    let o: JsValue = other
+        .create_prompt(draft("other", "x"), None, None)
+        .unwrap()
+        .into();
+    other_store.apply(&get(&o, "changes"));
+    let export = other.export("export pw", fast()).unwrap();
+
+    let long_title = "t".repeat(5000);
+    type Attempt<'a> = Box<dyn Fn(&mut Vault) -> Result<JsValue, JsValue> + 'a>;
+    let kdf_bad = || -> Option<KdfInput> {
+        Some(js(&json!({"mCostKib": 1, "tCost": 1, "pCost": 1})).unchecked_into())
+    };
+    let bytes = |b: &[u8]| -> RecordInput { JsValue::from(Uint8Array::from(b)).unchecked_into() };
+    let attempts: Vec<(ErrorCode, Attempt<'_>)> = vec![
+        (
+            ErrorCode::InvalidInput,
+            Box::new(|v: &mut Vault| {
+                v.create_prompt(draft("  ", "empty title"), None, None)
+                    .map(Into::into)
+            }),
+        ),
+        (
+            ErrorCode::InvalidInput,
+            Box::new(|v: &mut Vault| {
+                let d = js(&json!({"title": "x", "colour": "red"})).unchecked_into();
+                v.create_prompt(d, None, None).map(Into::into)
+            }),
+        ),
+        (
+            ErrorCode::InvalidInput,
+            Box::new(|v: &mut Vault| {
+                v.add_version(&id, draft("x", "y"), Some(-1.0))
+                    .map(Into::into)
+            }),
+        ),
+        (
+            ErrorCode::LimitExceeded,
+            Box::new(|v: &mut Vault| {
+                v.create_prompt(draft(&long_title, ""), None, None)
+                    .map(Into::into)
+            }),
+        ),
+        (
+            ErrorCode::NotFound,
+            Box::new(|v: &mut Vault| {
+                v.add_version(unknown, draft("x", "y"), None)
+                    .map(Into::into)
+            }),
+        ),
+        (
+            ErrorCode::Encoding,
+            Box::new(|v: &mut Vault| v.summary("not hex").map(Into::into)),
+        ),
+        (
+            ErrorCode::Authentication,
+            Box::new(|v: &mut Vault| v.verify_password("wrong password").map(|()| JsValue::NULL)),
+        ),
+        (
+            ErrorCode::Authentication,
+            Box::new(|v: &mut Vault| v.rotate("wrong password").map(Into::into)),
+        ),
+        (
+            ErrorCode::Authentication,
+            Box::new(|v: &mut Vault| {
+                v.import(bytes(&export), "not the export password", None)
+                    .map(Into::into)
+            }),
+        ),
+        (
+            ErrorCode::Malformed,
+            Box::new(|v: &mut Vault| v.import(bytes(b"garbage"), "pw", None).map(Into::into)),
+        ),
+        (
+            ErrorCode::Encoding,
+            Box::new(|v: &mut Vault| {
+                v.merge(js(&json!(["!!not base64!!"])).unchecked_into())
+                    .map(Into::into)
+            }),
+        ),
+        (
+            ErrorCode::Authentication,
+            Box::new(|v: &mut Vault| v.merge(other_store.records()).map(Into::into)),
+        ),
+        (
+            ErrorCode::KdfParamsOutOfBounds,
+            Box::new(|v: &mut Vault| v.change_password("new password", kdf_bad()).map(Into::into)),
+        ),
+        (
+            ErrorCode::InvalidInput,
+            Box::new(|v: &mut Vault| v.merge(js(&json!(42)).unchecked_into()).map(Into::into)),
+        ),
+        (
+            ErrorCode::InvalidInput,
+            Box::new(|v: &mut Vault| {
+                let current = to_json(&v.summary(&id).unwrap().into())["currentVersion"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned();
+                v.delete_version(&id, &current, None).map(Into::into)
+            }),
+        ),
+        (
+            ErrorCode::NotFound,
+            Box::new(|v: &mut Vault| v.rename_tag("no such tag", "x", None).map(Into::into)),
+        ),
+    ];
+    for (i, (want, attempt)) in attempts.into_iter().enumerate() {
+        let err = attempt(&mut v).expect_err(&format!("attempt {i} must fail"));
+        assert_eq!(code_of(&err), want as u32, "attempt {i}: {err:?}");
+        // The same object keeps working after the error.
+        let c = v
+            .add_tags(&id, tags(&[&format!("after-{i}")]), None)
+            .unwrap();
+        store.apply(&c.into());
+        assert_eq!(v.list(None).unwrap().len(), 1);
+    }
+    // And everything it wrote in between still opens.
+    let again = Vault::unlock(store.header(), store.records(), PASSWORD, None).unwrap();
+    again.verify().unwrap();
+    assert_eq!(
+        to_json(&again.summary(&id).unwrap().into())["tags"]
+            .as_array()
+            .unwrap()
+            .len(),
+        16
+    );
+    // The foreign vault is untouched too.
+    assert_eq!(other.size().unwrap(), 1);
+}
+
+#[wasm_bindgen_test]
+fn unlock_errors_have_codes() {
+    let (_v, _rk, store) = new_vault();
+    let err = Vault::unlock(store.header(), store.records(), "wrong", None).unwrap_err();
+    assert_eq!(code_of(&err), ErrorCode::Authentication as u32);
+    let err =
+        Vault::unlock_with_recovery_key(store.header(), store.records(), "ABC", None).unwrap_err();
+    assert_eq!(code_of(&err), ErrorCode::InvalidRecoveryKey as u32);
+    let seen = js(&json!({"header": 99, "prompts": {}}));
+    let err = Vault::unlock(
+        store.header(),
+        store.records(),
+        PASSWORD,
+        Some(seen.unchecked_into()),
+    )
+    .unwrap_err();
+    assert_eq!(code_of(&err), ErrorCode::Rollback as u32);
+    let err = Vault::unlock(
+        JsValue::from_str("").unchecked_into(),
+        store.records(),
+        PASSWORD,
+        None,
+    )
+    .unwrap_err();
+    assert_eq!(code_of(&err), ErrorCode::Malformed as u32);
+    let err = Vault::create("", fast()).err().unwrap();
+    assert_eq!(code_of(&err), ErrorCode::InvalidInput as u32);
+    // A plain Error is not ours.
+    assert!(!is_promptvault_error(&js_sys::Error::new("x").into()));
+    assert!(!is_promptvault_error(&Object::new().into()));
+}
+
+#[wasm_bindgen_test]
+fn credentials_rotation_export_merge_publish() {
+    let (mut v, rk, mut store) = new_vault();
+    let made: JsValue = v
+        .create_prompt(draft("Haiku", "five seven five"), None, None)
+        .unwrap()
+        .into();
+    store.apply(&get(&made, "changes"));
+    let id = get(&made, "promptId").as_string().unwrap();
+
+    store.apply(&v.change_password("second password", None).unwrap().into());
+    assert!(Vault::unlock(store.header(), store.records(), PASSWORD, None).is_err());
+    Vault::unlock(store.header(), store.records(), "second password", None).unwrap();
+    Vault::unlock_with_recovery_key(store.header(), store.records(), &rk, None).unwrap();
+
+    let replaced: JsValue = v.replace_recovery_key().unwrap().into();
+    store.apply(&get(&replaced, "changes"));
+    let rk2 = get(&replaced, "recoveryKey").as_string().unwrap();
+    assert!(Vault::unlock_with_recovery_key(store.header(), store.records(), &rk, None).is_err());
+    Vault::unlock_with_recovery_key(store.header(), store.records(), &rk2, None).unwrap();
+
+    let rotated: JsValue = v.rotate("second password").unwrap().into();
+    store.apply(&get(&rotated, "changes"));
+    assert_eq!(v.key_generation().unwrap(), 2);
+    store.apply(&v.finish_rotation().unwrap().into());
+    assert!(!v.rotation_pending().unwrap());
+    let after = Vault::unlock(store.header(), store.records(), "second password", None).unwrap();
+    after.verify().unwrap();
+    assert_eq!(after.key_generation().unwrap(), 2);
+
+    // Export into a fresh vault, twice: idempotent.
+    let file = v.export("export pw", fast()).unwrap();
+    let (mut w, _, _) = new_vault();
+    let file_js =
+        || -> RecordInput { JsValue::from(Uint8Array::from(file.as_slice())).unchecked_into() };
+    let r1 = to_json(&get(
+        &w.import(file_js(), "export pw", None).unwrap().into(),
+        "promptsAdded",
+    ));
+    let r2 = to_json(&get(
+        &w.import(file_js(), "export pw", None).unwrap().into(),
+        "promptsAdded",
+    ));
+    assert_eq!((r1, r2), (json!(1), json!(0)));
+
+    // Merge a second device's records.
+    let mut device2 =
+        Vault::unlock(store.header(), store.records(), "second password", None).unwrap();
+    let edit: JsValue = device2
+        .add_version(&id, draft("Haiku", "five seven five, offline"), None)
+        .unwrap()
+        .into();
+    let puts = get(&get(&edit, "changes"), "puts");
+    let report: JsValue = v.merge(puts.unchecked_into()).unwrap().into();
+    assert_eq!(to_json(&get(&report, "versionsAdded")), json!(1));
+
+    let published = to_json(&v.publish(&id, None).unwrap().into());
+    assert_eq!(published["body"], json!("five seven five, offline"));
+    assert_eq!(published["settings"], Value::Null);
+
+    // Keyless inspection of what the store holds.
+    let header_info = to_json(&inspect(store.header()).unwrap().into());
+    assert_eq!(header_info["kind"], json!("vault-header"));
+    assert_eq!(header_info["kdf"]["mCostKib"], json!(19456));
+    assert_eq!(header_info["vaultId"], json!(v.id().unwrap()));
+}
+
+fn snapshot(v: &Vault) -> Value {
+    let mut prompts = Vec::new();
+    for id in v.prompt_ids().unwrap() {
+        let s = to_json(&v.summary(&id).unwrap().into());
+        let history = to_json(&v.history(&id).unwrap().into());
+        let versions: Vec<Value> = history
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                let full = to_json(
+                    &v.version(&id, Some(e["id"].as_str().unwrap().to_owned()))
+                        .unwrap()
+                        .into(),
+                );
+                json!({
+                    "id": e["id"], "parent": e["parent"], "created": e["created"],
+                    "title": full["title"], "body": full["body"], "note": full["note"],
+                    "settings": full["settings"],
+                })
+            })
+            .collect();
+        prompts.push(json!({
+            "id": id, "current": s["currentVersion"], "tags": s["tags"],
+            "favorite": s["favorite"], "archived": s["archived"], "versions": versions,
+        }));
+    }
+    json!({ "prompts": prompts })
+}
+
+fn run_case(case: &Value) -> Result<Value, JsValue> {
+    let text = |k: &str| js(&case[k]).unchecked_into::<RecordInput>();
+    match case["type"].as_str().unwrap() {
+        "vault" => {
+            let records: RecordList = js(&case["records"]).unchecked_into();
+            let v = if let Some(pw) = case["password"].as_str() {
+                Vault::unlock(text("header"), records, pw, None)?
+            } else {
+                let rk = case["recovery_key"].as_str().unwrap();
+                Vault::unlock_with_recovery_key(text("header"), records, rk, None)?
+            };
+            v.verify()?;
+            Ok(snapshot(&v))
+        }
+        "export" => {
+            let created: JsValue = Vault::create("scratch", fast())?.into();
+            let mut v: Vault = Vault::unlock(
+                get(&get(&get(&created, "changes"), "header"), "bytes").unchecked_into(),
+                JsValue::from(Array::new()).unchecked_into(),
+                "scratch",
+                None,
+            )?;
+            v.import(text("file"), case["password"].as_str().unwrap(), Some(0.0))?;
+            Ok(snapshot(&v))
+        }
+        "inspect" => Ok(to_json(&inspect(text("record"))?.into())),
+        other => panic!("unknown case type {other}"),
+    }
+}
+
+#[wasm_bindgen_test]
+fn frozen_vectors_open_identically() {
+    let mut ran = 0;
+    for (name, text) in vectors::VECTORS {
+        let case: Value = serde_json::from_str(text).unwrap();
+        let got = run_case(&case);
+        if name.starts_with("fail_") {
+            let want = case["expect"]["error"].as_str().unwrap();
+            let err = got.expect_err(&format!("{name} must fail with {want}"));
+            let code = code_of(&err);
+            assert_eq!(
+                get(&err, "codeName").as_string().as_deref(),
+                Some(want),
+                "{name} (code {code})"
+            );
+        } else {
+            let got = got.unwrap_or_else(|e| panic!("{name}: {e:?}"));
+            assert_eq!(got, case["expect"], "{name}");
+        }
+        ran += 1;
+    }
+    assert_eq!(ran, EXPECTED_VECTORS, "number of vector cases");
+}
