@@ -78,7 +78,7 @@ fi
 # ---- C tests -------------------------------------------------------------------
 run "generate vectors.h from core/tests/vectors" \
   python3 ffi/tests/c/gen_vectors.py core/tests/vectors "$work/vectors.h"
-cflags=(-std=c11 -g -Wall -Wextra -Werror -I ffi/include -I "$work")
+cflags=(-std=c11 -g -pthread -Wall -Wextra -Werror -I ffi/include -I "$work")
 static_libs=("$lib/libpromptvault_ffi.a" -lpthread -ldl -lm)
 dynamic_libs=(-L "$lib" -lpromptvault_ffi "-Wl,-rpath,$lib")
 san=(-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all)

@@ -8,6 +8,7 @@
  *
  * Prints "c-tests: N passed, M failed" and exits non-zero on any failure.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1053,6 +1054,57 @@ static void test_vectors(void) {
   printf("vectors: %zu cases\n", ran);
 }
 
+/* --------------------------------------------------------------- threads */
+
+/* The documented thread model: queries on one `const pv_vault *` may run
+ * concurrently, and the last-error message is per thread. */
+typedef struct {
+  const pv_vault *vault;
+  const char *id;
+  int bad; /* 1: this thread makes failing calls */
+  int errors;
+} thread_job;
+
+static void *thread_main(void *arg) {
+  thread_job *job = arg;
+  char buf[4096], msg[512];
+  size_t n = 0;
+  for (int i = 0; i < 20; i++) {
+    if (job->bad) {
+      if (pv_vault_history(job->vault, "zz", buf, sizeof buf, &n) != PV_RESULT_ENCODING) job->errors++;
+      if (pv_last_error_message(msg, sizeof msg, &n) != PV_RESULT_OK || !contains(msg, "id")) job->errors++;
+    } else {
+      if (pv_vault_list(job->vault, "{\"text\":\"body\"}", buf, sizeof buf, &n) != PV_RESULT_OK ||
+          !contains(buf, job->id)) {
+        job->errors++;
+      }
+      if (pv_last_error_message(msg, sizeof msg, &n) != PV_RESULT_OK || msg[0] != '\0') job->errors++;
+    }
+  }
+  return NULL;
+}
+
+static void test_threads(void) {
+  char rk[PV_RECOVERY_KEY_BUF_LEN], id[PV_ID_BUF_LEN];
+  pv_vault *v = NULL;
+  pv_changeset *cs = NULL;
+  OK(pv_vault_create(PASSWORD, &FAST, rk, sizeof rk, &v, &cs));
+  pv_changeset_free(cs);
+  OK(pv_vault_create_prompt(v, "{\"title\":\"t\",\"body\":\"a body\"}", "[]", false, 1, id, sizeof id, &cs));
+  pv_changeset_free(cs);
+  pthread_t t[4];
+  thread_job jobs[4];
+  for (int i = 0; i < 4; i++) {
+    jobs[i] = (thread_job){v, id, i % 2, 0};
+    CHECK(pthread_create(&t[i], NULL, thread_main, &jobs[i]) == 0);
+  }
+  for (int i = 0; i < 4; i++) {
+    CHECK(pthread_join(t[i], NULL) == 0);
+    CHECK(jobs[i].errors == 0);
+  }
+  pv_vault_free(v);
+}
+
 int main(void) {
   big = malloc(BIG);
   test_error_codes();
@@ -1060,6 +1112,7 @@ int main(void) {
   test_nulls();
   test_vectors();
   test_story();
+  test_threads();
   free(big);
   printf("c-tests: %d passed, %d failed\n", passed, failed);
   return failed == 0 ? 0 : 1;
