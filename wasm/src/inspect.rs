@@ -22,8 +22,8 @@ pub fn inspect(record: RecordInput) -> Result<RecordInfo, JsValue> {
     to_js(&info).map(JsCast::unchecked_into)
 }
 
-/// Checks that `record` belongs to vault `vaultId` and is the value a
-/// server may store under `storageKey` (quotas are the caller's).
+/// Checks that `record` belongs to `vault` (an id) and is the value a
+/// server may store under `key` (quotas are the caller's).
 ///
 /// # Errors
 ///
@@ -31,11 +31,11 @@ pub fn inspect(record: RecordInput) -> Result<RecordInfo, JsValue> {
 #[wasm_bindgen(js_name = validateForStore)]
 pub fn validate_for_store(
     record: RecordInput,
-    vault_id: &str,
-    storage_key: &str,
+    vault: &str,
+    key: &str,
 ) -> Result<RecordInfo, JsValue> {
     let bytes = record_bytes(&record)?;
-    let vault = vault_id.parse().js()?;
-    let info = promptvault::inspect::validate_for_store(&bytes, vault, storage_key).js()?;
+    let vault = vault.parse().js()?;
+    let info = promptvault::inspect::validate_for_store(&bytes, vault, key).js()?;
     to_js(&info).map(JsCast::unchecked_into)
 }

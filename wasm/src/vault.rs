@@ -21,7 +21,7 @@ fn cast<T: JsCast>(value: JsValue) -> T {
     value.unchecked_into()
 }
 
-fn password(text: &str) -> Result<Password, JsValue> {
+fn make_password(text: &str) -> Result<Password, JsValue> {
     Password::new(text).js()
 }
 
@@ -89,9 +89,9 @@ impl Vault {
     ///
     /// `INVALID_INPUT` for an empty password; `KDF_PARAMS_OUT_OF_BOUNDS`;
     /// `RANDOMNESS`.
-    pub fn create(password_text: &str, kdf: Option<KdfInput>) -> Result<Created, JsValue> {
+    pub fn create(password: &str, kdf: Option<KdfInput>) -> Result<Created, JsValue> {
         let params = kdf_params(kdf.map_or(JsValue::UNDEFINED, Into::into))?.unwrap_or_default();
-        let created = CoreVault::create(&password(password_text)?, params).js()?;
+        let created = CoreVault::create(&make_password(password)?, params).js()?;
         let changes = changeset_to_js(&created.changes)?;
         let rk = created.recovery_key.to_display_string();
         let out = object(&[
@@ -114,13 +114,13 @@ impl Vault {
     pub fn unlock(
         header: RecordInput,
         records: RecordList,
-        password_text: &str,
+        password: &str,
         seen: Option<SeenRevisionsView>,
     ) -> Result<Vault, JsValue> {
         let header = record_bytes(&header)?;
         let records = record_list(&records)?;
         let seen = seen_revisions(seen.map_or(JsValue::UNDEFINED, Into::into))?;
-        let pw = password(password_text)?;
+        let pw = make_password(password)?;
         CoreVault::open_with_seen(&header, &records, Credential::Password(&pw), &seen)
             .js()
             .map(Vault::wrap)
@@ -136,13 +136,13 @@ impl Vault {
     pub fn unlock_with_recovery_key(
         header: RecordInput,
         records: RecordList,
-        recovery_key: &str,
+        key: &str,
         seen: Option<SeenRevisionsView>,
     ) -> Result<Vault, JsValue> {
         let header = record_bytes(&header)?;
         let records = record_list(&records)?;
         let seen = seen_revisions(seen.map_or(JsValue::UNDEFINED, Into::into))?;
-        let rk = RecoveryKey::parse(recovery_key).js()?;
+        let rk = RecoveryKey::parse(key).js()?;
         CoreVault::open_with_seen(&header, &records, Credential::RecoveryKey(&rk), &seen)
             .js()
             .map(Vault::wrap)
@@ -554,9 +554,9 @@ impl Vault {
     ///
     /// `INVALID_INPUT` for an empty password; `KDF_PARAMS_OUT_OF_BOUNDS`;
     /// `AUTHENTICATION` if a stored version fails to open.
-    pub fn export(&self, password_text: &str, kdf: Option<KdfInput>) -> Result<Vec<u8>, JsValue> {
+    pub fn export(&self, password: &str, kdf: Option<KdfInput>) -> Result<Vec<u8>, JsValue> {
         let params = kdf_params(kdf.map_or(JsValue::UNDEFINED, Into::into))?.unwrap_or_default();
-        self.get()?.export(&password(password_text)?, params).js()
+        self.get()?.export(&make_password(password)?, params).js()
     }
 
     /// Imports an export file (`Uint8Array` or base64url). Idempotent.
@@ -569,11 +569,11 @@ impl Vault {
     pub fn import(
         &mut self,
         file: RecordInput,
-        password_text: &str,
+        password: &str,
         now: Option<f64>,
     ) -> Result<ImportReport, JsValue> {
         let file = record_bytes(&file)?;
-        let pw = password(password_text)?;
+        let pw = make_password(password)?;
         let now = timestamp(now)?;
         let r = self.get_mut()?.import(&file, &pw, now).js()?;
         object(&[
@@ -607,11 +607,11 @@ impl Vault {
     #[wasm_bindgen(js_name = changePassword)]
     pub fn change_password(
         &mut self,
-        new_password: &str,
+        password: &str,
         kdf: Option<KdfInput>,
     ) -> Result<Changeset, JsValue> {
         let params = kdf_params(kdf.map_or(JsValue::UNDEFINED, Into::into))?;
-        let pw = password(new_password)?;
+        let pw = make_password(password)?;
         let c = self.get_mut()?.change_password(&pw, params).js()?;
         changeset_to_js(&c).map(cast)
     }
@@ -636,8 +636,8 @@ impl Vault {
     ///
     /// `AUTHENTICATION` if `password` is not the vault password;
     /// `INVALID_INPUT` while an earlier rotation is unfinished.
-    pub fn rotate(&mut self, password_text: &str) -> Result<NewRecoveryKey, JsValue> {
-        let pw = password(password_text)?;
+    pub fn rotate(&mut self, password: &str) -> Result<NewRecoveryKey, JsValue> {
+        let pw = make_password(password)?;
         let (rk, c) = self.get_mut()?.rotate(&pw).js()?;
         new_recovery_key(&rk, &c)
     }
@@ -659,8 +659,8 @@ impl Vault {
     ///
     /// `AUTHENTICATION` if it is not the vault password.
     #[wasm_bindgen(js_name = verifyPassword)]
-    pub fn verify_password(&self, password_text: &str) -> Result<(), JsValue> {
-        self.get()?.verify_password(&password(password_text)?).js()
+    pub fn verify_password(&self, password: &str) -> Result<(), JsValue> {
+        self.get()?.verify_password(&make_password(password)?).js()
     }
 
     /// Opens every stored version, proving the whole vault authentic.

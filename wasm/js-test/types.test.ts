@@ -1,0 +1,72 @@
+// Compile-only typing test: `tsc -p js-test/tsconfig.json` must accept every
+// correct call and every `@ts-expect-error` line must really be an error
+// (tsc fails on an unused @ts-expect-error), so wrong calls are rejected.
+import {
+  Vault,
+  ErrorCode,
+  inspect,
+  isPromptVaultError,
+  type Changeset,
+  type PromptSummary,
+  type RecordInfo,
+  type Version,
+} from "promptvault";
+import initWeb, { Vault as WebVault } from "promptvault/web";
+
+const FAST = { mCostKib: 19456, tCost: 1, pCost: 1 };
+
+export async function typed(): Promise<void> {
+  await initWeb();
+  const created = WebVault.create("pw", FAST);
+  const v: Vault = Vault.create("pw", FAST).vault;
+  const rk: string = created.recoveryKey;
+  const changes: Changeset = created.changes;
+  const firstKey: string | undefined = changes.puts[0]?.key;
+  const headerBytes: Uint8Array | undefined = changes.header?.bytes;
+  const made = v.createPrompt({ title: "t", body: "b", settings: { seed: 1 } }, { tags: ["a"] });
+  const id: string = made.promptId;
+  const next = v.addVersion(id, { title: "t2" }, Date.now());
+  const ver: Version = v.version(id, next.versionId);
+  const body: string = ver.body;
+  const list: PromptSummary[] = v.list({ text: "x", tagMode: "all", archived: "include" });
+  const count: number = list[0]?.versionCount ?? 0;
+  const op: "equal" | "insert" | "delete" | undefined = v.diff(id, next.versionId, next.versionId)[0]?.op;
+  const info: RecordInfo = inspect(changes.header?.text ?? "");
+  const kind: string = info.kind;
+  const unlocked: Vault = Vault.unlock(changes.header?.bytes ?? "", [new Uint8Array(), "text"], "pw");
+  unlocked.free();
+  try {
+    v.verify();
+  } catch (e) {
+    if (isPromptVaultError(e)) {
+      const code: ErrorCode = e.code;
+      const isAuth: boolean = code === ErrorCode.Authentication;
+      const name: string = e.codeName;
+      void [isAuth, name];
+    }
+  }
+  void [rk, firstKey, headerBytes, body, count, op, kind];
+
+  // Wrong calls are rejected:
+  // @ts-expect-error a draft needs a title
+  v.createPrompt({ body: "no title" });
+  // @ts-expect-error unknown draft field
+  v.createPrompt({ title: "t", colour: "red" });
+  // @ts-expect-error tags are strings
+  v.addTags(id, [1, 2]);
+  // @ts-expect-error tagMode is "any" | "all" | "none"
+  v.list({ tagMode: "some" });
+  // @ts-expect-error records are bytes or base64url strings
+  Vault.unlock(42, [], "pw");
+  // @ts-expect-error KDF params need all three fields
+  Vault.create("pw", { mCostKib: 19456 });
+  // @ts-expect-error results are read-only
+  list[0]!.title = "changed";
+  // @ts-expect-error no such method
+  v.decryptEverything();
+  // @ts-expect-error summaries have no body (a list view decrypts none)
+  const noBody: string = list[0]!.body;
+  // @ts-expect-error the error code is a number enum, not a string
+  const wrongCode: string = ErrorCode.Authentication;
+  void [noBody, wrongCode];
+}
