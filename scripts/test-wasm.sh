@@ -110,7 +110,7 @@ echo "--- Playwright: examples/web in headless Chromium"
 run_node_tests "playwright examples/web" wasm/js-test/e2e.test.mjs
 
 echo "--- npm pack into a scratch project: Node ESM and a Vite build"
-run_node_tests "npm pack + node + vite" wasm/js-test/pack.test.mjs
+PV_SCRATCH="$TARGET_DIR/wasm-scratch" run_node_tests "npm pack + node + vite" wasm/js-test/pack.test.mjs
 
 echo "--- package size (gzip -9)"
 size_of() { gzip -9c "$1" | wc -c; }
