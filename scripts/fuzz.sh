@@ -1,21 +1,28 @@
 #!/usr/bin/env bash
 # Runs every fuzz target for SECONDS each (default 20) from seeds made from
 # the frozen vectors, and prints executions and crashes per target.
+# Two cargo-fuzz projects: fuzz/ (the core) and ffi/fuzz/ (the C ABI, kept
+# under ffi/ because calling it is unsafe code).
 # Usage: scripts/fuzz.sh [SECONDS] [TARGET...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-20}; shift || true
 command -v cargo-fuzz >/dev/null || cargo install --locked cargo-fuzz
 rustup toolchain list | grep -q nightly || rustup toolchain install nightly --profile minimal
-corpus_root="${FUZZ_CORPUS:-fuzz/corpus}"
+corpus_root="$PWD/${FUZZ_CORPUS:-target/fuzz-corpus}"
 python3 scripts/fuzz-seeds.py "$corpus_root" >/dev/null
-(cd fuzz && cargo +nightly fuzz build -O >/dev/null)
+declare -A dir_of=()
+for proj in fuzz ffi/fuzz; do
+  (cd "$proj" && cargo +nightly fuzz build -O >/dev/null 2>&1) || (cd "$proj" && cargo +nightly fuzz build -O)
+  for t in $(cd "$proj" && cargo +nightly fuzz list); do dir_of[$t]=$proj; done
+done
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || mapfile -t targets < <(cd fuzz && cargo +nightly fuzz list)
+[ ${#targets[@]} -gt 0 ] || targets=("${!dir_of[@]}")
 failed=0
-for t in "${targets[@]}"; do
+for t in $(printf '%s\n' "${targets[@]}" | sort); do
+  proj=${dir_of[$t]:?unknown fuzz target $t}
   log=$(mktemp)
-  if (cd fuzz && cargo +nightly fuzz run -O "$t" "../$corpus_root/$t" -- \
+  if (cd "$proj" && cargo +nightly fuzz run -O "$t" "$corpus_root/$t" -- \
         -max_total_time="$secs" -rss_limit_mb=2048 -timeout=30 -print_final_stats=1) >"$log" 2>&1; then
     status=ok
   else
