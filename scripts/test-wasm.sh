@@ -97,7 +97,7 @@ run_node_tests() { # run_node_tests <label> <files…>
 }
 
 echo "--- the package under Node ESM"
-run_node_tests "node:test package" wasm/js-test/node.test.mjs
+run_node_tests "node:test package + README" wasm/js-test/node.test.mjs wasm/js-test/readme.test.mjs
 
 echo "--- TypeScript: strict tsc --noEmit over the package and the typing tests"
 if (cd wasm && node_modules/.bin/tsc -p js-test/tsconfig.json); then
