@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --quiet --release -p promptvault-cli
-pv="$PWD/target/release/promptvault"
+pv="${CARGO_TARGET_DIR:-$PWD/target}/release/promptvault"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 export PROMPTVAULT_VAULT="$work/demo.pvlt"
