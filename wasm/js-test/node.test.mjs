@@ -277,4 +277,10 @@ test("credentials, rotation, export/import, merge, publish, keyless inspect", ()
   assert.equal(validateForStore(meta.bytes, vault.id, meta.key).promptId, promptId);
   expectCode(() => validateForStore(meta.bytes, "0".repeat(32), meta.key), ErrorCode.WrongVault);
   expectCode(() => validateForStore(meta.bytes, vault.id, "elsewhere"), ErrorCode.InvalidInput);
+
+  // A freed handle throws (a plain Error from the glue), and nothing else is affected.
+  device2.free();
+  assert.throws(() => device2.list(), Error);
+  assert.equal(vault.list().length, 1);
+  assert.equal(Vault.unlock(store.header, store.records.values(), "second").size, 1);
 });
