@@ -1,1 +1,20 @@
-//! Benchmarks for promptvault (being built; see issue 6).
+//! Shared pieces of the promptvault benchmarks: a deterministic prompt
+//! corpus, vault fixtures built from it, the plaintext anchor, the record
+//! seal/open path through the core's public format API, the libargon2 and
+//! ring anchors, an interleaved timer and a peak-tracking allocator.
+//!
+//! Nothing here asserts a time. The criterion benches (`benches/`) report
+//! absolute figures; the `compare` binary reports ratios against anchors
+//! measured in the same process, interleaved (see `BENCHMARKS.md`).
+
+pub mod alloc;
+pub mod anchors;
+pub mod corpus;
+pub mod fixture;
+pub mod measure;
+pub mod record;
+
+/// Errors of the bench helpers (setup only; timed code never allocates one).
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+/// Result of the bench helpers.
+pub type BoxResult<T> = Result<T, BoxError>;

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Benches never rot: build every criterion bench and run each one once
+# (criterion's --test mode: one iteration each, no timing), then a smoke run
+# of the comparison (one tiny round per pair). Nothing here asserts a time;
+# the figures of a smoke run mean nothing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# The comparison loads the reference C libargon2 (Debian's libargon2-1) at
+# run time; install it only if it is missing.
+if ! ldconfig -p 2>/dev/null | grep -q 'libargon2\.so\.1'; then
+  apt-get update
+  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends libargon2-1
+fi
+
+cargo bench -p promptvault-benches --locked -- --test
+cargo run -p promptvault-benches --release --locked --bin compare -- --smoke
