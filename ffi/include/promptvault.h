@@ -1016,6 +1016,32 @@ pv_result pv_vault_id(const pv_vault *vault, char *out_id, size_t out_id_len);
 // writable `uint32_t`.
 pv_result pv_vault_key_generation(const pv_vault *vault, uint32_t *out_generation);
 
+// Stores the vault header revision (+1 per header change).
+//
+// # Errors
+//
+// `PV_RESULT_NULL_PARAMETER`.
+//
+// # Safety
+//
+// `vault` must be a live `pv_vault`; `out_revision` must point to a
+// writable `uint64_t`.
+pv_result pv_vault_header_revision(const pv_vault *vault, uint64_t *out_revision);
+
+// Gives everything a store should hold for this vault, as a changeset: the
+// current header and every record (item keys and metadata sealed afresh,
+// versions as stored) — for writing a fresh store or repairing one.
+//
+// # Errors
+//
+// `PV_RESULT_RANDOMNESS`; `PV_RESULT_NULL_PARAMETER`.
+//
+// # Safety
+//
+// `vault` must be a live `pv_vault`; `out_changes` must point to a writable
+// `pv_changeset *`.
+pv_result pv_vault_all_records(const pv_vault *vault, pv_changeset **out_changes);
+
 // Stores the KDF parameters of the password slot.
 //
 // # Errors

@@ -5,6 +5,8 @@ use std::ffi::c_char;
 
 use promptvault::{Credential, KdfParams, Password, RecoveryKey, SeenRevisions, Timestamp, Vault};
 
+use promptvault::SealedRecord;
+
 use crate::handles::{free_handle, into_handle};
 use crate::{
     Fail, OutBuf, PV_CREDENTIAL_PASSWORD, PV_CREDENTIAL_RECOVERY_KEY, PV_RECOVERY_KEY_BUF_LEN,
@@ -382,6 +384,59 @@ pub unsafe extern "C" fn pv_vault_key_generation(
         let vault = arg_ref!(vault);
         let out_generation = arg_mut!(out_generation);
         *out_generation = vault.inner.key_generation();
+        Ok(())
+    })
+}
+
+/// Stores the vault header revision (+1 per header change).
+///
+/// # Errors
+///
+/// `PV_RESULT_NULL_PARAMETER`.
+///
+/// # Safety
+///
+/// `vault` must be a live `pv_vault`; `out_revision` must point to a
+/// writable `uint64_t`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pv_vault_header_revision(
+    vault: *const pv_vault,
+    out_revision: *mut u64,
+) -> pv_result {
+    ffi_guard!({
+        let vault = arg_ref!(vault);
+        let out_revision = arg_mut!(out_revision);
+        *out_revision = vault.inner.header_revision();
+        Ok(())
+    })
+}
+
+/// Gives everything a store should hold for this vault, as a changeset: the
+/// current header and every record (item keys and metadata sealed afresh,
+/// versions as stored) — for writing a fresh store or repairing one.
+///
+/// # Errors
+///
+/// `PV_RESULT_RANDOMNESS`; `PV_RESULT_NULL_PARAMETER`.
+///
+/// # Safety
+///
+/// `vault` must be a live `pv_vault`; `out_changes` must point to a writable
+/// `pv_changeset *`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pv_vault_all_records(
+    vault: *const pv_vault,
+    out_changes: *mut *mut pv_changeset,
+) -> pv_result {
+    ffi_guard!({
+        let vault = arg_ref!(vault);
+        let out_changes = arg_mut!(out_changes);
+        let mut changes = promptvault::Changeset::default();
+        changes.header = Some(SealedRecord::from_bytes(
+            vault.inner.header_bytes().to_vec(),
+        )?);
+        changes.puts = vault.inner.records()?;
+        *out_changes = finish_changes(changes);
         Ok(())
     })
 }

@@ -457,6 +457,25 @@ static void test_story(void) {
     }
   }
   free_snapshot(&snap);
+
+  /* Everything a fresh store should hold, in one changeset. */
+  uint64_t rev = 0;
+  OK(pv_vault_header_revision(v, &rev));
+  CHECK(rev >= 4); /* created, password, recovery key, rotation, finish */
+  pv_store *fresh = NULL;
+  OK(pv_store_new(&fresh));
+  OK(pv_vault_all_records(v, &cs));
+  OK(pv_changeset_has_header(cs, &flag));
+  CHECK(flag && deletes_of(cs) == 0);
+  apply(fresh, cs);
+  OK(pv_store_record_count(fresh, &before));
+  OK(pv_store_record_count(store, &after));
+  CHECK(before == after);
+  pv_vault *again = NULL;
+  OK(pv_vault_open_store(fresh, PV_CREDENTIAL_PASSWORD, "new password", &again));
+  OK(pv_vault_verify(again));
+  pv_vault_free(again);
+  pv_store_free(fresh);
   pv_vault_free(v);
   pv_store_free(store);
   free(bundle);
@@ -829,6 +848,11 @@ static void test_nulls(void) {
   NUL(pv_vault_id(v, NULL, sizeof buf));
   NUL(pv_vault_key_generation(NULL, &gen));
   NUL(pv_vault_key_generation(v, NULL));
+  uint64_t rev = 0;
+  NUL(pv_vault_header_revision(NULL, &rev));
+  NUL(pv_vault_header_revision(v, NULL));
+  NUL(pv_vault_all_records(NULL, &out_cs));
+  NUL(pv_vault_all_records(v, NULL));
   NUL(pv_vault_kdf_params(NULL, &kp));
   NUL(pv_vault_kdf_params(v, NULL));
   NUL(pv_vault_header(NULL, bytes, sizeof bytes, &n));
