@@ -227,6 +227,8 @@ impl Vault {
             // id, so no two prompts' entries collide: deduplicating within
             // the prompt is enough, and keeps staging linear in the number
             // of records (a batch-wide `put` rescanned every earlier put).
+            // Open never writes, so it collects nothing.
+            let collect = mode == Mode::Merge;
             let mut changes = Changeset::default();
             let mut state = match existing {
                 Some(p) => p.clone(),
@@ -250,7 +252,9 @@ impl Vault {
             for ((p, generation), (key, rec)) in keys.range((prompt, 0)..=(prompt, u32::MAX)) {
                 if *p == prompt && !state.keys.contains_key(generation) {
                     state.keys.insert(*generation, key.clone());
-                    changes.put(rec.clone());
+                    if collect {
+                        changes.put(rec.clone());
+                    }
                 }
             }
             let mut added_versions = 0usize;
@@ -263,7 +267,9 @@ impl Vault {
                     if !state.versions.contains_key(&vid) {
                         added_versions += 1;
                     }
-                    changes.put(rec.clone());
+                    if collect {
+                        changes.put(rec.clone());
+                    }
                     state.versions.insert(vid, rec);
                 }
             }
@@ -285,7 +291,9 @@ impl Vault {
             let dead: BTreeSet<VersionId> = merged.deleted.iter().copied().collect();
             for vid in &dead {
                 if state.versions.remove(vid).is_some() {
-                    changes.delete(super::prompts::version_storage_key(prompt, *vid));
+                    if collect {
+                        changes.delete(super::prompts::version_storage_key(prompt, *vid));
+                    }
                     added_versions = added_versions.saturating_sub(1);
                 }
             }
@@ -335,7 +343,9 @@ impl Vault {
                         if local_rev.is_none_or(|l| c.rev > l)
                             || existing.is_some_and(|p| p.meta != merged)
                         {
-                            changes.put(rec.clone());
+                            if collect {
+                                changes.put(rec.clone());
+                            }
                         }
                     }
                     state.revision = c.rev;
@@ -372,8 +382,7 @@ impl Vault {
             if state.keys.is_empty() {
                 return Err(Error::MissingRecord { what: "item key" });
             }
-            if mode == Mode::Merge {
-                // Open never writes: its changes are dropped here.
+            if collect {
                 report.changes.puts.append(&mut changes.puts);
                 report.changes.deletes.append(&mut changes.deletes);
             }
@@ -424,18 +433,24 @@ fn validate_meta(meta: &Meta) -> Result<()> {
 
 /// Deterministic metadata resolution over all candidates.
 fn resolve(cands: &[Candidate]) -> Result<Meta> {
-    let mut best: Option<(&Candidate, Vec<u8>)> = None;
-    for c in cands {
-        let json = super::to_json(&c.meta)?;
-        let better = match &best {
-            None => true,
-            Some((b, bj)) => (c.rev, c.meta.updated, &json) > (b.rev, b.meta.updated, bj),
-        };
-        if better {
-            best = Some((c, json));
+    // One candidate (the common case when opening) wins without a
+    // comparison, so its canonical JSON is not needed.
+    let winner = if let [only] = cands {
+        only
+    } else {
+        let mut best: Option<(&Candidate, Vec<u8>)> = None;
+        for c in cands {
+            let json = super::to_json(&c.meta)?;
+            let better = match &best {
+                None => true,
+                Some((b, bj)) => (c.rev, c.meta.updated, &json) > (b.rev, b.meta.updated, bj),
+            };
+            if better {
+                best = Some((c, json));
+            }
         }
-    }
-    let (winner, _) = best.ok_or(Error::MissingRecord { what: "metadata" })?;
+        best.ok_or(Error::MissingRecord { what: "metadata" })?.0
+    };
     let mut merged = winner.meta.clone();
     let mut dead: BTreeSet<VersionId> = BTreeSet::new();
     for c in cands {
