@@ -206,7 +206,8 @@ pub unsafe extern "C" fn pv_vault_create(
 /// `credential_kind` is [`PV_CREDENTIAL_PASSWORD`] or
 /// [`PV_CREDENTIAL_RECOVERY_KEY`]; `secret` is the password or the recovery
 /// key text. `records` is an array of `records_len` pointers, `record_lens`
-/// their lengths (both may point anywhere non-NULL when `records_len` is 0).
+/// their lengths (when `records_len` is 0 they must still be non-NULL and
+/// aligned, e.g. the address of a one-element array).
 ///
 /// # Errors
 ///
