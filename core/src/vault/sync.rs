@@ -340,12 +340,11 @@ impl Vault {
             match adopted {
                 Some(c) => {
                     if let Some(rec) = &c.record {
-                        if local_rev.is_none_or(|l| c.rev > l)
-                            || existing.is_some_and(|p| p.meta != merged)
+                        if collect
+                            && (local_rev.is_none_or(|l| c.rev > l)
+                                || existing.is_some_and(|p| p.meta != merged))
                         {
-                            if collect {
-                                changes.put(rec.clone());
-                            }
+                            changes.put(rec.clone());
                         }
                     }
                     state.revision = c.rev;
