@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# The comparison against the anchors (issue 6), as one command:
+#   scripts/compare.sh [--smoke]
+# 1. the native pairs (cargo run -p promptvault-benches --release --bin compare):
+#    record seal vs raw aes-gcm and ring, Argon2id vs libargon2 (C), vault
+#    open vs serde_json on the plaintext, peak heap of a 100k-prompt open;
+# 2. the WASM pairs under Node (benches/node/compare-wasm.mjs): Argon2id vs
+#    hash-wasm, a version sealed+opened vs WebCrypto AES-256-GCM;
+# 3. the npm package size, gzipped.
+# Every ratio is ours ÷ anchor, the median of interleaved rounds in one
+# process. A report, not a test: nothing here fails on a time.
+#
+# The WASM part needs the npm package that scripts/test-wasm.sh builds into
+# wasm/pkg (or PV_WASM_PKG pointing at its node entry); without it, that part
+# is skipped with a message.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+SMOKE=()
+if [ "${1:-}" = "--smoke" ]; then SMOKE=(--smoke); fi
+
+if ! ldconfig -p 2>/dev/null | grep -q 'libargon2\.so\.1'; then
+  apt-get update
+  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends libargon2-1
+fi
+
+echo "## native (rustc $(rustc --version | cut -d' ' -f2))"
+cargo run -p promptvault-benches --release --locked --bin compare -- "${SMOKE[@]}"
+
+echo
+echo "## WASM under Node $(node --version)"
+PKG=${PV_WASM_PKG:-$ROOT/wasm/pkg/node/promptvault_wasm.js}
+if [ ! -f "$PKG" ]; then
+  echo "skipped: no npm package at $PKG (run scripts/test-wasm.sh, which builds it)"
+  exit 0
+fi
+if ! [ -f benches/node/node_modules/.lock-stamp ] ||
+  ! cmp -s benches/node/package-lock.json benches/node/node_modules/.lock-stamp; then
+  (cd benches/node && npm ci --no-audit --no-fund --loglevel=error)
+  cp benches/node/package-lock.json benches/node/node_modules/.lock-stamp
+fi
+echo "| measure | ours | anchor | ours ÷ anchor | per-round range | target |"
+echo "|---|---|---|---|---|---|"
+PV_WASM_PKG=$PKG node benches/node/compare-wasm.mjs "${SMOKE[@]}"
+
+WEB=$(dirname "$PKG")/../web
+if [ -f "$WEB/promptvault_wasm_bg.wasm" ]; then
+  wasm_gz=$(gzip -9c "$WEB/promptvault_wasm_bg.wasm" | wc -c)
+  js_gz=$(gzip -9c "$WEB/promptvault_wasm.js" | wc -c)
+  total=$((wasm_gz + js_gz))
+  verdict="MISSED"
+  if [ "$total" -le $((100 * 1024)) ]; then verdict="met"; fi
+  echo "| npm package (web .wasm + JS, gzip -9) | $((total / 1024)) KB | — | — | — | ≤ 100 KB $verdict |"
+fi
