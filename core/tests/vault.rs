@@ -3,10 +3,11 @@
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::indexing_slicing,
+    clippy::print_stderr,
     missing_docs
 )]
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use promptvault::{
     Credential, Draft, Error, KdfParams, MemoryStore, Password, PromptId, RecordKind, SealedRecord,
@@ -231,11 +232,13 @@ fn hostile_kdf_parameters_are_refused_before_any_work() {
             Credential::Password(&pw("correct horse")),
         )
         .unwrap_err();
-        let took = start.elapsed();
+        // No timing assertion (a test is not a bench); `alloc_bounds.rs`
+        // proves that no work is done. The time is shown for the record.
+        eprintln!(
+            "hostile header (offset {offset} = {value}) refused in {:?}",
+            start.elapsed()
+        );
         assert!(matches!(err, Error::KdfParamsOutOfBounds { .. }), "{err:?}");
-        // Generous bound for a noisy machine: a KDF run at these sizes takes
-        // seconds; refusing takes microseconds.
-        assert!(took < Duration::from_millis(50), "{took:?}");
         assert!(matches!(
             promptvault::inspect::inspect(&bad),
             Err(Error::KdfParamsOutOfBounds { .. })
