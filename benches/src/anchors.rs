@@ -46,6 +46,16 @@ impl RawAesGcm {
         Ok(out)
     }
 
+    /// As [`RawAesGcm::seal`], expanding `key` for this one message (as
+    /// the core does with each item key): isolates the key-schedule cost.
+    ///
+    /// # Errors
+    ///
+    /// If the OS generator fails.
+    pub fn seal_with_fresh_key(key: &[u8; 32], msg: &[u8]) -> BoxResult<Vec<u8>> {
+        RawAesGcm::new(key).seal(msg)
+    }
+
     /// Opens `nonce ‖ ciphertext ‖ tag`.
     ///
     /// # Errors
