@@ -427,6 +427,52 @@ fn short(hex: &str) -> &str {
     hex.get(..8).unwrap_or(hex)
 }
 
+fn edit_tags(
+    path: &Path,
+    out: &mut impl Write,
+    id: &str,
+    tags: &[String],
+    add: bool,
+) -> Result<(), Fail> {
+    let mut s = Session::open(path)?;
+    let id = s.prompt(id)?;
+    let c = if add {
+        s.vault.add_tags(id, tags, now())
+    } else {
+        s.vault.remove_tags(id, tags, now())
+    }
+    .map_err(Fail::from_core)?;
+    s.save(&c)?;
+    let now_tags = s.vault.summary(id).map_err(Fail::from_core)?.tags;
+    say(out, format!("Tags: {}", now_tags.join(", ")))
+}
+
+#[derive(Clone, Copy)]
+enum Flag {
+    Favorite,
+    Archived,
+}
+
+fn set_flag(path: &Path, out: &mut impl Write, id: &str, flag: Flag, on: bool) -> Result<(), Fail> {
+    let mut s = Session::open(path)?;
+    let id = s.prompt(id)?;
+    let c = match flag {
+        Flag::Favorite => s.vault.set_favorite(id, on, now()),
+        Flag::Archived => s.vault.set_archived(id, on, now()),
+    }
+    .map_err(Fail::from_core)?;
+    s.save(&c)?;
+    say(
+        out,
+        match (flag, on) {
+            (Flag::Favorite, true) => "Marked as favorite.",
+            (Flag::Favorite, false) => "Favorite cleared.",
+            (Flag::Archived, true) => "Archived.",
+            (Flag::Archived, false) => "Unarchived.",
+        },
+    )
+}
+
 #[allow(clippy::too_many_lines)]
 fn run(command: Command, path: &Path, out: &mut impl Write) -> Result<(), Fail> {
     match command {
@@ -707,46 +753,8 @@ fn run(command: Command, path: &Path, out: &mut impl Write) -> Result<(), Fail> 
                 say(out, format!("{} prompt(s)", list.len()))?;
             }
         }
-        Command::Tag { id, tags } => {
-            let mut s = Session::open(path)?;
-            let id = s.prompt(&id)?;
-            let c = s
-                .vault
-                .add_tags(id, &tags, now())
-                .map_err(Fail::from_core)?;
-            s.save(&c)?;
-            say(
-                out,
-                format!(
-                    "Tags: {}",
-                    s.vault
-                        .summary(id)
-                        .map_err(Fail::from_core)?
-                        .tags
-                        .join(", ")
-                ),
-            )?;
-        }
-        Command::Untag { id, tags } => {
-            let mut s = Session::open(path)?;
-            let id = s.prompt(&id)?;
-            let c = s
-                .vault
-                .remove_tags(id, &tags, now())
-                .map_err(Fail::from_core)?;
-            s.save(&c)?;
-            say(
-                out,
-                format!(
-                    "Tags: {}",
-                    s.vault
-                        .summary(id)
-                        .map_err(Fail::from_core)?
-                        .tags
-                        .join(", ")
-                ),
-            )?;
-        }
+        Command::Tag { id, tags } => edit_tags(path, out, &id, &tags, true)?,
+        Command::Untag { id, tags } => edit_tags(path, out, &id, &tags, false)?,
         Command::Tags { json: as_json } => {
             let s = Session::open(path)?;
             let tags = s.vault.tags();
@@ -770,33 +778,8 @@ fn run(command: Command, path: &Path, out: &mut impl Write) -> Result<(), Fail> 
                 format!("Renamed {from} to {to} on {} prompt(s)", c.puts.len()),
             )?;
         }
-        Command::Favorite { id, off } => {
-            let mut s = Session::open(path)?;
-            let id = s.prompt(&id)?;
-            let c = s
-                .vault
-                .set_favorite(id, !off, now())
-                .map_err(Fail::from_core)?;
-            s.save(&c)?;
-            say(
-                out,
-                if off {
-                    "Favorite cleared."
-                } else {
-                    "Marked as favorite."
-                },
-            )?;
-        }
-        Command::Archive { id, off } => {
-            let mut s = Session::open(path)?;
-            let id = s.prompt(&id)?;
-            let c = s
-                .vault
-                .set_archived(id, !off, now())
-                .map_err(Fail::from_core)?;
-            s.save(&c)?;
-            say(out, if off { "Unarchived." } else { "Archived." })?;
-        }
+        Command::Favorite { id, off } => set_flag(path, out, &id, Flag::Favorite, !off)?,
+        Command::Archive { id, off } => set_flag(path, out, &id, Flag::Archived, !off)?,
         Command::Export { file } => {
             let s = Session::open(path)?;
             let pw = secrets::new_password("PROMPTVAULT_EXPORT_PASSWORD", "Export file password")?;
