@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Benches never rot: build every criterion bench and run each one once
 # (criterion's --test mode: one iteration each, no timing), then a smoke run
-# of the comparison (one tiny round per pair). Nothing here asserts a time;
-# the figures of a smoke run mean nothing.
+# of the comparison (one tiny round per pair). In --test mode the benches cap
+# their fixtures at a few hundred prompts, so this stays within a few minutes
+# after the build. Nothing here asserts a time; the figures of a smoke run
+# mean nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

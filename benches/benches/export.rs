@@ -11,7 +11,7 @@ use std::hint::black_box;
 
 fn export(c: &mut Criterion) {
     let n = 10_000;
-    let f = fixture::standard(n).unwrap();
+    let f = fixture::standard(promptvault_benches::fixture_size(n)).unwrap();
     let pw = fixture::password().unwrap();
     let params = fixture::fast_params().unwrap();
     let file = f.vault.export(&pw, params).unwrap();

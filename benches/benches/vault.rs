@@ -24,7 +24,7 @@ fn open(c: &mut Criterion) {
     let mut g = c.benchmark_group("vault_open");
     g.sample_size(10);
     for n in [1_000usize, 10_000, 100_000] {
-        let f = fixture::standard(n).unwrap();
+        let f = fixture::standard(promptvault_benches::fixture_size(n)).unwrap();
         let twin = f.empty_twin().unwrap();
         g.throughput(Throughput::Elements(n as u64));
         if n >= 100_000 {
@@ -58,7 +58,7 @@ fn open(c: &mut Criterion) {
 
 fn search(c: &mut Criterion) {
     let n = 10_000;
-    let f = fixture::standard(n).unwrap();
+    let f = fixture::standard(promptvault_benches::fixture_size(n)).unwrap();
     let mut g = c.benchmark_group("search");
     g.sample_size(10);
     g.throughput(Throughput::Elements(n as u64));
@@ -97,7 +97,7 @@ fn search(c: &mut Criterion) {
 }
 
 fn versions(c: &mut Criterion) {
-    let f = fixture::standard(1_000).unwrap();
+    let f = fixture::standard(promptvault_benches::fixture_size(1_000)).unwrap();
     let specs = corpus::prompts(1, 1, 42);
     let draft: Draft = specs
         .first()

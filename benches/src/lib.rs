@@ -18,3 +18,24 @@ pub mod record;
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// Result of the bench helpers.
 pub type BoxResult<T> = Result<T, BoxError>;
+
+/// Whether criterion runs in `--test` mode (each bench once, as the test
+/// script does): fixtures are then capped at [`SMOKE_PROMPTS`] prompts so the
+/// smoke run stays short. Bench ids keep their nominal size.
+#[must_use]
+pub fn smoke_mode() -> bool {
+    std::env::args().any(|a| a == "--test")
+}
+
+/// Largest fixture built in `--test` mode.
+pub const SMOKE_PROMPTS: usize = 300;
+
+/// `n`, or at most [`SMOKE_PROMPTS`] in `--test` mode.
+#[must_use]
+pub fn fixture_size(n: usize) -> usize {
+    if smoke_mode() {
+        n.min(SMOKE_PROMPTS)
+    } else {
+        n
+    }
+}
