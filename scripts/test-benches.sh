@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benches never rot: build every criterion bench and run each one once
 # (criterion's --test mode: one iteration each, no timing), then a smoke run
-# of the comparison (one tiny round per pair). In --test mode the benches cap
+# of the comparison, native and WASM (one tiny round per pair). In --test mode the benches cap
 # their fixtures at a few hundred prompts, so this stays within a few minutes
 # after the build. Nothing here asserts a time; the figures of a smoke run
 # mean nothing.
@@ -16,4 +16,6 @@ if ! ldconfig -p 2>/dev/null | grep -q 'libargon2\.so\.1'; then
 fi
 
 cargo bench -p promptvault-benches --locked -- --test
-cargo run -p promptvault-benches --release --locked --bin compare -- --smoke
+# The native pairs, and the WASM pairs when scripts/test-wasm.sh has built
+# the npm package (it runs before this in scripts/test.sh).
+bash scripts/compare.sh --smoke
