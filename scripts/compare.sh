@@ -28,7 +28,7 @@ echo "## native (rustc $(rustc --version | cut -d' ' -f2))"
 cargo run -p promptvault-benches --release --locked --bin compare -- "${SMOKE[@]}"
 
 echo
-echo "## WASM under Node $(node --version)"
+echo "## WASM under Node $(node --version 2>/dev/null || echo "(node not installed)")"
 PKG=${PV_WASM_PKG:-$ROOT/wasm/pkg/node/promptvault_wasm.js}
 if [ ! -f "$PKG" ]; then
   echo "skipped: no npm package at $PKG (run scripts/test-wasm.sh, which builds it)"
