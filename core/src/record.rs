@@ -95,14 +95,15 @@ pub(crate) fn seal(key: &Key, mut header: RecordHeader, payload: &[u8]) -> Resul
     if payload.len() > max {
         return Err(Error::too_large(header.kind.name(), max, payload.len()));
     }
-    let padded = Zeroizing::new(padding::pad(payload)?);
-    let body_len = SEALED_OVERHEAD + padded.len();
+    let body_len = SEALED_OVERHEAD + padding::padded_len(payload.len());
     header.body_len = u32::try_from(body_len)
         .map_err(|_| Error::too_large("record body", u32::MAX as usize, body_len))?;
     let aad = format::write::encode_header(&header);
     let mut bytes = Vec::with_capacity(HEADER_LEN + body_len);
     bytes.extend_from_slice(&aad);
-    hazmat::aead::seal_into(key, &aad, &padded, &mut bytes)?;
+    // The padded plaintext is written once, straight into the record, and
+    // encrypted there: no intermediate copy to allocate and wipe.
+    hazmat::aead::seal_appended(key, &aad, &mut bytes, |buf| padding::pad_into(payload, buf))?;
     Ok(SealedRecord { header, bytes })
 }
 

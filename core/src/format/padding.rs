@@ -44,14 +44,24 @@ pub fn is_canonical_padded_len(n: usize) -> bool {
 ///
 /// [`Error::LimitExceeded`] if `data` does not fit a `u32` length prefix.
 pub fn pad(data: &[u8]) -> Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(padded_len(data.len()));
+    pad_into(data, &mut out)?;
+    Ok(out)
+}
+
+/// Appends the framed and padded `data` to `out` (so a sealer can encrypt
+/// it in place, with no intermediate plaintext copy to wipe). On error
+/// nothing is appended.
+pub(crate) fn pad_into(data: &[u8], out: &mut Vec<u8>) -> Result<()> {
     let len = u32::try_from(data.len())
         .map_err(|_| Error::too_large("plaintext", u32::MAX as usize, data.len()))?;
     let total = padded_len(data.len());
-    let mut out = Vec::with_capacity(total);
+    let end = out.len().saturating_add(total);
+    out.reserve(total);
     out.extend_from_slice(&len.to_le_bytes());
     out.extend_from_slice(data);
-    out.resize(total, 0);
-    Ok(out)
+    out.resize(end, 0);
+    Ok(())
 }
 
 /// Checks the framing and padding of a decrypted plaintext and returns the payload.

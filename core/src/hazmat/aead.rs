@@ -100,18 +100,40 @@ pub const fn sealed_len(plaintext_len: usize) -> usize {
 /// [`Error::Randomness`] if no nonce can be drawn; [`Error::LimitExceeded`]
 /// for a message larger than GCM allows.
 pub fn seal_into(key: &Key, aad: &[u8], plaintext: &[u8], out: &mut Vec<u8>) -> Result<()> {
+    out.reserve(sealed_len(plaintext.len()));
+    seal_appended(key, aad, out, |buf| {
+        buf.extend_from_slice(plaintext);
+        Ok(())
+    })
+}
+
+/// As [`seal_into`], with the plaintext appended to `out` by `write` (after
+/// the nonce) and encrypted in place, so no plaintext copy is left to wipe.
+/// If `write` fails, `out` is truncated back and the error returned.
+pub(crate) fn seal_appended(
+    key: &Key,
+    aad: &[u8],
+    out: &mut Vec<u8>,
+    write: impl FnOnce(&mut Vec<u8>) -> Result<()>,
+) -> Result<()> {
     let nonce_bytes: [u8; NONCE_LEN] = rng::array()?;
     let start = out.len();
-    out.reserve(sealed_len(plaintext.len()));
     out.extend_from_slice(&nonce_bytes);
-    out.extend_from_slice(plaintext);
+    if let Err(e) = write(out) {
+        if let Some(tail) = out.get_mut(start..) {
+            tail.zeroize();
+        }
+        out.truncate(start);
+        return Err(e);
+    }
     let body = out
         .get_mut(start + NONCE_LEN..)
         .ok_or(Error::malformed("seal buffer"))?;
+    let len = body.len();
     let tag = key
         .cipher()
         .encrypt_inout_detached(&Nonce::from(nonce_bytes), aad, body.into())
-        .map_err(|_| Error::too_large("AES-GCM message", usize::MAX, plaintext.len()))?;
+        .map_err(|_| Error::too_large("AES-GCM message", usize::MAX, len))?;
     out.extend_from_slice(tag.as_slice());
     Ok(())
 }
