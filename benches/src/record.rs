@@ -2,14 +2,18 @@
 //!
 //! The core keeps `record::seal`/`record::open` crate-private (callers seal
 //! through the vault), and this crate adds no API to it. So the record path
-//! is composed here from the core's *public* format and hazmat calls, in the
-//! order `core/src/record.rs` makes them — Padmé framing
-//! ([`padding::pad`]), the 72-byte header ([`write::encode_header`]) as
-//! associated data, AES-256-GCM with a library-drawn nonce
-//! ([`aead::seal_into`]); and strict parsing ([`SealedRecord::from_bytes`]),
-//! [`aead::open`], [`padding::unpad`] to open. The header is a real
-//! prompt-version header written by the vault, with only its body length set
-//! for the payload size, and is validated by the core's parser.
+//! is reproduced here step for step from `core/src/record.rs` and
+//! `core/src/hazmat/aead.rs`, with the core's *public* format calls where
+//! they exist: the 72-byte header ([`write::encode_header`]) as associated
+//! data; a nonce from the OS; the Padmé-framed plaintext written once
+//! straight into the record after the nonce (as `padding::pad_into` does)
+//! and encrypted there with `aes-gcm` under the key expanded for this call
+//! (as `hazmat::aead::seal_appended` does). Opening is the core's public
+//! calls: strict parsing ([`SealedRecord::from_bytes`]), [`aead::open`],
+//! [`padding::unpad`]. The header is a real prompt-version header written by
+//! the vault, with only its body length set for the payload size, and is
+//! validated by the core's parser; every sealed record opens with the
+//! core's own open path (`compare` checks it).
 //!
 //! The vault-level benches (`add_version`, `version`) measure the same
 //! records through the public API, JSON and metadata included.
@@ -75,32 +79,13 @@ impl RecordBench {
         &self.key
     }
 
-    /// Seals `payload` (which must have the size given to [`RecordBench::new`]).
+    /// Seals `payload` (which must have the size given to
+    /// [`RecordBench::new`]) the way `record::seal` does.
     ///
     /// # Errors
     ///
-    /// As the core's padding and AEAD calls.
+    /// If no nonce can be drawn, or for a payload over 4 GiB.
     pub fn seal(&self, payload: &[u8]) -> BoxResult<Vec<u8>> {
-        let padded = Zeroizing::new(padding::pad(payload)?);
-        let aad = write::encode_header(&self.header);
-        let mut bytes = Vec::with_capacity(HEADER_LEN + self.body_len);
-        bytes.extend_from_slice(&aad);
-        aead::seal_into(&self.key, &aad, &padded, &mut bytes)?;
-        Ok(bytes)
-    }
-
-    /// A prototype, not the core's code: the same record sealed without the
-    /// intermediate padded buffer — header, nonce and framed, zero-padded
-    /// plaintext written once into the output and encrypted in place with
-    /// `aes-gcm` (the crate the core uses), key expanded per call as the core
-    /// does. It measures what an in-place `record::seal` would cost (no
-    /// second allocation, no copy, no wipe of a plaintext copy); its output
-    /// is a valid record ([`RecordBench::open`] opens it).
-    ///
-    /// # Errors
-    ///
-    /// If no nonce can be drawn.
-    pub fn seal_in_place_prototype(&self, payload: &[u8]) -> BoxResult<Vec<u8>> {
         use aes_gcm::aead::{AeadInOut, KeyInit};
         let len = u32::try_from(payload.len())?;
         let aad = write::encode_header(&self.header);
