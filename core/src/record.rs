@@ -118,7 +118,12 @@ pub(crate) fn open(key: &Key, record: &SealedRecord) -> Result<Zeroizing<Vec<u8>
         .bytes
         .split_at_checked(HEADER_LEN)
         .ok_or(Error::Authentication)?;
-    let padded = Zeroizing::new(hazmat::aead::open(key, aad, body)?);
-    let payload = padding::unpad(&padded)?;
-    Ok(Zeroizing::new(payload.to_vec()))
+    let mut plain = Zeroizing::new(hazmat::aead::open(key, aad, body)?);
+    let len = padding::unpad(&plain)?.len();
+    // Strip the length prefix and the zero padding in place rather than
+    // copying the payload out: the spare capacity left behind is wiped with
+    // the rest when the `Zeroizing` drops.
+    plain.drain(..padding::LEN_PREFIX);
+    plain.truncate(len);
+    Ok(plain)
 }
