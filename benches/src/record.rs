@@ -118,9 +118,11 @@ impl RecordBench {
             .as_bytes()
             .split_at_checked(HEADER_LEN)
             .ok_or("short record")?;
-        let padded = Zeroizing::new(aead::open(&self.key, aad, body)?);
-        let payload = padding::unpad(&padded)?;
-        Ok(Zeroizing::new(payload.to_vec()))
+        let mut plain = Zeroizing::new(aead::open(&self.key, aad, body)?);
+        let len = padding::unpad(&plain)?.len();
+        plain.drain(..padding::LEN_PREFIX);
+        plain.truncate(len);
+        Ok(plain)
     }
 
     /// Parses the binary form (what a store hands back), then opens it.
