@@ -2,7 +2,7 @@
 # The comparison against the anchors (issue 6), as one command:
 #   scripts/compare.sh [--smoke]
 # 1. the native pairs (cargo run -p promptvault-benches --release --bin compare):
-#    record seal vs raw aes-gcm and ring, Argon2id vs libargon2 (C), vault
+#    record seal vs raw aes-gcm and ring, Argon2id vs the reference C Argon2, vault
 #    open vs serde_json on the plaintext, peak heap of a 100k-prompt open;
 # 2. the WASM pairs under Node (benches/node/compare-wasm.mjs): Argon2id vs
 #    hash-wasm, a version sealed+opened vs WebCrypto AES-256-GCM;
@@ -19,9 +19,9 @@ ROOT=$(pwd)
 SMOKE=()
 if [ "${1:-}" = "--smoke" ]; then SMOKE=(--smoke); fi
 
-if ! ldconfig -p 2>/dev/null | grep -q 'libargon2\.so\.1'; then
+if ! ldconfig -p 2>/dev/null | grep -q 'libclang'; then
   apt-get update
-  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends libargon2-1
+  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends libclang-dev
 fi
 
 echo "## native (rustc $(rustc --version | cut -d' ' -f2))"

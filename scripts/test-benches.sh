@@ -8,11 +8,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# The comparison loads the reference C libargon2 (Debian's libargon2-1) at
-# run time; install it only if it is missing.
-if ! ldconfig -p 2>/dev/null | grep -q 'libargon2\.so\.1'; then
+# The reference C Argon2 anchor is vendored by the argon2-kdf crate, whose
+# build runs bindgen: it needs libclang. Install it only if it is missing.
+if ! ldconfig -p 2>/dev/null | grep -q 'libclang'; then
   apt-get update
-  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends libargon2-1
+  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends libclang-dev
 fi
 
 cargo bench -p promptvault-benches --locked -- --test

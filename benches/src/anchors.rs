@@ -1,5 +1,5 @@
 //! The anchors ours is compared against: a raw `aes-gcm` seal, `ring`'s
-//! AES-256-GCM, the bare `argon2` crate, and the reference C libargon2.
+//! AES-256-GCM, the bare `argon2` crate, and the reference C Argon2.
 //!
 //! Each AEAD anchor is written the way a careful user of that library would
 //! write a seal: the key expanded once, a fresh 96-bit nonce drawn from the
@@ -132,83 +132,33 @@ pub fn argon2_crate(
     Ok(())
 }
 
-/// The reference C implementation, libargon2 (Debian's `libargon2-1`),
-/// loaded at run time so that building this crate needs no C library.
+/// The reference C implementation of Argon2 (phc-winner-argon2 20190702,
+/// the release Debian's libargon2 is built from), compiled at -O3 with its
+/// SSE2 `opt.c` path by the `argon2-kdf` crate, whose safe API keeps the
+/// FFI (and its unsafe code) out of this crate.
+#[derive(Debug)]
 pub struct LibArgon2 {
-    // Keeps the library mapped while `hash` is usable.
-    _lib: libloading::Library,
-    hash: Argon2idHashRaw,
-    /// The file that was loaded.
+    /// Where the implementation comes from.
     pub path: String,
 }
 
-impl core::fmt::Debug for LibArgon2 {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("LibArgon2")
-            .field("path", &self.path)
-            .finish()
-    }
-}
-
-/// `int argon2id_hash_raw(uint32_t t_cost, uint32_t m_cost, uint32_t
-/// parallelism, const void *pwd, size_t pwdlen, const void *salt, size_t
-/// saltlen, void *hash, size_t hashlen)` from `argon2.h`.
-type Argon2idHashRaw = unsafe extern "C" fn(
-    u32,
-    u32,
-    u32,
-    *const core::ffi::c_void,
-    usize,
-    *const core::ffi::c_void,
-    usize,
-    *mut core::ffi::c_void,
-    usize,
-) -> core::ffi::c_int;
-
-/// Where Debian installs the shared library (runtime package first).
-const LIBARGON2: &[&str] = &[
-    "libargon2.so.1",
-    "/usr/lib/x86_64-linux-gnu/libargon2.so.1",
-    "/usr/lib/aarch64-linux-gnu/libargon2.so.1",
-    "libargon2.so",
-];
-
-#[allow(unsafe_code)]
 impl LibArgon2 {
-    /// Loads libargon2.
+    /// The vendored reference implementation (always available).
     ///
     /// # Errors
     ///
-    /// When no libargon2 is installed (`apt-get install libargon2-1`).
+    /// Never; kept fallible for symmetry with other anchors.
     pub fn load() -> BoxResult<Self> {
-        let mut last = String::new();
-        for path in LIBARGON2 {
-            // SAFETY: loading libargon2 runs no initialisers with
-            // preconditions (it has none); the library is a plain C library.
-            match unsafe { libloading::Library::new(path) } {
-                Ok(lib) => {
-                    // SAFETY: the symbol has the C signature declared in
-                    // `Argon2idHashRaw` (argon2.h, stable since 2016); the
-                    // copied function pointer is only used while `_lib` is alive.
-                    let hash: Argon2idHashRaw =
-                        unsafe { *lib.get::<Argon2idHashRaw>(b"argon2id_hash_raw\0")? };
-                    return Ok(LibArgon2 {
-                        _lib: lib,
-                        hash,
-                        path: (*path).to_owned(),
-                    });
-                }
-                Err(e) => last = e.to_string(),
-            }
-        }
-        Err(format!("libargon2 not found (apt-get install libargon2-1): {last}").into())
+        Ok(LibArgon2 {
+            path: "phc-winner-argon2 20190702 (argon2-kdf, -O3, opt.c)".to_owned(),
+        })
     }
 
     /// Argon2id v0x13 into `out`.
     ///
     /// # Errors
     ///
-    /// With libargon2's error code.
+    /// With the C library's error.
     pub fn hash(
         &self,
         password: &[u8],
@@ -218,26 +168,19 @@ impl LibArgon2 {
         p: u32,
         out: &mut [u8],
     ) -> BoxResult<()> {
-        // SAFETY: every pointer comes from a live slice with its exact
-        // length; libargon2 reads `pwdlen`/`saltlen` bytes and writes
-        // `hashlen` bytes, and keeps no pointer after returning.
-        let rc = unsafe {
-            (self.hash)(
-                t,
-                m_kib,
-                p,
-                password.as_ptr().cast(),
-                password.len(),
-                salt.as_ptr().cast(),
-                salt.len(),
-                out.as_mut_ptr().cast(),
-                out.len(),
-            )
-        };
-        if rc == 0 {
-            Ok(())
-        } else {
-            Err(format!("libargon2 error {rc}").into())
+        let hash = argon2_kdf::Hasher::new()
+            .algorithm(argon2_kdf::Algorithm::Argon2id)
+            .custom_salt(salt)
+            .hash_length(u32::try_from(out.len())?)
+            .iterations(t)
+            .memory_cost_kib(m_kib)
+            .threads(p)
+            .hash(password)
+            .map_err(|e| format!("reference argon2: {e}"))?;
+        if hash.as_bytes().len() != out.len() {
+            return Err("reference argon2: wrong output length".into());
         }
+        out.copy_from_slice(hash.as_bytes());
+        Ok(())
     }
 }

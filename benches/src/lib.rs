@@ -1,6 +1,6 @@
 //! Shared pieces of the promptvault benchmarks: a deterministic prompt
 //! corpus, vault fixtures built from it, the plaintext anchor, the record
-//! seal/open path through the core's public format API, the libargon2 and
+//! seal/open path through the core's public format API, the reference C Argon2 and
 //! ring anchors, an interleaved timer and a peak-tracking allocator.
 //!
 //! Nothing here asserts a time. The criterion benches (`benches/`) report

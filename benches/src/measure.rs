@@ -21,21 +21,8 @@ pub struct CpuInstant(Duration);
 impl CpuInstant {
     /// Now, in this thread's CPU time.
     #[must_use]
-    #[allow(unsafe_code)]
     pub fn now() -> Self {
-        let mut ts = libc::timespec {
-            tv_sec: 0,
-            tv_nsec: 0,
-        };
-        // SAFETY: `ts` is a valid, writable timespec for the call, and
-        // CLOCK_THREAD_CPUTIME_ID is supported by Linux since 2.6.12.
-        let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &raw mut ts) };
-        if rc != 0 {
-            return CpuInstant(Duration::ZERO);
-        }
-        let secs = u64::try_from(ts.tv_sec).unwrap_or(0);
-        let nanos = u32::try_from(ts.tv_nsec).unwrap_or(0);
-        CpuInstant(Duration::new(secs, nanos))
+        CpuInstant(cpu_time::ThreadTime::try_now().map_or(Duration::ZERO, |t| t.as_duration()))
     }
 
     /// CPU time of this thread since `self`.

@@ -25,6 +25,8 @@ use promptvault_benches::record::RecordBench;
 use promptvault_benches::{BoxResult, corpus};
 
 #[global_allocator]
+static GLOBAL: peak_alloc::PeakAlloc = peak_alloc::PeakAlloc;
+/// Reads the counters of `GLOBAL`.
 static ALLOC: PeakAlloc = PeakAlloc::new();
 
 struct Row {
@@ -183,7 +185,7 @@ fn record(o: &Opts) -> BoxResult<()> {
     Ok(())
 }
 
-/// Item 2: Argon2id through our API vs the reference C libargon2.
+/// Item 2: Argon2id through our API vs the reference C Argon2.
 fn argon2(o: &Opts) -> BoxResult<()> {
     let lib = LibArgon2::load()?;
     let pw = fixture::password()?;
@@ -216,14 +218,14 @@ fn argon2(o: &Opts) -> BoxResult<()> {
             let mut out = [0u8; 32];
             let t0 = CpuInstant::now();
             lib.hash(fixture::PASSWORD.as_bytes(), &salt, m, t, 1, &mut out)
-                .expect("libargon2");
+                .expect("reference argon2");
             let d = t0.elapsed();
             black_box(out);
             d
         };
         let p = measure::pair_timed(rounds, &mut ours, &mut c_ref);
         Row::time(
-            &format!("Argon2id {label}: vault unlock vs libargon2 (C)"),
+            &format!("Argon2id {label}: vault unlock vs reference C Argon2"),
             &p,
             Some(0.90),
         )
@@ -238,13 +240,13 @@ fn argon2(o: &Opts) -> BoxResult<()> {
         };
         let p = measure::pair_timed(rounds, &mut bare, &mut c_ref);
         Row::time(
-            &format!("Argon2id {label}: bare argon2 crate vs libargon2 (C)"),
+            &format!("Argon2id {label}: bare argon2 crate vs reference C Argon2"),
             &p,
             None,
         )
         .print(o.smoke);
     }
-    println!("<!-- libargon2 loaded from {} -->", lib.path);
+    println!("<!-- reference argon2: {} -->", lib.path);
     Ok(())
 }
 
