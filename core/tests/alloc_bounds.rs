@@ -2,6 +2,8 @@
 //! allocation: a counting global allocator measures every byte allocated
 //! while each hostile input is handled. One test function, so no other test
 //! thread allocates while a region is measured.
+// Test code: unwrap/expect/indexing/panic are how a test fails, and failing
+// loudly is the point; the library itself denies them (workspace lints).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,

@@ -1,5 +1,7 @@
 //! The smaller public surfaces: error texts and codes, record forms,
 //! changesets, keyless validation for stores, accessors.
+// Test code: unwrap/expect/indexing/panic are how a test fails, and failing
+// loudly is the point; the library itself denies them (workspace lints).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,

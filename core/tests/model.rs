@@ -1,5 +1,7 @@
 //! The prompt model: versions, tags, search, sync, rollback, prune, limits,
 //! and property tests over random operation sequences.
+// Test code: unwrap/expect/indexing/panic are how a test fails, and failing
+// loudly is the point; the library itself denies them (workspace lints).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,

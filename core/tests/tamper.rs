@@ -2,6 +2,8 @@
 //! what the client sees. Each row is detected, or is an accepted leak that
 //! `SECURITY.md` documents (those rows assert the documented behaviour, so
 //! a change in it is noticed).
+// Test code: unwrap/expect/indexing/panic are how a test fails, and failing
+// loudly is the point; the library itself denies them (workspace lints).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,

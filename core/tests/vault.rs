@@ -1,4 +1,6 @@
 //! Key hierarchy and record binding, end to end through the public API.
+// Test code: unwrap/expect/indexing/panic are how a test fails, and failing
+// loudly is the point; the library itself denies them (workspace lints).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,

@@ -8,6 +8,8 @@
 //! - `"type": "export"`: `file`, `password`; import into a fresh vault and
 //!   compare with `expect`.
 //! - `"type": "inspect"`: `record`; the keyless API's view, or its error.
+// Test code: unwrap/expect/indexing/panic are how a test fails, and failing
+// loudly is the point; the library itself denies them (workspace lints).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,

@@ -3,6 +3,8 @@
 //! 256-bit keys, 96-bit nonces, 128-bit tags. The library draws its own
 //! nonces, so the vectors check the open direction: every valid case
 //! decrypts to its message, every invalid case fails.
+// Test code: unwrap/expect/indexing/panic are how a test fails, and failing
+// loudly is the point; the library itself denies them (workspace lints).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,

@@ -1,5 +1,7 @@
 //! Drives the real `promptvault` binary through the whole story, and checks
 //! that bad input fails cleanly without touching the vault file.
+// Test code: unwrap/expect/indexing/panic are how a test fails, and failing
+// loudly is the point; the library itself denies them (workspace lints).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
