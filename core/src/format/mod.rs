@@ -194,14 +194,34 @@ impl RecordHeader {
     /// - export header / payload: `xh` / `xp`
     #[must_use]
     pub fn storage_key(&self) -> String {
-        let hex = crate::ids::hex_encode;
         match self.kind {
             RecordKind::VaultHeader => "h".to_owned(),
-            RecordKind::ItemKey => format!("k.{}.{}", hex(&self.id1), self.key_gen),
-            RecordKind::PromptMeta => format!("m.{}", hex(&self.id1)),
-            RecordKind::PromptVersion => format!("v.{}.{}", hex(&self.id1), hex(&self.id2)),
+            RecordKind::ItemKey => storage_key::item_key(&self.id1, self.key_gen),
+            RecordKind::PromptMeta => storage_key::meta(&self.id1),
+            RecordKind::PromptVersion => storage_key::version(&self.id1, &self.id2),
             RecordKind::ExportHeader => "xh".to_owned(),
             RecordKind::ExportPayload => "xp".to_owned(),
         }
+    }
+}
+
+/// The storage keys of SPEC §5, in one place: the vault derives the keys it
+/// deletes from here, and [`RecordHeader::storage_key`] the keys of records.
+pub(crate) mod storage_key {
+    use crate::ids::{ID_LEN, hex_encode};
+
+    /// `k.<prompt>.<generation>`
+    pub(crate) fn item_key(prompt: &[u8; ID_LEN], generation: u32) -> String {
+        format!("k.{}.{generation}", hex_encode(prompt))
+    }
+
+    /// `m.<prompt>`
+    pub(crate) fn meta(prompt: &[u8; ID_LEN]) -> String {
+        format!("m.{}", hex_encode(prompt))
+    }
+
+    /// `v.<prompt>.<version>`
+    pub(crate) fn version(prompt: &[u8; ID_LEN], version: &[u8; ID_LEN]) -> String {
+        format!("v.{}.{}", hex_encode(prompt), hex_encode(version))
     }
 }

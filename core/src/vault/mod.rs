@@ -636,7 +636,7 @@ fn header_record(header: &KeyHeader) -> Result<SealedRecord> {
 }
 
 pub(crate) fn item_key_storage_key(prompt: PromptId, generation: u32) -> String {
-    format!("k.{}.{}", prompt.to_hex(), generation)
+    crate::format::storage_key::item_key(prompt.as_bytes(), generation)
 }
 
 fn record_header(

@@ -32,7 +32,7 @@ pub struct Published {
 }
 
 pub(crate) fn version_storage_key(prompt: PromptId, version: VersionId) -> String {
-    format!("v.{}.{}", prompt.to_hex(), version.to_hex())
+    crate::format::storage_key::version(prompt.as_bytes(), version.as_bytes())
 }
 
 fn check_draft(d: &Draft) -> Result<()> {
@@ -532,7 +532,9 @@ impl Vault {
             .remove(&id)
             .ok_or(Error::NotFound { what: "prompt" })?;
         let mut changes = Changeset::default();
-        changes.deletes.push(format!("m.{}", id.to_hex()));
+        changes
+            .deletes
+            .push(crate::format::storage_key::meta(id.as_bytes()));
         changes
             .deletes
             .extend(p.versions.keys().map(|v| version_storage_key(id, *v)));
