@@ -64,7 +64,47 @@ pub(crate) struct PromptState {
     pub(crate) versions: BTreeMap<VersionId, SealedRecord>,
 }
 
+/// Metadata sealed at the next revision, not yet installed (see
+/// [`PromptState::seal_next_meta`] and [`PromptState::install_meta`]).
+pub(crate) struct NextMeta {
+    pub(crate) meta: Meta,
+    pub(crate) revision: u64,
+    pub(crate) generation: u32,
+}
+
 impl PromptState {
+    /// Seals `meta` at the next revision under the newest item key, without
+    /// changing anything: mutations seal first and install after, so an
+    /// error leaves the prompt as it was.
+    pub(crate) fn seal_next_meta(
+        &self,
+        vault: VaultId,
+        prompt: PromptId,
+        meta: Meta,
+    ) -> Result<(SealedRecord, NextMeta)> {
+        let (generation, item) = self.current_key()?;
+        let revision = self
+            .revision
+            .checked_add(1)
+            .ok_or(Error::invalid("revision overflow"))?;
+        let record = seal_meta(vault, prompt, generation, item, revision, &meta)?;
+        Ok((
+            record,
+            NextMeta {
+                meta,
+                revision,
+                generation,
+            },
+        ))
+    }
+
+    /// Installs metadata sealed by [`PromptState::seal_next_meta`].
+    pub(crate) fn install_meta(&mut self, next: NextMeta) {
+        self.meta = next.meta;
+        self.revision = next.revision;
+        self.meta_gen = next.generation;
+    }
+
     /// The newest generation and its item key.
     pub(crate) fn current_key(&self) -> Result<(u32, &Key)> {
         self.keys

@@ -243,12 +243,8 @@ impl Vault {
         sort_entries(&mut meta.versions);
         meta.current = vid;
         meta.updated = now;
-        let revision = p
-            .revision
-            .checked_add(1)
-            .ok_or(Error::invalid("revision overflow"))?;
         let ver_rec = seal_version(vault_id, id, vid, generation, item, &content)?;
-        let meta_rec = seal_meta(vault_id, id, generation, item, revision, &meta)?;
+        let (meta_rec, next) = p.seal_next_meta(vault_id, id, meta)?;
         let mut changes = Changeset::default();
         changes.put_new(meta_rec);
         changes.put_new(ver_rec.clone());
@@ -256,9 +252,7 @@ impl Vault {
             .prompts
             .get_mut(&id)
             .ok_or(Error::NotFound { what: "prompt" })?;
-        p.meta = meta;
-        p.revision = revision;
-        p.meta_gen = generation;
+        p.install_meta(next);
         p.versions.insert(vid, ver_rec);
         Ok((vid, changes))
     }
@@ -278,19 +272,11 @@ impl Vault {
             return Ok(Changeset::default());
         }
         meta.updated = now;
-        let (generation, item) = p.current_key()?;
-        let revision = p
-            .revision
-            .checked_add(1)
-            .ok_or(Error::invalid("revision overflow"))?;
-        let rec = seal_meta(vault_id, id, generation, item, revision, &meta)?;
-        let p = self
-            .prompts
+        let (rec, next) = p.seal_next_meta(vault_id, id, meta)?;
+        self.prompts
             .get_mut(&id)
-            .ok_or(Error::NotFound { what: "prompt" })?;
-        p.meta = meta;
-        p.revision = revision;
-        p.meta_gen = generation;
+            .ok_or(Error::NotFound { what: "prompt" })?
+            .install_meta(next);
         let mut changes = Changeset::default();
         changes.put_new(rec);
         Ok(changes)
@@ -405,19 +391,13 @@ impl Vault {
             }
             meta.tags = out;
             meta.updated = now;
-            let (generation, item) = p.current_key()?;
-            let revision = p
-                .revision
-                .checked_add(1)
-                .ok_or(Error::invalid("revision overflow"))?;
-            changes.put_new(seal_meta(vault_id, id, generation, item, revision, &meta)?);
-            staged.push((id, meta, revision, generation));
+            let (rec, next) = p.seal_next_meta(vault_id, id, meta)?;
+            changes.put_new(rec);
+            staged.push((id, next));
         }
-        for (id, meta, revision, generation) in staged {
+        for (id, next) in staged {
             if let Some(p) = self.prompts.get_mut(&id) {
-                p.meta = meta;
-                p.revision = revision;
-                p.meta_gen = generation;
+                p.install_meta(next);
             }
         }
         Ok(changes)
