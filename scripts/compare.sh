@@ -14,18 +14,21 @@
 # wasm/pkg (or PV_WASM_PKG pointing at its node entry); without it, that part
 # is skipped with a message.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-ROOT=$(pwd)
+source "$(dirname "$0")/lib.sh"
+cd "$PV_ROOT"
+ROOT=$PV_ROOT
+bash scripts/setup.sh benches >/dev/null
+# A smoke run proves the code runs, so it takes the test profile (optimised
+# dependencies, already built by the tests); a measurement takes --release.
 SMOKE=()
-if [ "${1:-}" = "--smoke" ]; then SMOKE=(--smoke); fi
-
-if ! ldconfig -p 2>/dev/null | grep -q 'libclang'; then
-  apt-get update
-  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends libclang-dev
+PROFILE=(--release)
+if [ "${1:-}" = "--smoke" ]; then
+  SMOKE=(--smoke)
+  PROFILE=()
 fi
 
 echo "## native (rustc $(rustc --version | cut -d' ' -f2))"
-cargo run -p promptvault-benches --release --locked --bin compare -- "${SMOKE[@]}"
+cargo run -p promptvault-benches "${PROFILE[@]}" --locked --bin compare -- "${SMOKE[@]}"
 
 echo
 echo "## WASM under Node $(node --version 2>/dev/null || echo "(node not installed)")"
@@ -33,11 +36,6 @@ PKG=${PV_WASM_PKG:-$ROOT/wasm/pkg/node/promptvault_wasm.js}
 if [ ! -f "$PKG" ]; then
   echo "skipped: no npm package at $PKG (run scripts/test-wasm.sh, which builds it)"
   exit 0
-fi
-if ! [ -f benches/node/node_modules/.lock-stamp ] ||
-  ! cmp -s benches/node/package-lock.json benches/node/node_modules/.lock-stamp; then
-  (cd benches/node && npm ci --no-audit --no-fund --loglevel=error)
-  cp benches/node/package-lock.json benches/node/node_modules/.lock-stamp
 fi
 echo "| measure | ours | anchor | ours ÷ anchor | per-round range | target |"
 echo "|---|---|---|---|---|---|"

@@ -5,16 +5,16 @@
 # under ffi/ because calling it is unsafe code).
 # Usage: scripts/fuzz.sh [SECONDS] [TARGET...]
 set -euo pipefail
-cd "$(dirname "$0")/.."
+source "$(dirname "$0")/lib.sh"
+cd "$PV_ROOT"
+bash scripts/setup.sh hardening >/dev/null
 secs=${1:-20}; shift || true
-command -v cargo-fuzz >/dev/null || cargo install --locked cargo-fuzz
-rustup toolchain list | grep -q nightly || rustup toolchain install nightly --profile minimal
 corpus_root="$PWD/${FUZZ_CORPUS:-target/fuzz-corpus}"
 python3 scripts/fuzz-seeds.py "$corpus_root" >/dev/null
 declare -A dir_of=()
 for proj in fuzz ffi/fuzz; do
-  (cd "$proj" && cargo +nightly fuzz build -O >/dev/null 2>&1) || (cd "$proj" && cargo +nightly fuzz build -O)
-  for t in $(cd "$proj" && cargo +nightly fuzz list); do dir_of[$t]=$proj; done
+  (cd "$proj" && cargo +"$PV_NIGHTLY" fuzz build -O >/dev/null 2>&1) || (cd "$proj" && cargo +"$PV_NIGHTLY" fuzz build -O)
+  for t in $(cd "$proj" && cargo +"$PV_NIGHTLY" fuzz list); do dir_of[$t]=$proj; done
 done
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=("${!dir_of[@]}")
@@ -22,7 +22,7 @@ failed=0
 for t in $(printf '%s\n' "${targets[@]}" | sort); do
   proj=${dir_of[$t]:?unknown fuzz target $t}
   log=$(mktemp)
-  if (cd "$proj" && cargo +nightly fuzz run -O "$t" "$corpus_root/$t" -- \
+  if (cd "$proj" && cargo +"$PV_NIGHTLY" fuzz run -O "$t" "$corpus_root/$t" -- \
         -max_total_time="$secs" -rss_limit_mb=2048 -timeout=30 -print_final_stats=1) >"$log" 2>&1; then
     status=ok
   else

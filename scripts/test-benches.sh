@@ -1,21 +1,17 @@
 #!/usr/bin/env bash
-# Benches never rot: build every criterion bench and run each one once
-# (criterion's --test mode: one iteration each, no timing), then a smoke run
-# of the comparison, native and WASM (one tiny round per pair). In --test mode the benches cap
-# their fixtures at a few hundred prompts, so this stays within a few minutes
-# after the build. Nothing here asserts a time; the figures of a smoke run
-# mean nothing.
+# Benches never rot: every criterion bench runs once in criterion's --test
+# mode (one iteration each, no timing; the fixtures capped at a few hundred
+# prompts), then a smoke run of the comparison, native and WASM (one tiny
+# round per pair). Both build with the test profile, whose dependencies are
+# optimised (Cargo.toml), so this reuses the workspace's debug build instead
+# of a release build that nothing here needs. Nothing asserts a time: the
+# figures of a smoke run mean nothing. Real measurements: scripts/compare.sh.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+source "$(dirname "$0")/lib.sh"
+cd "$PV_ROOT"
+bash scripts/setup.sh benches
 
-# The reference C Argon2 anchor is vendored by the argon2-kdf crate, whose
-# build runs bindgen: it needs libclang. Install it only if it is missing.
-if ! ldconfig -p 2>/dev/null | grep -q 'libclang'; then
-  apt-get update
-  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends libclang-dev
-fi
-
-cargo bench -p promptvault-benches --locked -- --test
+cargo test -p promptvault-benches --benches --locked -- --test
 # The native pairs, and the WASM pairs when scripts/test-wasm.sh has built
 # the npm package (it runs before this in scripts/test.sh).
 bash scripts/compare.sh --smoke

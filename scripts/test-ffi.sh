@@ -6,30 +6,12 @@
 # Rust-side tests natively and under miri. Installs what it needs
 # (idempotently). Ends with "ffi: N passed, M failed".
 set -uo pipefail
-cd "$(dirname "$0")/.."
-root=$(pwd)
-target="${CARGO_TARGET_DIR:-target}"
-case "$target" in /*) ;; *) target="$root/$target" ;; esac
-lib="$target/debug"
+source "$(dirname "$0")/lib.sh"
+cd "$PV_ROOT"
+bash scripts/setup.sh ffi || exit 1
+lib="$CARGO_TARGET_DIR/debug"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-
-# ---- tools -----------------------------------------------------------------
-missing=()
-command -v cc >/dev/null || missing+=(gcc libc6-dev)
-command -v valgrind >/dev/null || missing+=(valgrind)
-command -v python3 >/dev/null || missing+=(python3)
-command -v git >/dev/null || missing+=(git)
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "installing: ${missing[*]}"
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
-fi
-if ! rustup toolchain list | grep -q '^nightly'; then
-  rustup toolchain install nightly --profile minimal
-fi
-if ! rustup +nightly component list --installed 2>/dev/null | grep -q '^miri'; then
-  rustup +nightly component add miri rust-src
-fi
 
 passed=0
 failed=0
@@ -116,7 +98,7 @@ run "examples/python/story.py (ctypes)" python3 examples/python/story.py "$lib/l
 
 # ---- Rust side ---------------------------------------------------------------------
 run "cargo test -p promptvault-ffi" cargo test -p promptvault-ffi
-run "cargo +nightly miri test -p promptvault-ffi" cargo +nightly miri test -p promptvault-ffi
+run "cargo +$PV_NIGHTLY miri test -p promptvault-ffi" cargo +"$PV_NIGHTLY" miri test -p promptvault-ffi
 
 echo "ffi: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

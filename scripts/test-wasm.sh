@@ -10,10 +10,12 @@
 #      Vite build (run in Chromium);
 # then prints the package size (gzipped) and `wasm: N passed, M failed`.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-ROOT=$(pwd)
-TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
-export PATH="$HOME/.cargo/bin:$PATH"
+source "$(dirname "$0")/lib.sh"
+cd "$PV_ROOT"
+bash scripts/setup.sh wasm
+ROOT=$PV_ROOT
+TARGET_DIR=$CARGO_TARGET_DIR
+WB_VERSION=$(pv_wasm_bindgen_version)
 
 passed=0
 failed=0
@@ -22,25 +24,6 @@ count() { # count <passed> <failed> <label>
   failed=$((failed + $2))
   echo "    [$3] $1 passed, $2 failed"
 }
-
-echo "--- toolchain"
-rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown ||
-  rustup target add wasm32-unknown-unknown
-# wasm-bindgen-cli must be the exact version of the wasm-bindgen crate in Cargo.lock.
-WB_VERSION=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)
-if [ "$(wasm-bindgen --version 2>/dev/null || true)" != "wasm-bindgen $WB_VERSION" ]; then
-  echo "installing wasm-bindgen-cli $WB_VERSION (a few minutes)"
-  cargo install wasm-bindgen-cli --version "$WB_VERSION"
-fi
-if ! [ -x /usr/bin/chromium ] || ! [ -x /usr/bin/chromedriver ]; then
-  apt-get update
-  DEBIAN_FRONTEND=noninteractive apt-get install -y chromium chromium-driver
-fi
-# Reinstall only when the lockfile changed since the last install.
-if ! [ -f wasm/node_modules/.lock-stamp ] || ! cmp -s wasm/package-lock.json wasm/node_modules/.lock-stamp; then
-  (cd wasm && npm ci --no-audit --no-fund --loglevel=error)
-  cp wasm/package-lock.json wasm/node_modules/.lock-stamp
-fi
 
 echo "--- wasm-bindgen-test (Node, then headless Chromium)"
 export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner
