@@ -721,6 +721,46 @@ impl Vault {
         Ok(())
     }
 
+    /// A prompt's metadata as the JSON it is sealed as. A test hook, not
+    /// API.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotFound`] for an unknown prompt.
+    #[doc(hidden)]
+    pub fn meta_json_for_tests(&self, id: PromptId) -> Result<Vec<u8>> {
+        to_json(&self.prompt(id)?.meta)
+    }
+
+    /// Seals `meta_json` as the next metadata revision of prompt `id` with
+    /// no model rule applied: what a buggy or hostile client holding the
+    /// keys could write. The vault itself is not changed. A test hook for
+    /// degraded reads, not API.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotFound`] for an unknown prompt; [`Error::Randomness`].
+    #[doc(hidden)]
+    pub fn unchecked_meta_for_tests(&self, id: PromptId, meta_json: &[u8]) -> Result<Changeset> {
+        let p = self.prompt(id)?;
+        let (generation, item) = p.current_key()?;
+        let revision = p
+            .revision
+            .checked_add(1)
+            .ok_or(Error::invalid("revision overflow"))?;
+        let h = record_header(
+            RecordKind::PromptMeta,
+            self.id(),
+            generation,
+            id,
+            None,
+            revision,
+        );
+        let mut changes = Changeset::default();
+        changes.put_new(record::seal(item, h, meta_json)?);
+        Ok(changes)
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn rebuild_header(
         &self,
