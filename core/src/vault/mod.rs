@@ -718,6 +718,15 @@ impl Vault {
                 self.open_version_record(p, rec)?;
             }
         }
+        for d in self.damaged.values() {
+            for rec in d.versions.values() {
+                let key = d
+                    .keys
+                    .get(&rec.header().key_gen)
+                    .ok_or(Error::Authentication)?;
+                record::open(key, rec)?;
+            }
+        }
         Ok(())
     }
 

@@ -82,6 +82,12 @@ impl Vault {
     /// new prompts, new versions, newer metadata. No version is ever lost;
     /// diverged metadata merges deterministically (see `SPEC.md` §Sync).
     ///
+    /// Metadata that is authentic but breaks a model rule (`SPEC.md` §6.3)
+    /// is ignored when the prompt has a valid copy; otherwise the prompt is
+    /// kept as damaged ([`MergeReport::damaged`], [`Vault::damaged_prompts`])
+    /// and its records stored. Records of a prompt already damaged here are
+    /// ignored until it is deleted.
+    ///
     /// # Errors
     ///
     /// As [`Vault::open`]; on any error the vault is unchanged.
@@ -158,7 +164,9 @@ impl Vault {
             keys.get(&(prompt, generation)).map(|(k, _)| k).or_else(|| {
                 self.prompts
                     .get(&prompt)
-                    .and_then(|p| p.keys.get(&generation))
+                    .map(|p| &p.keys)
+                    .or_else(|| self.damaged.get(&prompt).map(|d| &d.keys))
+                    .and_then(|k| k.get(&generation))
             })
         };
 
