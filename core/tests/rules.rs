@@ -642,6 +642,45 @@ fn records_for_a_locally_damaged_prompt_do_not_break_a_merge() {
 }
 
 #[test]
+fn version_content_that_does_not_parse_degrades_instead_of_failing() {
+    let (mut v, mut s) = new_vault();
+    let draft = |t: &str| Draft {
+        title: t.into(),
+        ..Draft::default()
+    };
+    let (a, c) = v
+        .create_prompt(&draft("a"), &[], false, Timestamp(1))
+        .unwrap();
+    s.apply(&c);
+    let (a2, c) = v.add_version(a, &draft("a2"), Timestamp(2)).unwrap();
+    s.apply(&c);
+    let (b, c) = v
+        .create_prompt(&draft("b"), &[], false, Timestamp(3))
+        .unwrap();
+    s.apply(&c);
+    // A listed version of `a` whose content is not JSON: open is lazy and
+    // succeeds; export leaves that version out; the export imports.
+    let mut listed_bad = s.clone();
+    listed_bad.apply(&v.unchecked_version_for_tests(a, a2, b"not json").unwrap());
+    let back = reopen(&listed_bad);
+    assert!(back.damaged_prompts().is_empty());
+    assert!(back.version(a, Some(a2)).is_err());
+    let file = back.export(&export_pw(), fast()).unwrap();
+    let (mut other, mut os) = new_vault();
+    let (r, imported) = import_and_reopen(&mut other, &mut os, &file);
+    assert!(r.refused.is_empty());
+    assert_eq!(imported.history(a).unwrap().len(), 1);
+    // An unlisted (orphan) version of `b` whose content is not JSON: open
+    // would have to adopt it, cannot, and keeps `b` as damaged.
+    let orphan: promptvault::VersionId = hex(42).parse().unwrap();
+    s.apply(&v.unchecked_version_for_tests(b, orphan, b"{}").unwrap());
+    let back = reopen(&s);
+    assert_eq!(back.damaged_prompts().len(), 1);
+    assert_eq!(back.damaged_prompts()[0].id, b);
+    assert_eq!(listed(&back), BTreeSet::from([a]));
+}
+
+#[test]
 fn un_normalised_duplicate_tags_on_read_count_once() {
     let (s, bad, _) = vault_with_damage(|m| m["tags"] = json!(["Art", " art", "ART "]));
     let v = reopen(&s);

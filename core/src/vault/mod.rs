@@ -770,6 +770,35 @@ impl Vault {
         Ok(changes)
     }
 
+    /// Seals `content_json` as the record of version `version` of prompt
+    /// `id` with no model rule applied (the metadata is not changed). A
+    /// test hook for degraded reads, not API.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotFound`] for an unknown prompt; [`Error::Randomness`].
+    #[doc(hidden)]
+    pub fn unchecked_version_for_tests(
+        &self,
+        id: PromptId,
+        version: VersionId,
+        content_json: &[u8],
+    ) -> Result<Changeset> {
+        let p = self.prompt(id)?;
+        let (generation, item) = p.current_key()?;
+        let h = record_header(
+            RecordKind::PromptVersion,
+            self.id(),
+            generation,
+            id,
+            Some(version),
+            0,
+        );
+        let mut changes = Changeset::default();
+        changes.put_new(record::seal(item, h, content_json)?);
+        Ok(changes)
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn rebuild_header(
         &self,

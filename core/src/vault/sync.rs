@@ -356,15 +356,23 @@ impl Vault {
             }
             // Versions without an entry (their metadata has not caught up): adopt them.
             let listed: BTreeSet<VersionId> = merged.versions.iter().map(|e| e.id).collect();
+            // An authentication failure is fatal; content that does not
+            // parse breaks a model rule (handled with the rules below).
+            let mut unreadable: Option<Error> = None;
             for (vid, rec) in &state.versions {
                 if !listed.contains(vid) {
-                    let content = self.open_version_with(&state, rec, &keys, prompt)?;
-                    merged.versions.push(VersionEntry {
-                        id: *vid,
-                        parent: content.parent,
-                        created: content.created,
-                        title: content.title,
-                    });
+                    let plain = self.open_version_with(&state, rec, &keys, prompt)?;
+                    match parse_json::<crate::model::VersionContent>(&plain, "version JSON") {
+                        Ok(content) => merged.versions.push(VersionEntry {
+                            id: *vid,
+                            parent: content.parent,
+                            created: content.created,
+                            title: content.title,
+                        }),
+                        Err(e) => {
+                            unreadable.get_or_insert(e);
+                        }
+                    }
                 }
             }
             sort_entries(&mut merged.versions);
@@ -392,7 +400,11 @@ impl Vault {
             // adopted from version records can break them here. A merge
             // refuses (its result would be sealed); open keeps the prompt
             // as damaged.
-            if let Err(reason) = rules::normalize_meta(&mut merged) {
+            let ruled = match unreadable {
+                Some(e) => Err(e),
+                None => rules::normalize_meta(&mut merged),
+            };
+            if let Err(reason) = ruled {
                 let stored = cands
                     .iter()
                     .filter_map(|c| c.record.as_ref())
@@ -481,15 +493,14 @@ impl Vault {
         rec: &SealedRecord,
         keys: &BTreeMap<(PromptId, u32), (Key, SealedRecord)>,
         prompt: PromptId,
-    ) -> Result<crate::model::VersionContent> {
+    ) -> Result<zeroize::Zeroizing<Vec<u8>>> {
         let generation = rec.header().key_gen;
         let key = state
             .keys
             .get(&generation)
             .or_else(|| keys.get(&(prompt, generation)).map(|(k, _)| k))
             .ok_or(Error::MissingRecord { what: "item key" })?;
-        let plain = record::open(key, rec)?;
-        parse_json(&plain, "version JSON")
+        record::open(key, rec)
     }
 }
 
