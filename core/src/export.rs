@@ -19,10 +19,13 @@ use crate::hazmat::Key;
 use crate::header::{Credential, HeaderBuilder, KeyHeader, SlotSource};
 use crate::ids::{ID_LEN, PromptId, Timestamp, VaultId, VersionId};
 use crate::kdf::{self, KdfParams, Password};
-use crate::model::{MAX_VERSIONS_PER_PROMPT, Meta, VersionContent};
+use crate::model::{Meta, VersionContent, VersionEntry};
 use crate::record::{self, SealedRecord};
 use crate::rng;
-use crate::vault::{Changeset, Vault};
+use crate::rules::{self, MAX_STORED_VERSIONS};
+use crate::vault::{
+    Changeset, Damaged, PromptState, Vault, seal_item_key_with, seal_meta, seal_version,
+};
 
 /// The export payload format tag.
 const PAYLOAD_FORMAT: &str = "promptvault-export/1";
@@ -48,24 +51,58 @@ pub struct ImportReport {
     pub prompts_added: usize,
     /// Versions that were new to this vault.
     pub versions_added: usize,
+    /// Prompts left out because they break a model rule that cannot be
+    /// normalised (see `SPEC.md` §6.3); the rest of the file is imported.
+    pub refused: Vec<RefusedPrompt>,
     /// The records to store.
     pub changes: Changeset,
 }
 
+/// A prompt of an export file that an import left out, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RefusedPrompt {
+    /// The prompt id in the export.
+    pub id: PromptId,
+    /// The rule it breaks.
+    pub reason: Error,
+}
+
+/// One prompt's import, staged: nothing of the vault changes until every
+/// prompt of the file is staged.
+struct StagedImport {
+    state: PromptState,
+    changes: Changeset,
+    new: bool,
+    versions_added: usize,
+}
+
 impl Vault {
     /// Exports every prompt with its full history, tags and flags into one
-    /// file encrypted under `password`.
+    /// file encrypted under `password`. Damaged prompts (see
+    /// [`Vault::damaged_prompts`]) are exported as far as they are
+    /// readable: their metadata as stored if it parses (else rebuilt from
+    /// their versions), and every version whose content parses. A version
+    /// of any prompt whose authentic content does not parse is left out.
     ///
     /// # Errors
     ///
     /// [`Error::Authentication`] if a stored version fails to open;
     /// [`Error::LimitExceeded`] above the export payload limit.
     pub fn export(&self, password: &Password, params: KdfParams) -> Result<Vec<u8>> {
-        let mut prompts = Vec::with_capacity(self.prompts.len());
+        let mut prompts = Vec::with_capacity(self.prompts.len() + self.damaged.len());
         for (id, p) in &self.prompts {
             let mut versions = BTreeMap::new();
             for (vid, rec) in &p.versions {
-                versions.insert(*vid, self.open_version_record(p, rec)?);
+                // Authentic content that does not parse is left out (the
+                // import then drops its entry); tampering still fails.
+                match self.open_version_record(p, rec) {
+                    Ok(content) => {
+                        versions.insert(*vid, content);
+                    }
+                    Err(Error::Malformed { .. }) => {}
+                    Err(e) => return Err(e),
+                }
             }
             prompts.push(ExportedPrompt {
                 id: *id,
@@ -73,45 +110,19 @@ impl Vault {
                 versions,
             });
         }
-        let payload = Payload {
-            format: PAYLOAD_FORMAT.to_owned(),
-            prompts,
-        };
-        let json = Zeroizing::new(crate::vault::to_json(&payload)?);
-        let export_id = VaultId::generate()?;
-        let export_key = Key::generate()?;
-        let salt = rng::array()?;
-        let kek = kdf::derive_kek(password, &salt, params)?;
-        let header = HeaderBuilder {
-            kind: RecordKind::ExportHeader,
-            vault_id: export_id,
-            key_gen: 1,
-            revision: 0,
-            kdf: params,
-            salt,
-            vk: &export_key,
+        for (id, d) in &self.damaged {
+            if let Some(ep) = salvage(*id, d)? {
+                prompts.push(ep);
+            }
         }
-        .build(
-            SlotSource::Wrap(&kek),
-            SlotSource::Keep([0; format::SLOT_LEN]),
-            None,
-        )?;
-        let body = record::seal(
-            &export_key,
-            RecordHeader {
-                kind: RecordKind::ExportPayload,
-                key_gen: 1,
-                vault_id: export_id,
-                id1: [0; ID_LEN],
-                id2: [0; ID_LEN],
-                revision: 0,
-                body_len: 0,
+        seal_payload(
+            &Payload {
+                format: PAYLOAD_FORMAT.to_owned(),
+                prompts,
             },
-            &json,
-        )?;
-        let mut out = header.bytes;
-        out.extend_from_slice(body.as_bytes());
-        Ok(out)
+            password,
+            params,
+        )
     }
 
     /// Imports an export file: new prompts are added under fresh item keys;
@@ -119,12 +130,18 @@ impl Vault {
     /// listed), while local metadata otherwise stays as it is. Importing the
     /// same file twice adds nothing.
     ///
+    /// Every prompt goes through the model rules (`SPEC.md` §6.3): what can
+    /// be normalised is (tags re-normalised and deduplicated, entries
+    /// sorted, …); a prompt that still breaks a rule is left out and listed
+    /// in [`ImportReport::refused`] with the reason. So an import never
+    /// writes what [`Vault::open`] would refuse.
+    ///
     /// # Errors
     ///
     /// [`Error::Authentication`] for a wrong password or a modified file;
     /// [`Error::Malformed`] and friends for a file that is not an export;
     /// [`Error::KdfParamsOutOfBounds`] for a hostile header (before any KDF
-    /// work). On error the vault is unchanged.
+    /// work); [`Error::Randomness`]. On error the vault is unchanged.
     pub fn import(
         &mut self,
         file: &[u8],
@@ -132,105 +149,251 @@ impl Vault {
         now: Timestamp,
     ) -> Result<ImportReport> {
         let payload = open_export(file, password)?;
-        let vault_id = self.id();
-        let generation = self.key_generation();
         let mut report = ImportReport::default();
         let mut staged = Vec::new();
+        let mut seen = BTreeSet::new();
         for ep in payload.prompts {
-            let mut incoming_meta = ep.meta;
-            let mut state = match self.prompts.get(&ep.id) {
-                Some(p) => p.clone(),
-                None => {
-                    let item = Key::generate()?;
-                    report.changes.put_new(crate::vault::seal_item_key_with(
-                        self.vault_key_current(),
-                        vault_id,
-                        ep.id,
-                        generation,
-                        &item,
-                    )?);
-                    report.prompts_added += 1;
-                    let mut keys = BTreeMap::new();
-                    keys.insert(generation, item);
-                    incoming_meta
-                        .versions
-                        .retain(|e| ep.versions.contains_key(&e.id));
-                    crate::vault::PromptState {
-                        keys,
-                        meta: Meta {
-                            versions: Vec::new(),
-                            ..incoming_meta.clone()
-                        },
-                        revision: 0,
-                        meta_gen: generation,
-                        versions: BTreeMap::new(),
-                    }
-                }
-            };
-            let dead: BTreeSet<VersionId> = state.meta.deleted.iter().copied().collect();
-            let (kgen, item) = state.current_key()?;
-            let item = item.clone();
-            let mut added = false;
-            for entry in &incoming_meta.versions {
-                if state.versions.contains_key(&entry.id) || dead.contains(&entry.id) {
-                    continue;
-                }
-                let content = ep
-                    .versions
-                    .get(&entry.id)
-                    .ok_or(Error::malformed("export version missing"))?;
-                if state.meta.versions.len() >= 4 * MAX_VERSIONS_PER_PROMPT {
-                    return Err(Error::too_large(
-                        "versions of one prompt",
-                        MAX_VERSIONS_PER_PROMPT,
-                        state.meta.versions.len(),
-                    ));
-                }
-                let rec =
-                    crate::vault::seal_version(vault_id, ep.id, entry.id, kgen, &item, content)?;
-                report.changes.put_new(rec.clone());
-                state.versions.insert(entry.id, rec);
-                state.meta.versions.push(entry.clone());
-                report.versions_added += 1;
-                added = true;
-            }
-            if !added {
+            let id = ep.id;
+            if !seen.insert(id) {
+                report.refused.push(RefusedPrompt {
+                    id,
+                    reason: Error::malformed("the export lists this prompt twice"),
+                });
                 continue;
             }
-            crate::vault::sync::sort_entries(&mut state.meta.versions);
-            if !state
-                .meta
-                .versions
-                .iter()
-                .any(|e| e.id == state.meta.current)
-            {
-                if let Some(last) = state.meta.versions.last() {
-                    state.meta.current = last.id;
+            match self.stage_import(ep, now) {
+                Ok(Some(s)) => {
+                    report.prompts_added += usize::from(s.new);
+                    report.versions_added += s.versions_added;
+                    report.changes.puts.extend(s.changes.puts);
+                    report.changes.deletes.extend(s.changes.deletes);
+                    staged.push((id, s.state));
                 }
+                Ok(None) => {}
+                Err(Error::Randomness) => return Err(Error::Randomness),
+                Err(reason) => report.refused.push(RefusedPrompt { id, reason }),
             }
-            if self.prompts.contains_key(&ep.id) {
-                state.meta.updated = now;
-            }
-            state.revision = state
-                .revision
-                .checked_add(1)
-                .ok_or(Error::invalid("revision overflow"))?;
-            state.meta_gen = kgen;
-            report.changes.put_new(crate::vault::seal_meta(
-                vault_id,
-                ep.id,
-                kgen,
-                &item,
-                state.revision,
-                &state.meta,
-            )?);
-            staged.push((ep.id, state));
         }
         for (id, state) in staged {
             self.prompts.insert(id, state);
         }
         Ok(report)
     }
+
+    /// Stages one exported prompt, or says which rule it breaks. `None`
+    /// when it brings nothing new.
+    fn stage_import(&self, ep: ExportedPrompt, now: Timestamp) -> Result<Option<StagedImport>> {
+        if self.damaged.contains_key(&ep.id) {
+            return Err(Error::invalid(
+                "the prompt is damaged in this vault; remove it before importing it",
+            ));
+        }
+        let ExportedPrompt {
+            id,
+            meta: mut incoming,
+            versions: contents,
+        } = ep;
+        // A partial export: entries without content are left out, and
+        // `current` falls back to the newest version kept.
+        incoming.versions.retain(|e| contents.contains_key(&e.id));
+        if !incoming.versions.iter().any(|e| e.id == incoming.current) {
+            if let Some(newest) = incoming.versions.iter().max_by_key(|e| (e.created, e.id)) {
+                incoming.current = newest.id;
+            }
+        }
+        rules::normalize_meta(&mut incoming)?;
+        let vault_id = self.id();
+        let mut changes = Changeset::default();
+        let (mut state, new) = match self.prompts.get(&id) {
+            Some(p) => (p.clone(), false),
+            None => {
+                let generation = self.key_generation();
+                let item = Key::generate()?;
+                changes.put_new(seal_item_key_with(
+                    self.vault_key_current(),
+                    vault_id,
+                    id,
+                    generation,
+                    &item,
+                )?);
+                let mut keys = BTreeMap::new();
+                keys.insert(generation, item);
+                let state = PromptState {
+                    stale: BTreeSet::new(),
+                    keys,
+                    meta: Meta {
+                        versions: Vec::new(),
+                        ..incoming.clone()
+                    },
+                    revision: 0,
+                    meta_gen: generation,
+                    versions: BTreeMap::new(),
+                };
+                (state, true)
+            }
+        };
+        let dead: BTreeSet<VersionId> = state.meta.deleted.iter().copied().collect();
+        let fresh: Vec<&VersionEntry> = incoming
+            .versions
+            .iter()
+            .filter(|e| !state.versions.contains_key(&e.id) && !dead.contains(&e.id))
+            .collect();
+        if fresh.is_empty() {
+            return Ok(None);
+        }
+        let total = state.meta.versions.len() + fresh.len();
+        if total > MAX_STORED_VERSIONS {
+            return Err(Error::too_large(
+                "versions of one prompt",
+                MAX_STORED_VERSIONS,
+                total,
+            ));
+        }
+        let (kgen, item) = state.current_key()?;
+        let item = item.clone();
+        let versions_added = fresh.len();
+        for entry in fresh {
+            let content = contents
+                .get(&entry.id)
+                .ok_or(Error::malformed("export version missing"))?;
+            let rec = seal_version(vault_id, id, entry.id, kgen, &item, content)?;
+            changes.put_new(rec.clone());
+            state.versions.insert(entry.id, rec);
+            state.meta.versions.push(entry.clone());
+        }
+        rules::sort_entries(&mut state.meta.versions);
+        if !new {
+            state.meta.updated = now;
+        }
+        state.revision = state
+            .revision
+            .checked_add(1)
+            .ok_or(Error::invalid("revision overflow"))?;
+        state.meta_gen = kgen;
+        changes.put_new(seal_meta(
+            vault_id,
+            id,
+            kgen,
+            &item,
+            state.revision,
+            &state.meta,
+        )?);
+        changes.deletes.extend(state.take_stale(id));
+        Ok(Some(StagedImport {
+            state,
+            changes,
+            new,
+            versions_added,
+        }))
+    }
+}
+
+/// What can be read of a damaged prompt, for export: its metadata if it
+/// parses (else rebuilt from the versions), and every version whose content
+/// parses. `None` when nothing is readable.
+fn salvage(id: PromptId, d: &Damaged) -> Result<Option<ExportedPrompt>> {
+    let open = |rec: &SealedRecord| -> Result<Zeroizing<Vec<u8>>> {
+        let key = d
+            .keys
+            .get(&rec.header().key_gen)
+            .ok_or(Error::Authentication)?;
+        record::open(key, rec)
+    };
+    let mut versions = BTreeMap::new();
+    for (vid, rec) in &d.versions {
+        let plain = open(rec)?;
+        if let Ok(content) = crate::vault::parse_json::<VersionContent>(&plain, "version JSON") {
+            versions.insert(*vid, content);
+        }
+    }
+    let plain = open(&d.meta)?;
+    let meta = match crate::vault::parse_json::<Meta>(&plain, "metadata JSON") {
+        Ok(m) => m,
+        Err(_) => {
+            let mut entries: Vec<VersionEntry> = versions
+                .iter()
+                .map(|(vid, c)| VersionEntry {
+                    id: *vid,
+                    parent: c.parent,
+                    created: c.created,
+                    title: c.title.clone(),
+                })
+                .collect();
+            rules::sort_entries(&mut entries);
+            let (Some(first), Some(last)) = (entries.first(), entries.last()) else {
+                return Ok(None);
+            };
+            Meta {
+                created: first.created,
+                updated: last.created,
+                current: last.id,
+                tags: Vec::new(),
+                favorite: false,
+                archived: false,
+                deleted: Vec::new(),
+                versions: entries,
+            }
+        }
+    };
+    Ok(Some(ExportedPrompt { id, meta, versions }))
+}
+
+/// Seals an export payload into an export file (header, then the payload
+/// record under a fresh export key).
+fn seal_payload(payload: &Payload, password: &Password, params: KdfParams) -> Result<Vec<u8>> {
+    let json = Zeroizing::new(crate::vault::to_json(payload)?);
+    let export_id = VaultId::generate()?;
+    let export_key = Key::generate()?;
+    let salt = rng::array()?;
+    let kek = kdf::derive_kek(password, &salt, params)?;
+    let header = HeaderBuilder {
+        kind: RecordKind::ExportHeader,
+        vault_id: export_id,
+        key_gen: 1,
+        revision: 0,
+        kdf: params,
+        salt,
+        vk: &export_key,
+    }
+    .build(
+        SlotSource::Wrap(&kek),
+        SlotSource::Keep([0; format::SLOT_LEN]),
+        None,
+    )?;
+    let body = record::seal(
+        &export_key,
+        RecordHeader {
+            kind: RecordKind::ExportPayload,
+            key_gen: 1,
+            vault_id: export_id,
+            id1: [0; ID_LEN],
+            id2: [0; ID_LEN],
+            revision: 0,
+            body_len: 0,
+        },
+        &json,
+    )?;
+    let mut out = header.bytes;
+    out.extend_from_slice(body.as_bytes());
+    Ok(out)
+}
+
+/// Writes an export file whose payload is `payload_json` as given, with no
+/// model rule applied: for tests that need an export a buggy or hostile
+/// client could write. Not part of the API; the safe writer is
+/// [`Vault::export`].
+///
+/// # Errors
+///
+/// As [`Vault::export`].
+#[doc(hidden)]
+pub fn unchecked_export_for_tests(
+    payload_json: &[u8],
+    password: &Password,
+    params: KdfParams,
+) -> Result<Vec<u8>> {
+    let payload: Payload = crate::vault::parse_json(payload_json, "export JSON")?;
+    seal_payload(&payload, password, params)
 }
 
 fn open_export(file: &[u8], password: &Password) -> Result<Payload> {

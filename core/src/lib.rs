@@ -16,10 +16,15 @@ mod kdf;
 mod record;
 mod recovery;
 mod rng;
+mod rules;
 mod vault;
 
 pub use error::{Error, ErrorCode, Result};
-pub use export::ImportReport;
+/// Writes an export file from a raw payload, bypassing the model rules: a
+/// test hook for exports a buggy or hostile client could write. Not API.
+#[doc(hidden)]
+pub use export::unchecked_export_for_tests;
+pub use export::{ImportReport, RefusedPrompt};
 pub use format::{RecordHeader, RecordKind};
 pub use header::Credential;
 pub use ids::{ID_LEN, PromptId, Timestamp, VaultId, VersionId};
@@ -31,6 +36,6 @@ pub use store::MemoryStore;
 pub use vault::Published;
 pub use vault::sync::MAX_RECORDS_PER_BATCH;
 pub use vault::{
-    ArchivedFilter, Changeset, DiffLine, DiffOp, MergeReport, NewVault, Query, SeenRevisions,
-    TagCount, TagMode, Vault,
+    ArchivedFilter, Changeset, DamagedPrompt, DiffLine, DiffOp, MergeReport, NewVault, Query,
+    SeenRevisions, TagCount, TagMode, Vault,
 };

@@ -12,7 +12,8 @@ use crate::model::MAX_TAG_CHARS;
 ///
 /// # Errors
 ///
-/// [`Error::InvalidInput`] for an empty tag or one with control characters;
+/// [`Error::InvalidInput`] for an empty tag or one with a control or
+/// bidirectional-override character (see `SPEC.md` §6.3);
 /// [`Error::LimitExceeded`] above [`MAX_TAG_CHARS`] characters.
 pub fn normalize(tag: &str) -> Result<String> {
     if tag.len() > MAX_TAG_CHARS * 8 {
@@ -26,8 +27,10 @@ pub fn normalize(tag: &str) -> Result<String> {
     if spelled.is_empty() {
         return Err(Error::invalid("a tag is empty"));
     }
-    if spelled.chars().any(char::is_control) {
-        return Err(Error::invalid("a tag contains control characters"));
+    if spelled.chars().any(crate::rules::forbidden_in_label) {
+        return Err(Error::invalid(
+            "a tag contains control or bidirectional-override characters",
+        ));
     }
     let n = spelled.chars().count();
     if n > MAX_TAG_CHARS {
@@ -60,6 +63,8 @@ mod tests {
         assert_eq!(normalize("  Cafe\u{301} ").unwrap(), "Café");
         assert!(normalize("   ").is_err());
         assert!(normalize("a\nb").is_err());
+        assert!(normalize("a\u{1b}]52;c;x\u{7}").is_err());
+        assert!(normalize("a\u{202e}b").is_err());
         assert!(normalize(&"x".repeat(65)).is_err());
     }
 }

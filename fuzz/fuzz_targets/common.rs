@@ -5,7 +5,7 @@
 use std::sync::OnceLock;
 
 use promptvault::format::text;
-use promptvault::{Credential, Password, Vault};
+use promptvault::{Changeset, Credential, MemoryStore, Password, SealedRecord, Vault};
 
 const VECTOR: &str = include_str!("../../core/tests/vectors/vault_password.json");
 pub const EXPORT_PASSWORD: &str = "export password";
@@ -58,4 +58,39 @@ pub fn split(mut data: &[u8]) -> Vec<&[u8]> {
         data = &rest[n..];
     }
     out
+}
+
+/// The vector vault's store (header and every record), or only its header.
+pub fn fixture_store(with_records: bool) -> MemoryStore {
+    let f = fixture();
+    let mut changes = Changeset::default();
+    changes.header = Some(SealedRecord::from_bytes(f.header.clone()).unwrap());
+    if with_records {
+        for r in &f.records {
+            changes.puts.push(SealedRecord::from_bytes(r.clone()).unwrap());
+        }
+    }
+    let mut store = MemoryStore::new();
+    store.apply(&changes);
+    store
+}
+
+/// The invariant "what the core writes, it opens": `changes`, applied to
+/// `store`, must give a store that opens, with the same prompts listed and
+/// the same prompts damaged as the vault `v` that wrote them.
+pub fn assert_reopens(mut store: MemoryStore, changes: &Changeset, v: &Vault) {
+    store.apply(changes);
+    let back = Vault::open(
+        store.header().unwrap(),
+        store.record_bytes(),
+        Credential::Password(&password()),
+    )
+    .unwrap_or_else(|e| panic!("the core wrote a store it cannot open: {e}"));
+    assert_eq!(back.prompt_ids(), v.prompt_ids());
+    let damaged = |v: &Vault| v.damaged_prompts().into_iter().map(|d| d.id).collect::<Vec<_>>();
+    assert_eq!(damaged(&back), damaged(v));
+    for id in back.prompt_ids() {
+        assert_eq!(back.history(id).unwrap(), v.history(id).unwrap());
+        assert_eq!(back.summary(id).unwrap().tags, v.summary(id).unwrap().tags);
+    }
 }

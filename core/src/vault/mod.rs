@@ -17,7 +17,7 @@ mod prompts;
 mod query;
 pub(crate) mod sync;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
@@ -54,6 +54,9 @@ pub struct SeenRevisions {
 /// A prompt's decrypted state.
 #[derive(Clone)]
 pub(crate) struct PromptState {
+    /// Replayed records of tombstoned versions that open found in the store
+    /// (open cannot delete): the next write of this prompt deletes them.
+    pub(crate) stale: BTreeSet<VersionId>,
     /// Item keys by generation (more than one only mid-rotation).
     pub(crate) keys: BTreeMap<u32, Key>,
     pub(crate) meta: Meta,
@@ -98,11 +101,22 @@ impl PromptState {
         ))
     }
 
-    /// Installs metadata sealed by [`PromptState::seal_next_meta`].
-    pub(crate) fn install_meta(&mut self, next: NextMeta) {
+    /// Installs metadata sealed by [`PromptState::seal_next_meta`]. Returns
+    /// the storage keys of stale replayed versions, for the changeset's
+    /// deletes (this write deletes them again, see `SPEC.md` §6.1).
+    pub(crate) fn install_meta(&mut self, prompt: PromptId, next: NextMeta) -> Vec<String> {
         self.meta = next.meta;
         self.revision = next.revision;
         self.meta_gen = next.generation;
+        self.take_stale(prompt)
+    }
+
+    /// Takes the stale replayed versions' storage keys (see [`PromptState::stale`]).
+    pub(crate) fn take_stale(&mut self, prompt: PromptId) -> Vec<String> {
+        core::mem::take(&mut self.stale)
+            .into_iter()
+            .map(|v| prompts::version_storage_key(prompt, v))
+            .collect()
     }
 
     /// The newest generation and its item key.
@@ -112,6 +126,61 @@ impl PromptState {
             .next_back()
             .map(|(g, k)| (*g, k))
             .ok_or(Error::MissingRecord { what: "item key" })
+    }
+}
+
+/// A prompt whose authentic metadata fails the model rules (`SPEC.md` §6):
+/// written by a buggy or hostile client holding the keys. The vault opens
+/// without it; it is listed by [`Vault::damaged_prompts`], can be exported
+/// as far as it is readable, and removed with [`Vault::delete_prompt`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DamagedPrompt {
+    /// The prompt id.
+    pub id: PromptId,
+    /// The rule its metadata breaks.
+    pub reason: Error,
+    /// How many version records it has.
+    pub versions: usize,
+}
+
+/// A damaged prompt's records, kept as they were read.
+#[derive(Clone)]
+pub(crate) struct Damaged {
+    pub(crate) keys: BTreeMap<u32, Key>,
+    pub(crate) meta: SealedRecord,
+    pub(crate) versions: BTreeMap<VersionId, SealedRecord>,
+    pub(crate) reason: Error,
+}
+
+impl Damaged {
+    pub(crate) fn public(&self, id: PromptId) -> DamagedPrompt {
+        DamagedPrompt {
+            id,
+            reason: self.reason.clone(),
+            versions: self.versions.len(),
+        }
+    }
+
+    /// Every record of it, item keys sealed afresh under `vault`'s keys.
+    pub(crate) fn records(&self, id: PromptId, vault: &Vault) -> Result<Vec<SealedRecord>> {
+        let mut out = Vec::with_capacity(self.keys.len() + 1 + self.versions.len());
+        for (generation, key) in &self.keys {
+            out.push(vault.seal_item_key(id, *generation, key)?);
+        }
+        out.push(self.meta.clone());
+        out.extend(self.versions.values().cloned());
+        Ok(out)
+    }
+
+    /// Whether any of its records is under a generation other than `generation`.
+    fn stale_generation(&self, generation: u32) -> bool {
+        self.keys.keys().any(|g| *g != generation)
+            || self.meta.header().key_gen != generation
+            || self
+                .versions
+                .values()
+                .any(|v| v.header().key_gen != generation)
     }
 }
 
@@ -139,6 +208,7 @@ pub struct Vault {
     vk: Key,
     prev: Option<(u32, Key)>,
     pub(crate) prompts: BTreeMap<PromptId, PromptState>,
+    pub(crate) damaged: BTreeMap<PromptId, Damaged>,
 }
 
 impl core::fmt::Debug for Vault {
@@ -147,6 +217,7 @@ impl core::fmt::Debug for Vault {
             .field("id", &self.id())
             .field("key_generation", &self.key_generation())
             .field("prompts", &self.prompts.len())
+            .field("damaged", &self.damaged.len())
             .finish_non_exhaustive()
     }
 }
@@ -192,6 +263,7 @@ impl Vault {
             vk,
             prev: None,
             prompts: BTreeMap::new(),
+            damaged: BTreeMap::new(),
         };
         Ok(NewVault {
             vault,
@@ -212,7 +284,16 @@ impl Vault {
     ///   refused before any key derivation.
     /// - [`Error::MissingRecord`] if the metadata lists a version whose
     ///   record is absent (a dropped record).
-    /// - [`Error::LimitExceeded`] for more prompts or versions than allowed.
+    /// - [`Error::LimitExceeded`] for more prompts than allowed.
+    ///
+    /// A prompt whose metadata is authentic but breaks a model rule
+    /// (`SPEC.md` §6) does not fail the open: it is left out of the prompts
+    /// and reported by [`Vault::damaged_prompts`].
+    ///
+    /// # Security
+    ///
+    /// Only model-rule failures of authenticated records degrade to one
+    /// prompt; every authentication failure stays opaque and fatal.
     pub fn open<I>(header: &[u8], records: I, credential: Credential<'_>) -> Result<Vault>
     where
         I: IntoIterator,
@@ -251,6 +332,7 @@ impl Vault {
             vk: unlocked.vk,
             prev: unlocked.prev,
             prompts: BTreeMap::new(),
+            damaged: BTreeMap::new(),
         };
         let staged = vault.stage(records, seen)?;
         vault.apply(staged);
@@ -296,8 +378,22 @@ impl Vault {
                 .prompts
                 .iter()
                 .map(|(id, p)| (*id, p.revision))
+                .chain(
+                    self.damaged
+                        .iter()
+                        .map(|(id, d)| (*id, d.meta.header().revision)),
+                )
                 .collect(),
         }
+    }
+
+    /// Prompts whose metadata breaks a model rule (`SPEC.md` §6), in id
+    /// order: left out of every other view, each with the rule it breaks.
+    /// Export them with [`Vault::export`] (as far as readable) or remove
+    /// them with [`Vault::delete_prompt`].
+    #[must_use]
+    pub fn damaged_prompts(&self) -> Vec<DamagedPrompt> {
+        self.damaged.iter().map(|(id, d)| d.public(*id)).collect()
     }
 
     /// Every record of the vault in its current state (header excluded),
@@ -323,6 +419,9 @@ impl Vault {
                 &p.meta,
             )?);
             out.extend(p.versions.values().cloned());
+        }
+        for (id, d) in &self.damaged {
+            out.extend(d.records(*id, self)?);
         }
         Ok(out)
     }
@@ -386,7 +485,11 @@ impl Vault {
                 || p.versions
                     .values()
                     .any(|v| v.header().key_gen != generation)
-        }) || self.prev.is_some()
+        }) || self
+            .damaged
+            .values()
+            .any(|d| d.stale_generation(generation))
+            || self.prev.is_some()
     }
 
     /// Rotates to a new vault key generation: a new vault key, a fresh item
@@ -402,7 +505,9 @@ impl Vault {
     /// # Errors
     ///
     /// [`Error::Authentication`] if `password` is not the vault password;
-    /// [`Error::InvalidInput`] while an earlier rotation is unfinished.
+    /// [`Error::InvalidInput`] while an earlier rotation is unfinished, or
+    /// while the vault holds damaged prompts (remove or repair them first:
+    /// their records cannot be re-encrypted as valid prompts).
     ///
     /// # Security
     ///
@@ -412,6 +517,11 @@ impl Vault {
         if self.rotation_pending() {
             return Err(Error::invalid(
                 "an earlier rotation is unfinished; call finish_rotation first",
+            ));
+        }
+        if !self.damaged.is_empty() {
+            return Err(Error::invalid(
+                "the vault holds damaged prompts; export and remove them before rotating",
             ));
         }
         self.verify_password(password)?;
@@ -455,7 +565,7 @@ impl Vault {
             let mut versions = BTreeMap::new();
             for (vid, rec) in &p.versions {
                 let content = self.open_version_record(p, rec)?;
-                let sealed = seal_version(self.id(), *id, *vid, new_gen, &item, &content)?;
+                let sealed = reseal_version(self.id(), *id, *vid, new_gen, &item, &content)?;
                 changes.put_new(sealed.clone());
                 versions.insert(*vid, sealed);
             }
@@ -463,11 +573,17 @@ impl Vault {
             changes
                 .deletes
                 .extend(p.keys.keys().map(|g| item_key_storage_key(*id, *g)));
+            changes.deletes.extend(
+                p.stale
+                    .iter()
+                    .map(|v| prompts::version_storage_key(*id, *v)),
+            );
             let mut keys = BTreeMap::new();
             keys.insert(new_gen, item);
             next.insert(
                 *id,
                 PromptState {
+                    stale: BTreeSet::new(),
                     keys,
                     meta: p.meta.clone(),
                     revision,
@@ -491,16 +607,28 @@ impl Vault {
     /// # Errors
     ///
     /// [`Error::Randomness`]; [`Error::Authentication`] if a stale record
-    /// fails to open.
+    /// fails to open; [`Error::InvalidInput`] if a damaged prompt has
+    /// records under an older generation (remove it first: dropping the
+    /// older vault key would make its records unreadable).
     pub fn finish_rotation(&mut self) -> Result<Changeset> {
         if !self.rotation_pending() {
             return Ok(Changeset::default());
         }
         let generation = self.key_generation();
+        if self
+            .damaged
+            .values()
+            .any(|d| d.stale_generation(generation))
+        {
+            return Err(Error::invalid(
+                "a damaged prompt is sealed under an older key; export and remove it first",
+            ));
+        }
         let mut changes = Changeset::default();
         let mut next = BTreeMap::new();
         for (id, p) in &self.prompts {
             let mut np = p.clone();
+            changes.deletes.extend(np.take_stale(*id));
             if let std::collections::btree_map::Entry::Vacant(e) = np.keys.entry(generation) {
                 let item = Key::generate()?;
                 changes.put_new(self.seal_item_key(*id, generation, &item)?);
@@ -523,7 +651,7 @@ impl Vault {
                     .get(&vid)
                     .ok_or(Error::MissingRecord { what: "version" })?;
                 let content = self.open_version_record(p, rec)?;
-                let sealed = seal_version(self.id(), *id, vid, generation, &item, &content)?;
+                let sealed = reseal_version(self.id(), *id, vid, generation, &item, &content)?;
                 changes.put_new(sealed.clone());
                 np.versions.insert(vid, sealed);
             }
@@ -590,7 +718,85 @@ impl Vault {
                 self.open_version_record(p, rec)?;
             }
         }
+        for d in self.damaged.values() {
+            for rec in d.versions.values() {
+                let key = d
+                    .keys
+                    .get(&rec.header().key_gen)
+                    .ok_or(Error::Authentication)?;
+                record::open(key, rec)?;
+            }
+        }
         Ok(())
+    }
+
+    /// A prompt's metadata as the JSON it is sealed as. A test hook, not
+    /// API.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotFound`] for an unknown prompt.
+    #[doc(hidden)]
+    pub fn meta_json_for_tests(&self, id: PromptId) -> Result<Vec<u8>> {
+        to_json(&self.prompt(id)?.meta)
+    }
+
+    /// Seals `meta_json` as the next metadata revision of prompt `id` with
+    /// no model rule applied: what a buggy or hostile client holding the
+    /// keys could write. The vault itself is not changed. A test hook for
+    /// degraded reads, not API.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotFound`] for an unknown prompt; [`Error::Randomness`].
+    #[doc(hidden)]
+    pub fn unchecked_meta_for_tests(&self, id: PromptId, meta_json: &[u8]) -> Result<Changeset> {
+        let p = self.prompt(id)?;
+        let (generation, item) = p.current_key()?;
+        let revision = p
+            .revision
+            .checked_add(1)
+            .ok_or(Error::invalid("revision overflow"))?;
+        let h = record_header(
+            RecordKind::PromptMeta,
+            self.id(),
+            generation,
+            id,
+            None,
+            revision,
+        );
+        let mut changes = Changeset::default();
+        changes.put_new(record::seal(item, h, meta_json)?);
+        Ok(changes)
+    }
+
+    /// Seals `content_json` as the record of version `version` of prompt
+    /// `id` with no model rule applied (the metadata is not changed). A
+    /// test hook for degraded reads, not API.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotFound`] for an unknown prompt; [`Error::Randomness`].
+    #[doc(hidden)]
+    pub fn unchecked_version_for_tests(
+        &self,
+        id: PromptId,
+        version: VersionId,
+        content_json: &[u8],
+    ) -> Result<Changeset> {
+        let p = self.prompt(id)?;
+        let (generation, item) = p.current_key()?;
+        let h = record_header(
+            RecordKind::PromptVersion,
+            self.id(),
+            generation,
+            id,
+            Some(version),
+            0,
+        );
+        let mut changes = Changeset::default();
+        changes.put_new(record::seal(item, h, content_json)?);
+        Ok(changes)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -647,7 +853,12 @@ impl Vault {
         }
     }
 
-    fn seal_item_key(&self, prompt: PromptId, generation: u32, item: &Key) -> Result<SealedRecord> {
+    pub(crate) fn seal_item_key(
+        &self,
+        prompt: PromptId,
+        generation: u32,
+        item: &Key,
+    ) -> Result<SealedRecord> {
         let vk = self.vault_key(generation).ok_or(Error::MissingRecord {
             what: "vault key generation",
         })?;
@@ -709,6 +920,14 @@ pub(crate) fn seal_item_key_with(
     record::seal(vk, h, item.expose_secret())
 }
 
+/// Seals a prompt's metadata. The one way metadata is written: it checks
+/// the model rules first ([`crate::rules::check_meta`]), so the core never
+/// writes metadata that its own reader would refuse.
+///
+/// # Errors
+///
+/// As [`crate::rules::check_meta`]; [`Error::LimitExceeded`] above the
+/// record size limit.
 pub(crate) fn seal_meta(
     vault: VaultId,
     prompt: PromptId,
@@ -717,6 +936,7 @@ pub(crate) fn seal_meta(
     revision: u64,
     meta: &Meta,
 ) -> Result<SealedRecord> {
+    crate::rules::check_meta(meta)?;
     let json = Zeroizing::new(to_json(meta)?);
     let h = record_header(
         RecordKind::PromptMeta,
@@ -729,7 +949,29 @@ pub(crate) fn seal_meta(
     record::seal(item, h, &json)
 }
 
+/// Seals new version content after checking it against the model rules
+/// ([`crate::rules::check_version`]).
+///
+/// # Errors
+///
+/// As [`crate::rules::check_version`]; [`Error::LimitExceeded`] above the
+/// record size limit.
 pub(crate) fn seal_version(
+    vault: VaultId,
+    prompt: PromptId,
+    version: VersionId,
+    generation: u32,
+    item: &Key,
+    content: &VersionContent,
+) -> Result<SealedRecord> {
+    crate::rules::check_version(version, content)?;
+    reseal_version(vault, prompt, version, generation, item, content)
+}
+
+/// Seals version content that is already stored (rotation re-encrypts it
+/// as it is: it creates nothing new, and readers do not refuse a stored
+/// version's content).
+pub(crate) fn reseal_version(
     vault: VaultId,
     prompt: PromptId,
     version: VersionId,

@@ -6,17 +6,17 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::{
     Changeset, PromptState, Vault, item_key_storage_key, seal_item_key_with, seal_meta,
-    seal_version, sync::sort_entries,
+    seal_version,
 };
 use crate::error::{Error, Result};
 use crate::hazmat::Key;
 use crate::ids::{PromptId, Timestamp, VersionId};
 use crate::model::{
-    Draft, MAX_BODY_LEN, MAX_NOTE_LEN, MAX_PROMPTS, MAX_SETTINGS_LEN, MAX_TAGS_PER_PROMPT,
-    MAX_TITLE_LEN, MAX_TOMBSTONES, MAX_VERSIONS_PER_PROMPT, Meta, Version, VersionContent,
-    VersionEntry,
+    Draft, MAX_PROMPTS, MAX_TAGS_PER_PROMPT, MAX_VERSIONS_PER_PROMPT, Meta, Version,
+    VersionContent, VersionEntry,
 };
-use crate::tags;
+use crate::rules::sort_entries;
+use crate::{rules, tags};
 
 /// One version as plaintext, for sharing in public (see [`Vault::publish`]).
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -35,55 +35,18 @@ pub(crate) fn version_storage_key(prompt: PromptId, version: VersionId) -> Strin
     crate::format::storage_key::version(prompt.as_bytes(), version.as_bytes())
 }
 
-fn check_draft(d: &Draft) -> Result<()> {
-    if d.title.trim().is_empty() {
-        return Err(Error::invalid("the title is empty"));
-    }
-    if d.title.len() > MAX_TITLE_LEN {
-        return Err(Error::too_large(
-            "title (bytes)",
-            MAX_TITLE_LEN,
-            d.title.len(),
-        ));
-    }
-    if d.body.len() > MAX_BODY_LEN {
-        return Err(Error::too_large("body (bytes)", MAX_BODY_LEN, d.body.len()));
-    }
-    if d.note.len() > MAX_NOTE_LEN {
-        return Err(Error::too_large("note (bytes)", MAX_NOTE_LEN, d.note.len()));
-    }
-    if let Some(s) = &d.settings {
-        let n = super::to_json(s)?.len();
-        if n > MAX_SETTINGS_LEN {
-            return Err(Error::too_large(
-                "settings JSON (bytes)",
-                MAX_SETTINGS_LEN,
-                n,
-            ));
-        }
-    }
-    Ok(())
-}
-
-/// Adds `new` tags to `list`, keeping the first spelling of each folded key.
+/// Adds `new` tags to `list`, keeping the first spelling of each folded
+/// key; linear in the number of tags (see [`rules::normalize_tags`]).
 fn add_tags(list: &mut Vec<String>, new: &[String]) -> Result<bool> {
-    let mut changed = false;
-    for t in new {
-        let spelled = tags::normalize(t)?;
-        let key = tags::fold(&spelled);
-        if !list.iter().any(|x| tags::fold(x) == key) {
-            list.push(spelled);
-            changed = true;
-        }
-    }
-    if list.len() > MAX_TAGS_PER_PROMPT {
-        return Err(Error::too_large(
-            "tags on one prompt",
-            MAX_TAGS_PER_PROMPT,
-            list.len(),
-        ));
-    }
-    Ok(changed)
+    let before = list.len();
+    let merged = rules::normalize_tags(
+        list.iter()
+            .map(String::as_str)
+            .chain(new.iter().map(String::as_str)),
+        MAX_TAGS_PER_PROMPT,
+    )?;
+    *list = merged;
+    Ok(list.len() != before)
 }
 
 impl Vault {
@@ -106,7 +69,6 @@ impl Vault {
         favorite: bool,
         now: Timestamp,
     ) -> Result<(PromptId, Changeset)> {
-        check_draft(draft)?;
         if self.prompts.len() >= MAX_PROMPTS {
             return Err(Error::too_large(
                 "prompts",
@@ -157,6 +119,7 @@ impl Vault {
         self.prompts.insert(
             id,
             PromptState {
+                stale: BTreeSet::new(),
                 keys,
                 meta,
                 revision: 1,
@@ -213,7 +176,6 @@ impl Vault {
         parent: Option<VersionId>,
         now: Timestamp,
     ) -> Result<(VersionId, Changeset)> {
-        check_draft(draft)?;
         let vault_id = self.id();
         let p = self.prompt(id)?;
         if p.meta.versions.len() >= MAX_VERSIONS_PER_PROMPT {
@@ -252,7 +214,7 @@ impl Vault {
             .prompts
             .get_mut(&id)
             .ok_or(Error::NotFound { what: "prompt" })?;
-        p.install_meta(next);
+        changes.deletes.extend(p.install_meta(id, next));
         p.versions.insert(vid, ver_rec);
         Ok((vid, changes))
     }
@@ -273,12 +235,14 @@ impl Vault {
         }
         meta.updated = now;
         let (rec, next) = p.seal_next_meta(vault_id, id, meta)?;
-        self.prompts
+        let stale = self
+            .prompts
             .get_mut(&id)
             .ok_or(Error::NotFound { what: "prompt" })?
-            .install_meta(next);
+            .install_meta(id, next);
         let mut changes = Changeset::default();
         changes.put_new(rec);
+        changes.deletes.extend(stale);
         Ok(changes)
     }
 
@@ -371,21 +335,15 @@ impl Vault {
         for id in ids {
             let p = self.prompt(id)?;
             let mut meta = p.meta.clone();
-            let mut out: Vec<String> = Vec::with_capacity(meta.tags.len());
-            for t in &meta.tags {
+            let renamed = meta.tags.iter().map(|t| {
                 let k = tags::fold(t);
-                let replacement = if k == from_key || k == to_key {
-                    to_spelled.clone()
+                if k == from_key || k == to_key {
+                    to_spelled.as_str()
                 } else {
-                    t.clone()
-                };
-                if !out
-                    .iter()
-                    .any(|x| tags::fold(x) == tags::fold(&replacement))
-                {
-                    out.push(replacement);
+                    t.as_str()
                 }
-            }
+            });
+            let out = rules::normalize_tags(renamed, MAX_TAGS_PER_PROMPT)?;
             if out == meta.tags {
                 continue;
             }
@@ -397,7 +355,7 @@ impl Vault {
         }
         for (id, next) in staged {
             if let Some(p) = self.prompts.get_mut(&id) {
-                p.install_meta(next);
+                changes.deletes.extend(p.install_meta(id, next));
             }
         }
         Ok(changes)
@@ -480,13 +438,8 @@ impl Vault {
             if gone.contains(&m.current) {
                 m.current = last.id;
             }
-            let mut dead: BTreeSet<VersionId> = m.deleted.iter().copied().collect();
-            dead.extend(gone.iter().copied());
-            m.deleted = dead.into_iter().collect();
-            if m.deleted.len() > MAX_TOMBSTONES {
-                let cut = m.deleted.len() - MAX_TOMBSTONES;
-                m.deleted.drain(..cut);
-            }
+            m.deleted.extend(gone.iter().copied());
+            rules::cap_tombstones(&mut m.deleted);
             Ok(true)
         })?;
         let p = self
@@ -500,27 +453,38 @@ impl Vault {
         Ok((gone.len(), changes))
     }
 
-    /// Deletes a prompt: every record it has (item keys, metadata, versions)
-    /// is in the changeset's deletes.
+    /// Deletes a prompt, healthy or damaged (see [`Vault::damaged_prompts`]):
+    /// every record it has (item keys, metadata, versions) is in the
+    /// changeset's deletes.
     ///
     /// # Errors
     ///
     /// [`Error::NotFound`] for an unknown prompt.
     pub fn delete_prompt(&mut self, id: PromptId) -> Result<Changeset> {
-        let p = self
-            .prompts
-            .remove(&id)
-            .ok_or(Error::NotFound { what: "prompt" })?;
+        let (versions, generations): (Vec<VersionId>, Vec<u32>) =
+            if let Some(p) = self.prompts.remove(&id) {
+                (
+                    p.versions.keys().chain(p.stale.iter()).copied().collect(),
+                    p.keys.keys().copied().collect(),
+                )
+            } else if let Some(d) = self.damaged.remove(&id) {
+                (
+                    d.versions.keys().copied().collect(),
+                    d.keys.keys().copied().collect(),
+                )
+            } else {
+                return Err(Error::NotFound { what: "prompt" });
+            };
         let mut changes = Changeset::default();
         changes
             .deletes
             .push(crate::format::storage_key::meta(id.as_bytes()));
         changes
             .deletes
-            .extend(p.versions.keys().map(|v| version_storage_key(id, *v)));
+            .extend(versions.into_iter().map(|v| version_storage_key(id, v)));
         changes
             .deletes
-            .extend(p.keys.keys().map(|g| item_key_storage_key(id, *g)));
+            .extend(generations.into_iter().map(|g| item_key_storage_key(id, g)));
         Ok(changes)
     }
 

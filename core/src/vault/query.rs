@@ -59,7 +59,7 @@ pub struct Query {
 pub struct TagCount {
     /// The spelling most prompts use.
     pub tag: String,
-    /// Number of prompts.
+    /// Number of prompts (damaged prompts excluded).
     pub count: usize,
 }
 
@@ -165,13 +165,14 @@ impl Vault {
         })
     }
 
-    /// Every prompt id, in id order.
+    /// Every prompt id, in id order (damaged prompts excluded: see
+    /// [`Vault::damaged_prompts`]).
     #[must_use]
     pub fn prompt_ids(&self) -> Vec<PromptId> {
         self.prompts.keys().copied().collect()
     }
 
-    /// Number of prompts.
+    /// Number of prompts (damaged prompts excluded).
     #[must_use]
     pub fn len(&self) -> usize {
         self.prompts.len()

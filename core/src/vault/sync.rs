@@ -15,21 +15,19 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::{Changeset, PromptState, SeenRevisions, Vault, parse_json, seal_meta};
+use super::{
+    Changeset, Damaged, DamagedPrompt, PromptState, SeenRevisions, Vault, parse_json, seal_meta,
+};
 use crate::error::{Error, Result};
 use crate::format::RecordKind;
 use crate::hazmat::Key;
 use crate::ids::{PromptId, VersionId};
-use crate::model::{
-    MAX_PROMPTS, MAX_TAGS_PER_PROMPT, MAX_TOMBSTONES, MAX_VERSIONS_PER_PROMPT, Meta, VersionEntry,
-};
+use crate::model::{MAX_PROMPTS, Meta, VersionEntry};
 use crate::record::{self, SealedRecord};
+use crate::rules::{self, MAX_STORED_VERSIONS, sort_entries};
 
 /// Most records accepted in one open or merge.
 pub const MAX_RECORDS_PER_BATCH: usize = 8 * MAX_PROMPTS;
-/// Hard cap on versions per prompt when merging (above the local limit, so
-/// two devices that each stayed under the limit can always merge).
-const MAX_MERGED_VERSIONS: usize = 4 * MAX_VERSIONS_PER_PROMPT;
 
 /// What a [`Vault::merge`] did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -43,12 +41,17 @@ pub struct MergeReport {
     pub metadata_updated: usize,
     /// Prompts whose metadata had diverged and was merged into a new revision.
     pub conflicts_resolved: usize,
+    /// Prompts that arrived with metadata failing the model rules and no
+    /// valid copy to fall back on: kept as damaged (see
+    /// [`Vault::damaged_prompts`]), and stored, so every device sees them.
+    pub damaged: Vec<DamagedPrompt>,
     /// The records to store to bring the store to the merged state.
     pub changes: Changeset,
 }
 
 pub(super) struct Staged {
     prompts: BTreeMap<PromptId, PromptState>,
+    damaged: BTreeMap<PromptId, Damaged>,
     report: MergeReport,
 }
 
@@ -79,6 +82,12 @@ impl Vault {
     /// new prompts, new versions, newer metadata. No version is ever lost;
     /// diverged metadata merges deterministically (see `SPEC.md` §Sync).
     ///
+    /// Metadata that is authentic but breaks a model rule (`SPEC.md` §6.3)
+    /// is ignored when the prompt has a valid copy; otherwise the prompt is
+    /// kept as damaged ([`MergeReport::damaged`], [`Vault::damaged_prompts`])
+    /// and its records stored. Records of a prompt already damaged here are
+    /// ignored until it is deleted.
+    ///
     /// # Errors
     ///
     /// As [`Vault::open`]; on any error the vault is unchanged.
@@ -103,6 +112,7 @@ impl Vault {
 
     pub(super) fn apply(&mut self, staged: Staged) {
         self.prompts.extend(staged.prompts);
+        self.damaged.extend(staged.damaged);
     }
 
     #[allow(clippy::too_many_lines)]
@@ -154,19 +164,20 @@ impl Vault {
             keys.get(&(prompt, generation)).map(|(k, _)| k).or_else(|| {
                 self.prompts
                     .get(&prompt)
-                    .and_then(|p| p.keys.get(&generation))
+                    .map(|p| &p.keys)
+                    .or_else(|| self.damaged.get(&prompt).map(|d| &d.keys))
+                    .and_then(|k| k.get(&generation))
             })
         };
 
         let mut candidates: BTreeMap<PromptId, Vec<Candidate>> = BTreeMap::new();
+        let mut bad: BTreeMap<PromptId, (SealedRecord, Error)> = BTreeMap::new();
         for rec in metas {
             let h = *rec.header();
             let prompt = h.prompt_id().ok_or(Error::Authentication)?;
             // No key for it: sealed elsewhere or tampered. Opaque, like a bad tag.
             let key = key_for(prompt, h.key_gen).ok_or(Error::Authentication)?;
             let plain = record::open(key, &rec)?;
-            let meta: Meta = parse_json(&plain, "metadata JSON")?;
-            validate_meta(&meta)?;
             if let Some(&seen_rev) = seen.prompts.get(&prompt) {
                 if h.revision < seen_rev {
                     return Err(Error::Rollback {
@@ -175,6 +186,26 @@ impl Vault {
                     });
                 }
             }
+            // Authentic, so written by a holder of the keys: a failure of
+            // the model rules from here on damages this prompt only.
+            let meta = parse_json::<Meta>(&plain, "metadata JSON").and_then(|mut m| {
+                rules::normalize_meta(&mut m)?;
+                Ok(m)
+            });
+            let meta = match meta {
+                Ok(m) => m,
+                Err(reason) => {
+                    let keep = bad
+                        .get(&prompt)
+                        .is_none_or(|(old, _): &(SealedRecord, Error)| {
+                            old.header().revision < h.revision
+                        });
+                    if keep {
+                        bad.insert(prompt, (rec, reason));
+                    }
+                    continue;
+                }
+            };
             candidates.entry(prompt).or_default().push(Candidate {
                 rev: h.revision,
                 generation: h.key_gen,
@@ -194,12 +225,14 @@ impl Vault {
             .keys()
             .map(|(p, _)| *p)
             .chain(candidates.keys().copied())
+            .chain(bad.keys().copied())
             .chain(versions.keys().copied())
             .collect();
         let total = self.prompts.len()
+            + self.damaged.len()
             + touched
                 .iter()
-                .filter(|p| !self.prompts.contains_key(p))
+                .filter(|p| !self.prompts.contains_key(p) && !self.damaged.contains_key(p))
                 .count();
         if total > MAX_PROMPTS {
             return Err(Error::too_large("prompts", MAX_PROMPTS, total));
@@ -207,7 +240,18 @@ impl Vault {
 
         let mut report = MergeReport::default();
         let mut out = BTreeMap::new();
+        let mut damaged = BTreeMap::new();
+        // Storage keys embed the prompt id, so no two prompts' puts and
+        // deletes collide: deduplicating within the prompt is enough, and
+        // keeps staging linear in the number of records (a batch-wide
+        // `put` rescanned every earlier put). Open never writes, so it
+        // collects nothing.
+        let collect = mode == Mode::Merge;
         for prompt in touched {
+            if self.damaged.contains_key(&prompt) {
+                // A damaged prompt stays as it is until it is removed.
+                continue;
+            }
             let existing = self.prompts.get(&prompt);
             let mut cands = candidates.remove(&prompt).unwrap_or_default();
             if let Some(p) = existing {
@@ -219,20 +263,24 @@ impl Vault {
                 });
             }
             if cands.is_empty() {
-                // Keys or versions without any metadata: nothing to show yet
-                // (the rest of that changeset has not arrived). Ignored.
+                if let Some((meta, reason)) = bad.remove(&prompt) {
+                    let d = stage_damaged(prompt, meta, reason, &mut keys, &mut versions)?;
+                    if collect {
+                        report.changes.puts.extend(d.records(prompt, self)?);
+                    }
+                    report.damaged.push(d.public(prompt));
+                    damaged.insert(prompt, d);
+                }
+                // Otherwise keys or versions without any metadata: nothing
+                // to show yet (the rest of that changeset has not arrived).
+                // Ignored.
                 continue;
             }
-            // This prompt's puts and deletes. Storage keys embed the prompt
-            // id, so no two prompts' entries collide: deduplicating within
-            // the prompt is enough, and keeps staging linear in the number
-            // of records (a batch-wide `put` rescanned every earlier put).
-            // Open never writes, so it collects nothing.
-            let collect = mode == Mode::Merge;
             let mut changes = Changeset::default();
             let mut state = match existing {
                 Some(p) => p.clone(),
                 None => PromptState {
+                    stale: BTreeSet::new(),
                     keys: BTreeMap::new(),
                     meta: Meta {
                         created: crate::ids::Timestamp(0),
@@ -288,33 +336,50 @@ impl Vault {
             let mut merged = resolve(&cands)?;
 
             // Tombstones: pruned versions stay deleted even if replayed.
+            // Open cannot delete, so it remembers them for the next write
+            // of this prompt; a merge deletes them now.
             let dead: BTreeSet<VersionId> = merged.deleted.iter().copied().collect();
             for vid in &dead {
                 if state.versions.remove(vid).is_some() {
                     if collect {
                         changes.delete(super::prompts::version_storage_key(prompt, *vid));
+                    } else {
+                        state.stale.insert(*vid);
                     }
                     added_versions = added_versions.saturating_sub(1);
                 }
             }
+            if collect {
+                for vid in core::mem::take(&mut state.stale) {
+                    changes.delete(super::prompts::version_storage_key(prompt, vid));
+                }
+            }
             // Versions without an entry (their metadata has not caught up): adopt them.
             let listed: BTreeSet<VersionId> = merged.versions.iter().map(|e| e.id).collect();
+            // An authentication failure is fatal; content that does not
+            // parse breaks a model rule (handled with the rules below).
+            let mut unreadable: Option<Error> = None;
             for (vid, rec) in &state.versions {
                 if !listed.contains(vid) {
-                    let content = self.open_version_with(&state, rec, &keys, prompt)?;
-                    merged.versions.push(VersionEntry {
-                        id: *vid,
-                        parent: content.parent,
-                        created: content.created,
-                        title: content.title,
-                    });
+                    let plain = self.open_version_with(&state, rec, &keys, prompt)?;
+                    match parse_json::<crate::model::VersionContent>(&plain, "version JSON") {
+                        Ok(content) => merged.versions.push(VersionEntry {
+                            id: *vid,
+                            parent: content.parent,
+                            created: content.created,
+                            title: content.title,
+                        }),
+                        Err(e) => {
+                            unreadable.get_or_insert(e);
+                        }
+                    }
                 }
             }
             sort_entries(&mut merged.versions);
-            if merged.versions.len() > MAX_MERGED_VERSIONS {
+            if merged.versions.len() > MAX_STORED_VERSIONS && collect {
                 return Err(Error::too_large(
                     "versions of one prompt",
-                    MAX_MERGED_VERSIONS,
+                    MAX_STORED_VERSIONS,
                     merged.versions.len(),
                 ));
             }
@@ -329,6 +394,34 @@ impl Vault {
             if !merged.versions.iter().any(|e| e.id == merged.current) {
                 if let Some(last) = merged.versions.last() {
                     merged.current = last.id;
+                }
+            }
+            // The same rules as every candidate passed; only what open
+            // adopted from version records can break them here. A merge
+            // refuses (its result would be sealed); open keeps the prompt
+            // as damaged.
+            let ruled = match unreadable {
+                Some(e) => Err(e),
+                None => rules::normalize_meta(&mut merged),
+            };
+            if let Err(reason) = ruled {
+                let stored = cands
+                    .iter()
+                    .filter_map(|c| c.record.as_ref())
+                    .max_by_key(|r| r.header().revision);
+                match stored {
+                    Some(rec) if !collect => {
+                        let d = Damaged {
+                            keys: state.keys,
+                            meta: rec.clone(),
+                            versions: state.versions,
+                            reason,
+                        };
+                        report.damaged.push(d.public(prompt));
+                        damaged.insert(prompt, d);
+                        continue;
+                    }
+                    _ => return Err(reason),
                 }
             }
 
@@ -389,6 +482,7 @@ impl Vault {
         }
         Ok(Staged {
             prompts: out,
+            damaged,
             report,
         })
     }
@@ -399,35 +493,39 @@ impl Vault {
         rec: &SealedRecord,
         keys: &BTreeMap<(PromptId, u32), (Key, SealedRecord)>,
         prompt: PromptId,
-    ) -> Result<crate::model::VersionContent> {
+    ) -> Result<zeroize::Zeroizing<Vec<u8>>> {
         let generation = rec.header().key_gen;
         let key = state
             .keys
             .get(&generation)
             .or_else(|| keys.get(&(prompt, generation)).map(|(k, _)| k))
             .ok_or(Error::MissingRecord { what: "item key" })?;
-        let plain = record::open(key, rec)?;
-        parse_json(&plain, "version JSON")
+        record::open(key, rec)
     }
 }
 
-pub(crate) fn sort_entries(entries: &mut [VersionEntry]) {
-    entries.sort_by_key(|a| (a.created, a.id));
-}
-
-fn validate_meta(meta: &Meta) -> Result<()> {
-    let bad = |what| Err(Error::Malformed { what });
-    if meta.versions.is_empty() || meta.versions.len() > MAX_MERGED_VERSIONS {
-        return bad("metadata version list");
+/// A prompt whose only metadata fails the model rules: its records, as
+/// they arrived, kept so it can be reported, exported and removed.
+fn stage_damaged(
+    prompt: PromptId,
+    meta: SealedRecord,
+    reason: Error,
+    keys: &mut BTreeMap<(PromptId, u32), (Key, SealedRecord)>,
+    versions: &mut BTreeMap<PromptId, BTreeMap<VersionId, SealedRecord>>,
+) -> Result<Damaged> {
+    let item_keys: BTreeMap<u32, Key> = keys
+        .range((prompt, 0)..=(prompt, u32::MAX))
+        .map(|((_, g), (k, _))| (*g, k.clone()))
+        .collect();
+    if item_keys.is_empty() {
+        return Err(Error::MissingRecord { what: "item key" });
     }
-    let ids: BTreeSet<VersionId> = meta.versions.iter().map(|e| e.id).collect();
-    if ids.len() != meta.versions.len() || !ids.contains(&meta.current) {
-        return bad("metadata version list");
-    }
-    if meta.tags.len() > MAX_TAGS_PER_PROMPT || meta.deleted.len() > MAX_TOMBSTONES {
-        return bad("metadata tags or tombstones");
-    }
-    Ok(())
+    Ok(Damaged {
+        keys: item_keys,
+        meta,
+        versions: versions.remove(&prompt).unwrap_or_default(),
+        reason,
+    })
 }
 
 /// Deterministic metadata resolution over all candidates.
@@ -465,11 +563,7 @@ fn resolve(cands: &[Candidate]) -> Result<Meta> {
     }
     merged.versions.retain(|e| !dead.contains(&e.id));
     sort_entries(&mut merged.versions);
-    let mut deleted: Vec<VersionId> = dead.into_iter().collect();
-    if deleted.len() > MAX_TOMBSTONES {
-        let cut = deleted.len() - MAX_TOMBSTONES;
-        deleted.drain(..cut);
-    }
-    merged.deleted = deleted;
+    merged.deleted = dead.into_iter().collect();
+    rules::cap_tombstones(&mut merged.deleted);
     Ok(merged)
 }

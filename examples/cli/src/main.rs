@@ -322,6 +322,26 @@ impl Session {
         resolve_prefix(prefix, self.vault.prompt_ids(), PromptId::to_hex, "prompt")
     }
 
+    /// As [`Session::prompt`], also matching damaged prompts (for `rm`).
+    fn any_prompt(&self, prefix: &str) -> Result<PromptId, Fail> {
+        let mut ids = self.vault.prompt_ids();
+        ids.extend(self.vault.damaged_prompts().into_iter().map(|d| d.id));
+        resolve_prefix(prefix, ids, PromptId::to_hex, "prompt")
+    }
+
+    /// Warns on stderr about prompts the vault could not read as valid.
+    fn warn_damaged(&self) {
+        for d in self.vault.damaged_prompts() {
+            let hex = d.id.to_hex();
+            eprintln!(
+                "promptvault: warning: prompt {} is damaged ({}); `export` saves what is readable, `rm {}` removes it",
+                short(&hex),
+                d.reason,
+                short(&hex)
+            );
+        }
+    }
+
     fn version(&self, id: PromptId, spec: &str) -> Result<VersionId, Fail> {
         let history = self.vault.history(id).map_err(Fail::from_core)?;
         if let Ok(n) = spec.parse::<usize>() {
@@ -684,7 +704,7 @@ fn run(command: Command, path: &Path, out: &mut impl Write) -> Result<(), Fail> 
         }
         Command::Rm { id } => {
             let mut s = Session::open(path)?;
-            let id = s.prompt(&id)?;
+            let id = s.any_prompt(&id)?;
             let c = s.vault.delete_prompt(id).map_err(Fail::from_core)?;
             s.save(&c)?;
             say(
@@ -734,6 +754,7 @@ fn run(command: Command, path: &Path, out: &mut impl Write) -> Result<(), Fail> 
                 },
             };
             let list = s.vault.list(&query).map_err(Fail::from_core)?;
+            s.warn_damaged();
             if a.json {
                 json(out, &list)?;
             } else {
@@ -809,6 +830,13 @@ fn run(command: Command, path: &Path, out: &mut impl Write) -> Result<(), Fail> 
                     r.prompts_added, r.versions_added
                 ),
             )?;
+            for refused in &r.refused {
+                eprintln!(
+                    "promptvault: warning: prompt {} of the export was not imported: {}",
+                    short(&refused.id.to_hex()),
+                    refused.reason
+                );
+            }
         }
         Command::Publish {
             id,

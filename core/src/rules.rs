@@ -1,0 +1,251 @@
+//! The model rules (`SPEC.md` §6), in one place.
+//!
+//! Every path that reads a prompt's metadata (open, merge, import) brings it
+//! to its normal form with [`normalize_meta`], and every path that seals
+//! metadata checks it with [`check_meta`] — which is [`normalize_meta`]
+//! plus "already normal". So the core cannot write metadata that its own
+//! reader would refuse. Version contents are checked by [`check_version`]
+//! whenever a version is sealed from new content (add, restore, import).
+//!
+//! What is normalised and what is refused (see `SPEC.md` §6.3):
+//! - normalised (lossless and well-defined): tags trimmed and NFC'd,
+//!   duplicates under the tag key collapsed to the first spelling; version
+//!   entries sorted by `(created, id)`; tombstones sorted, deduplicated and
+//!   capped; a version both listed and tombstoned is dropped (the tombstone
+//!   wins, as in a merge);
+//! - refused: anything else — an empty, blank, over-long or
+//!   control-character title or tag, more tags or versions than allowed,
+//!   duplicate version ids, no version, a `current` that is not listed, a
+//!   version that is its own parent.
+
+use std::collections::HashSet;
+
+use crate::error::{Error, Result};
+use crate::ids::VersionId;
+use crate::model::{
+    MAX_BODY_LEN, MAX_NOTE_LEN, MAX_SETTINGS_LEN, MAX_TAGS_PER_PROMPT, MAX_TITLE_LEN,
+    MAX_TOMBSTONES, MAX_VERSIONS_PER_PROMPT, Meta, VersionContent, VersionEntry,
+};
+use crate::tags;
+
+/// Most versions one prompt's metadata may list: above the local limit, so
+/// two devices that each stayed under it can always merge, and what a
+/// reader accepts.
+pub(crate) const MAX_STORED_VERSIONS: usize = 4 * MAX_VERSIONS_PER_PROMPT;
+
+/// Whether `c` may not appear in a title or a tag: every control character
+/// (C0, DEL, C1 — Unicode category `Cc`) and the bidirectional embedding,
+/// override and isolate controls (U+202A–U+202E, U+2066–U+2069), which can
+/// make displayed text read differently from its stored order. The marks
+/// U+200E, U+200F and U+061C stay allowed: right-to-left text needs them and
+/// they reorder nothing around them.
+#[must_use]
+pub(crate) fn forbidden_in_label(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// Checks a title: not blank, at most [`MAX_TITLE_LEN`] bytes, no
+/// character [`forbidden_in_label`].
+///
+/// # Errors
+///
+/// [`Error::InvalidInput`] for a blank title or a forbidden character;
+/// [`Error::LimitExceeded`] for a long one.
+pub(crate) fn check_title(title: &str) -> Result<()> {
+    if title.len() > MAX_TITLE_LEN {
+        return Err(Error::too_large(
+            "title (bytes)",
+            MAX_TITLE_LEN,
+            title.len(),
+        ));
+    }
+    if title.trim().is_empty() {
+        return Err(Error::invalid("the title is empty"));
+    }
+    if title.chars().any(forbidden_in_label) {
+        return Err(Error::invalid(
+            "the title contains control or bidirectional-override characters",
+        ));
+    }
+    Ok(())
+}
+
+/// Checks the content of a version about to be sealed: its title, body,
+/// note and settings limits, and that it is not its own parent.
+///
+/// # Errors
+///
+/// As [`check_title`]; [`Error::LimitExceeded`] for an oversized body,
+/// note or settings; [`Error::InvalidInput`] for a version that is its own
+/// parent.
+pub(crate) fn check_version(id: VersionId, content: &VersionContent) -> Result<()> {
+    check_title(&content.title)?;
+    if content.body.len() > MAX_BODY_LEN {
+        return Err(Error::too_large(
+            "body (bytes)",
+            MAX_BODY_LEN,
+            content.body.len(),
+        ));
+    }
+    if content.note.len() > MAX_NOTE_LEN {
+        return Err(Error::too_large(
+            "note (bytes)",
+            MAX_NOTE_LEN,
+            content.note.len(),
+        ));
+    }
+    if let Some(s) = &content.settings {
+        let n = crate::vault::to_json(s)?.len();
+        if n > MAX_SETTINGS_LEN {
+            return Err(Error::too_large(
+                "settings JSON (bytes)",
+                MAX_SETTINGS_LEN,
+                n,
+            ));
+        }
+    }
+    if content.parent == Some(id) {
+        return Err(Error::invalid("a version is its own parent"));
+    }
+    Ok(())
+}
+
+/// Normalises a list of tags: each is trimmed and NFC'd, and a tag whose
+/// key ([`tags::fold`]) is already present is dropped (the first spelling
+/// stays). Linear in the number of tags: the keys seen are hashed, each
+/// tag is folded once. `max` is the count allowed after deduplication.
+///
+/// # Errors
+///
+/// As [`tags::normalize`] for a bad tag; [`Error::LimitExceeded`] with the
+/// real count of distinct tags when there are more than `max`.
+pub(crate) fn normalize_tags<'a>(
+    list: impl IntoIterator<Item = &'a str>,
+    max: usize,
+) -> Result<Vec<String>> {
+    let mut keys: HashSet<String> = HashSet::new();
+    let mut out = Vec::new();
+    for t in list {
+        let spelled = tags::normalize(t)?;
+        if keys.insert(tags::fold(&spelled)) {
+            out.push(spelled);
+        }
+    }
+    if out.len() > max {
+        return Err(Error::too_large("tags on one prompt", max, out.len()));
+    }
+    Ok(out)
+}
+
+/// Sorts version entries in their stored order, `(created, id)`.
+pub(crate) fn sort_entries(entries: &mut [VersionEntry]) {
+    entries.sort_by_key(|a| (a.created, a.id));
+}
+
+/// Sorts and deduplicates tombstones, keeping at most [`MAX_TOMBSTONES`]:
+/// the smallest ids are forgotten first.
+pub(crate) fn cap_tombstones(deleted: &mut Vec<VersionId>) {
+    deleted.sort_unstable();
+    deleted.dedup();
+    if deleted.len() > MAX_TOMBSTONES {
+        let cut = deleted.len() - MAX_TOMBSTONES;
+        deleted.drain(..cut);
+    }
+}
+
+/// Brings metadata read from anywhere (a stored record, a merge, an export)
+/// to its normal form, or refuses it. Idempotent.
+///
+/// # Errors
+///
+/// [`Error::Malformed`] for metadata no writer may produce (no version,
+/// duplicate ids, `current` not listed, a version its own parent);
+/// [`Error::LimitExceeded`] above [`MAX_STORED_VERSIONS`] versions or
+/// [`MAX_TAGS_PER_PROMPT`] tags; as [`check_title`] for an entry's title and
+/// as [`tags::normalize`] for a tag.
+pub(crate) fn normalize_meta(meta: &mut Meta) -> Result<()> {
+    cap_tombstones(&mut meta.deleted);
+    if !meta.deleted.is_empty() {
+        let dead: HashSet<VersionId> = meta.deleted.iter().copied().collect();
+        meta.versions.retain(|e| !dead.contains(&e.id));
+    }
+    if meta.versions.is_empty() {
+        return Err(Error::malformed("metadata lists no version"));
+    }
+    if meta.versions.len() > MAX_STORED_VERSIONS {
+        return Err(Error::too_large(
+            "versions of one prompt",
+            MAX_STORED_VERSIONS,
+            meta.versions.len(),
+        ));
+    }
+    let mut ids: HashSet<VersionId> = HashSet::with_capacity(meta.versions.len());
+    for e in &meta.versions {
+        if !ids.insert(e.id) {
+            return Err(Error::malformed("metadata lists a version twice"));
+        }
+        if e.parent == Some(e.id) {
+            return Err(Error::malformed(
+                "metadata lists a version as its own parent",
+            ));
+        }
+        check_title(&e.title)?;
+    }
+    if !ids.contains(&meta.current) {
+        return Err(Error::malformed("metadata current version is not listed"));
+    }
+    sort_entries(&mut meta.versions);
+    meta.tags = normalize_tags(meta.tags.iter().map(String::as_str), MAX_TAGS_PER_PROMPT)?;
+    Ok(())
+}
+
+/// Checks metadata about to be sealed: it must satisfy every rule and be in
+/// normal form already, so what is sealed reads back unchanged.
+///
+/// # Errors
+///
+/// As [`normalize_meta`]; [`Error::Malformed`] if it is not in normal form
+/// (a bug in the writer — the write is refused rather than stored).
+pub(crate) fn check_meta(meta: &Meta) -> Result<()> {
+    let mut normal = meta.clone();
+    normalize_meta(&mut normal)?;
+    if normal == *meta {
+        Ok(())
+    } else {
+        Err(Error::malformed("metadata not in normal form"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_refuse_control_and_bidi_overrides() {
+        for c in [
+            '\u{0}', '\u{1b}', '\u{7f}', '\u{85}', '\u{9b}', '\u{202e}', '\u{2066}',
+        ] {
+            assert!(forbidden_in_label(c), "{c:?}");
+            assert!(check_title(&format!("a{c}b")).is_err());
+        }
+        for c in ['a', ' ', '\u{200f}', '\u{200e}', '\u{61c}', 'ß'] {
+            assert!(!forbidden_in_label(c), "{c:?}");
+        }
+    }
+
+    #[test]
+    fn tag_count_is_the_real_distinct_count() {
+        let many: Vec<String> = (0..65).map(|i| format!("t{i}")).collect();
+        let err = normalize_tags(many.iter().map(String::as_str), 64).unwrap_err();
+        assert_eq!(
+            err,
+            Error::LimitExceeded {
+                what: "tags on one prompt",
+                limit: 64,
+                actual: 65
+            }
+        );
+        let dup = ["Art", " art ", "ART", "Straße", "STRASSE"];
+        assert_eq!(normalize_tags(dup, 64).unwrap(), ["Art", "Straße"]);
+    }
+}
