@@ -67,7 +67,7 @@ pub(crate) fn init(path: &Path, a: &InitArgs, out: &mut impl Write) -> Result<()
     let created = Vault::create(&password, params).map_err(Fail::from_core)?;
     let mut store = MemoryStore::new();
     vault_file::save(path, &mut store, &created.changes)?;
-    SeenState::load(&created.vault)?.record(&created.vault, true)?;
+    SeenState::load(&created.vault)?.record(&created.vault, true);
     say(
         out,
         format!("Created {} (vault {}).", path.display(), created.vault.id()),

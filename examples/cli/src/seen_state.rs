@@ -161,10 +161,20 @@ impl SeenState {
     /// present are no longer counted as deleted. With `replace`, prompts
     /// gone are simply forgotten (an accepted restore from backup).
     ///
-    /// # Errors
-    ///
-    /// Io if the state file cannot be written.
-    pub(crate) fn record(&mut self, vault: &Vault, replace: bool) -> Result<(), Fail> {
+    /// A state that cannot be written is reported on stderr and does not
+    /// fail the command: the state then stays older than the vault, which
+    /// weakens detection but never refuses a good file.
+    pub(crate) fn record(&mut self, vault: &Vault, replace: bool) {
+        if let Err(f) = self.try_record(vault, replace) {
+            eprintln!(
+                "promptvault: warning: rollback state not updated ({}); this vault's current \
+                 revisions are not remembered",
+                f.message
+            );
+        }
+    }
+
+    fn try_record(&mut self, vault: &Vault, replace: bool) -> Result<(), Fail> {
         let now = vault.seen_revisions();
         let prompts: BTreeMap<String, u64> = now
             .prompts

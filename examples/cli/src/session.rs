@@ -53,7 +53,7 @@ impl Session {
         if !accept_rollback {
             seen.check(&vault)?;
         }
-        seen.record(&vault, accept_rollback)?;
+        seen.record(&vault, accept_rollback);
         Ok(Session {
             path: path.to_owned(),
             store,
@@ -66,10 +66,11 @@ impl Session {
     ///
     /// # Errors
     ///
-    /// Io if the file or the state cannot be written.
+    /// Io if the file cannot be written.
     pub(crate) fn save(&mut self, changes: &Changeset) -> Result<(), Fail> {
         vault_file::save(&self.path, &mut self.store, changes)?;
-        self.seen.record(&self.vault, false)
+        self.seen.record(&self.vault, false);
+        Ok(())
     }
 
     /// The prompt whose id starts with `prefix`.
