@@ -26,6 +26,9 @@ use crate::vault::{Changeset, Vault};
 
 /// The export payload format tag.
 const PAYLOAD_FORMAT: &str = "promptvault-export/1";
+/// Versions one prompt may have after an import (as after a merge: room
+/// for several devices' histories, pruned locally afterwards).
+const MAX_IMPORTED_VERSIONS: usize = 4 * MAX_VERSIONS_PER_PROMPT;
 
 #[derive(Serialize, Deserialize)]
 struct Payload {
@@ -168,6 +171,22 @@ impl Vault {
                 }
             };
             let dead: BTreeSet<VersionId> = state.meta.deleted.iter().copied().collect();
+            // Count before adding, so the error reports the real total and
+            // the limit that is enforced (not the count where it stopped).
+            let fresh: BTreeSet<VersionId> = incoming_meta
+                .versions
+                .iter()
+                .map(|e| e.id)
+                .filter(|id| !state.versions.contains_key(id) && !dead.contains(id))
+                .collect();
+            let total = state.meta.versions.len().saturating_add(fresh.len());
+            if total > MAX_IMPORTED_VERSIONS {
+                return Err(Error::too_large(
+                    "versions of one prompt after import",
+                    MAX_IMPORTED_VERSIONS,
+                    total,
+                ));
+            }
             let (kgen, item) = state.current_key()?;
             let item = item.clone();
             let mut added = false;
@@ -179,13 +198,6 @@ impl Vault {
                     .versions
                     .get(&entry.id)
                     .ok_or(Error::malformed("export version missing"))?;
-                if state.meta.versions.len() >= 4 * MAX_VERSIONS_PER_PROMPT {
-                    return Err(Error::too_large(
-                        "versions of one prompt",
-                        MAX_VERSIONS_PER_PROMPT,
-                        state.meta.versions.len(),
-                    ));
-                }
                 let rec =
                     crate::vault::seal_version(vault_id, ep.id, entry.id, kgen, &item, content)?;
                 report.changes.put_new(rec.clone());

@@ -660,3 +660,68 @@ fn a_closed_pipe_ends_quietly_with_exit_zero() {
         assert_eq!(stderr(&out), "", "{args:?}");
     }
 }
+
+/// Exports of one prompt, built with the library: together they hold
+/// `total` distinct versions (each export at most 1000, the local limit).
+fn exports_of_one_prompt(total: usize) -> Vec<Vec<u8>> {
+    use promptvault::{Draft, KdfParams, Password, Timestamp, Vault};
+    let params = KdfParams::new(19 * 1024, 1, 1).unwrap();
+    let pw = Password::new("export pw").unwrap();
+    let mut x = Vault::create(&Password::new("x").unwrap(), params)
+        .unwrap()
+        .vault;
+    let draft = |n: usize| Draft {
+        title: "many".into(),
+        body: format!("version {n}"),
+        settings: None,
+        note: String::new(),
+    };
+    let (pid, _) = x
+        .create_prompt(&draft(0), &[], false, Timestamp(1))
+        .unwrap();
+    let (mut n, mut held) = (1, 1);
+    let mut exports = Vec::new();
+    while n < total {
+        while held < promptvault::model::MAX_VERSIONS_PER_PROMPT && n < total {
+            x.add_version(pid, &draft(n), Timestamp(n as u64 + 1))
+                .unwrap();
+            (n, held) = (n + 1, held + 1);
+        }
+        exports.push(x.export(&pw, params).unwrap());
+        x.prune_history(pid, 1, Timestamp(n as u64 + 1)).unwrap();
+        held = 1;
+    }
+    exports
+}
+
+#[test]
+fn an_import_over_the_version_limit_reports_the_real_count() {
+    let e = env();
+    // ~4000 add_version calls on the unoptimised core: the slow part.
+    let exports = exports_of_one_prompt(4001);
+    let (last, first) = exports.split_last().unwrap();
+    let file = e.root.join("part.pvx");
+    for bytes in first {
+        std::fs::write(&file, bytes).unwrap();
+        let out = e
+            .cmd(PW, &["import", file.to_str().unwrap()])
+            .env("PROMPTVAULT_EXPORT_PASSWORD", "export pw")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    std::fs::write(&file, last).unwrap();
+    let before = std::fs::read(&e.vault).unwrap();
+    let out = e
+        .cmd(PW, &["import", file.to_str().unwrap()])
+        .env("PROMPTVAULT_EXPORT_PASSWORD", "export pw")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(6), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("is 4001, over the limit of 4000"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(std::fs::read(&e.vault).unwrap(), before);
+}
