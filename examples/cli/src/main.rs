@@ -310,6 +310,9 @@ fn locked(command: Command, path: &Path, accept: bool, out: &mut impl Write) -> 
     };
     if matches!(command, Command::Init(_)) {
         files::create_private_dir(files::parent_dir(path))?;
+    } else if std::fs::symlink_metadata(path).is_err() {
+        // Nothing to lock (and maybe no directory for the lock file).
+        return Err(vault_file::missing(path));
     }
     let mut lock = lock::VaultLock::open(path, access)?;
     let _held = lock.acquire(access)?;

@@ -22,7 +22,8 @@ pub(crate) fn say(out: &mut impl Write, text: impl std::fmt::Display) -> Result<
     })
 }
 
-/// Writes `value` as pretty JSON.
+/// Writes `value` as pretty JSON, with every character a terminal would
+/// act on escaped (see [`crate::term::json`]).
 ///
 /// # Errors
 ///
@@ -30,7 +31,7 @@ pub(crate) fn say(out: &mut impl Write, text: impl std::fmt::Display) -> Result<
 pub(crate) fn json(out: &mut impl Write, value: &impl serde::Serialize) -> Result<(), Fail> {
     let text =
         serde_json::to_string_pretty(value).map_err(|e| Fail::new(Kind::Other, e.to_string()))?;
-    say(out, text)
+    say(out, crate::term::json(&text))
 }
 
 /// `YYYY-MM-DD HH:MM` (UTC) from Unix milliseconds (civil-from-days, H. Hinnant).

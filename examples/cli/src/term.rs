@@ -8,8 +8,9 @@
 //! never reach a terminal or a log viewed later. A body (and a diff line)
 //! is printed as it is when standard output is not a terminal, so
 //! `show ID > file` keeps the exact text; on a terminal its control
-//! characters other than newline and tab are escaped. `--json` output is
-//! escaped by JSON itself.
+//! characters other than newline and tab are escaped. `--json` output
+//! escapes C0 controls as JSON does, and DEL, C1 and bidi characters as
+//! `\uXXXX` (the same JSON value).
 
 use std::borrow::Cow;
 use std::fmt::Write as _;
@@ -54,6 +55,25 @@ pub(crate) fn tags(tags: &[String]) -> String {
         .join(", ")
 }
 
+/// JSON text with the characters JSON leaves raw but a terminal acts on
+/// (DEL, C1, bidi controls) written as `\uXXXX` escapes: the same JSON
+/// value, safe on a terminal. (C0 controls are escaped by JSON itself.)
+pub(crate) fn json(text: &str) -> Cow<'_, str> {
+    let needs = |c: char| c == '\u{7f}' || (c.is_control() && c > '\u{7f}') || is_bidi_control(c);
+    if !text.chars().any(needs) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if needs(c) {
+            let _ = write!(out, "\\u{:04x}", u32::from(c));
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
 /// How bodies are printed for this run.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Body {
@@ -93,6 +113,10 @@ mod tests {
         assert_eq!(inline("\u{9b}2J\u{202e}"), "\\u{9b}2J\\u{202e}");
         let tty = Body { escape: true };
         assert_eq!(tty.show("l1\n\tl2\u{1b}[2J\r"), "l1\n\tl2\\x1b[2J\\x0d");
+        assert_eq!(
+            json("{\"t\": \"a\u{9b}b\u{202e}\u{7f}\"}"),
+            "{\"t\": \"a\\u009bb\\u202e\\u007f\"}"
+        );
         let pipe = Body { escape: false };
         assert_eq!(pipe.show("raw\u{1b}"), "raw\u{1b}");
     }

@@ -28,13 +28,7 @@ pub(crate) fn default_path() -> PathBuf {
 pub(crate) fn read(path: &Path) -> Result<MemoryStore, Fail> {
     let limit = MAX_BUNDLE_LEN as u64;
     let bytes = files::read_regular(path, limit).map_err(|e| match e {
-        ReadFail::NotFound => Fail::new(
-            Kind::NotFound,
-            format!(
-                "no vault at {}; create one with `promptvault init`",
-                path.display()
-            ),
-        ),
+        ReadFail::NotFound => missing(path),
         ReadFail::TooLarge { len } => Fail::new(
             Kind::Corrupt,
             format!(
@@ -53,6 +47,17 @@ pub(crate) fn read(path: &Path) -> Result<MemoryStore, Fail> {
             ),
         )
     })
+}
+
+/// The failure for a vault that does not exist.
+pub(crate) fn missing(path: &Path) -> Fail {
+    Fail::new(
+        Kind::NotFound,
+        format!(
+            "no vault at {}; create one with `promptvault init`",
+            path.display()
+        ),
+    )
 }
 
 /// Opens and fully verifies the vault in `store`.

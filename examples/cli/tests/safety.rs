@@ -567,6 +567,17 @@ fn control_characters_never_reach_the_terminal_from_fields() {
         "{shown:?}"
     );
     assert!(shown.contains("\\x1b]52;c;aGVsbG8=\\x07"), "{shown}");
+    let as_json = e.ok(&["show", &id, "--json"]);
+    assert!(
+        !as_json.contains('\u{1b}') && !as_json.contains('\u{9b}'),
+        "{as_json:?}"
+    );
+    let v: serde_json::Value = serde_json::from_str(&as_json).unwrap();
+    assert_eq!(
+        v["version"]["note"],
+        note.as_str(),
+        "JSON keeps the exact text"
+    );
     // A title or tag with a control character: refused by the core
     // (issue 12 item 6), or, where it gets in, printed escaped.
     let evil = format!("evil{OSC52}");
@@ -611,6 +622,25 @@ fn bodies_are_escaped_on_a_terminal_and_exact_in_a_pipe() {
 }
 
 // ---- 7. Smaller ---------------------------------------------------------
+
+#[test]
+fn a_missing_vault_is_not_found_even_without_its_directory() {
+    let e = env();
+    for vault in [e.root.join("nope.pvlt"), e.root.join("no-dir/v.pvlt")] {
+        let out = e
+            .cmd(PW, &["add", "--title", "t", "--body", "b"])
+            .env("PROMPTVAULT_VAULT", &vault)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+        assert!(
+            stderr(&out).contains("promptvault init"),
+            "{}",
+            stderr(&out)
+        );
+        assert!(!vault.parent().unwrap().join("nope.pvlt.lock").exists());
+    }
+}
 
 #[test]
 fn prune_of_the_current_version_needs_force() {
