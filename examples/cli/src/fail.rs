@@ -25,7 +25,7 @@ pub(crate) enum Kind {
 
 pub(crate) const EXIT_CODES: &str = "\
 Exit codes:
-  0  success
+  0  success (also when the reader of the output stops early: `list | head`)
   1  other error
   2  bad command line
   3  wrong password or recovery key, or the vault file was modified or is
@@ -33,8 +33,9 @@ Exit codes:
   4  the vault or export file is damaged or not a promptvault file
   5  no such vault, prompt, version or tag
   6  an argument was rejected (empty title, bad tag, size limit, not a
-     regular file, deleting the current version without --force)
-  7  reading or writing a file failed";
+     regular file, export onto the vault, deleting the current version
+     without --force)
+  7  reading or writing a file failed (a missing directory included)";
 
 #[derive(Debug)]
 pub(crate) struct Fail {
