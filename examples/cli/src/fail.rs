@@ -10,7 +10,8 @@ use promptvault::{Error, ErrorCode};
 pub(crate) enum Kind {
     /// 1: anything else.
     Other = 1,
-    /// 3: wrong password or recovery key, or the vault was modified.
+    /// 3: wrong password or recovery key, or the vault was modified or
+    /// rolled back to an older state.
     Auth = 3,
     /// 4: the vault or export file is damaged or not a promptvault file.
     Corrupt = 4,
@@ -24,24 +25,42 @@ pub(crate) enum Kind {
 
 pub(crate) const EXIT_CODES: &str = "\
 Exit codes:
-  0  success
+  0  success (also when the reader of the output stops early: `list | head`)
   1  other error
   2  bad command line
-  3  wrong password or recovery key, or the vault file was modified
+  3  wrong password or recovery key, or the vault file was modified or is
+     older than one seen before (rollback; see --accept-rollback)
   4  the vault or export file is damaged or not a promptvault file
   5  no such vault, prompt, version or tag
-  6  an argument was rejected (empty title, bad tag, size limit)
-  7  reading or writing a file failed";
+  6  an argument was rejected (empty title, bad tag, size limit, not a
+     regular file, export onto the vault, deleting the current version
+     without --force)
+  7  reading or writing a file failed (a missing directory included)";
 
 #[derive(Debug)]
 pub(crate) struct Fail {
     pub(crate) kind: Kind,
     pub(crate) message: String,
+    /// Not a failure to report: standard output was closed by its reader
+    /// (`list | head`); the command stops and exits 0 without a message.
+    pub(crate) broken_pipe: bool,
 }
 
 impl Fail {
     pub(crate) fn new(kind: Kind, message: String) -> Self {
-        Fail { kind, message }
+        Fail {
+            kind,
+            message,
+            broken_pipe: false,
+        }
+    }
+
+    /// Standard output was closed by its reader: stop quietly, exit 0.
+    pub(crate) fn broken_pipe() -> Self {
+        Fail {
+            broken_pipe: true,
+            ..Fail::new(Kind::Other, String::new())
+        }
     }
 
     pub(crate) fn io(path: &Path, e: &std::io::Error) -> Self {

@@ -1,24 +1,36 @@
 //! `promptvault`: private prompts in one local, encrypted vault file.
 //!
-//! A thin shell over the `promptvault` crate: it reads the vault file,
-//! unlocks it, calls one vault operation, and writes the returned changeset
-//! back atomically. Everything cryptographic happens in the crate.
+//! A thin shell over the `promptvault` crate: it locks the vault file,
+//! reads and unlocks it, checks it against what this device saw before,
+//! calls one vault operation, and writes the returned changeset back
+//! atomically. Everything cryptographic happens in the crate.
 
 mod fail;
+mod files;
+mod input;
+mod keys;
+mod lock;
+mod output;
 mod secrets;
+mod seen_state;
+mod session;
+mod term;
 mod vault_file;
+mod views;
 
-use std::io::{IsTerminal, Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use clap::{Args, Parser, Subcommand};
-use promptvault::{
-    ArchivedFilter, Credential, DiffOp, Draft, KdfParams, MemoryStore, PromptId, Query, TagMode,
-    Timestamp, Vault, VersionId,
-};
+use promptvault::{ArchivedFilter, Draft, Query, TagMode, Timestamp};
 
 use fail::{EXIT_CODES, Fail, Kind};
+use input::{BodyArgs, parse_settings, read_body};
+use keys::{InitArgs, RotateArgs};
+use lock::Access;
+use output::{say, short};
+use session::Session;
 
 #[derive(Parser)]
 #[command(name = "promptvault", version, about = "Private prompts, encrypted on this device.", after_help = help_tail())]
@@ -26,6 +38,10 @@ struct Cli {
     /// The vault file (default: $PROMPTVAULT_VAULT, else ~/.local/share/promptvault/vault.pvlt).
     #[arg(long, global = true, env = "PROMPTVAULT_VAULT")]
     vault: Option<PathBuf>,
+    /// Open a vault older than the one this device saw before (after a
+    /// restore from a backup) and record it as the new state.
+    #[arg(long, global = true)]
+    accept_rollback: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -43,10 +59,10 @@ fn help_tail() -> String {
 enum Command {
     /// Create a new vault and print its recovery key (once).
     Init(InitArgs),
-    /// Change the vault password (no content is re-encrypted).
-    Passwd,
+    /// Change the vault password (no content is re-encrypted unless --rotate).
+    Passwd(RotateArgs),
     /// Unlock with the recovery key, set a new password and get a new recovery key.
-    Recover,
+    Recover(RotateArgs),
     /// Rotate to a new vault key: re-encrypt everything, issue a new recovery key.
     Rotate,
     /// Add a prompt. The body comes from --body, --file, or standard input.
@@ -103,6 +119,9 @@ enum Command {
         /// Delete this one version.
         #[arg(long)]
         version: Option<String>,
+        /// Allow --version to delete the current version.
+        #[arg(long, requires = "version")]
+        force: bool,
     },
     /// List prompts, most recent first, with filters and text search.
     List(ListArgs),
@@ -181,26 +200,6 @@ enum Command {
 }
 
 #[derive(Args)]
-struct InitArgs {
-    /// Argon2id memory in MiB (default 64; accepted 19..=1024).
-    #[arg(long, default_value_t = 64)]
-    kdf_memory_mib: u32,
-    /// Argon2id passes (default 3; accepted 1..=10).
-    #[arg(long, default_value_t = 3)]
-    kdf_time: u32,
-}
-
-#[derive(Args)]
-struct BodyArgs {
-    /// The body text.
-    #[arg(long, conflicts_with = "file")]
-    body: Option<String>,
-    /// Read the body from a file (`-` for standard input).
-    #[arg(long)]
-    file: Option<PathBuf>,
-}
-
-#[derive(Args)]
 struct AddArgs {
     /// Title.
     #[arg(long)]
@@ -270,11 +269,54 @@ fn main() {
     let cli = Cli::parse();
     let path = cli.vault.clone().unwrap_or_else(vault_file::default_path);
     let mut out = std::io::stdout().lock();
-    if let Err(f) = run(cli.command, &path, &mut out) {
+    if let Err(f) = locked(cli.command, &path, cli.accept_rollback, &mut out) {
         let _ = out.flush();
+        if f.broken_pipe {
+            std::process::exit(0);
+        }
         eprintln!("promptvault: {}", f.message);
         std::process::exit(f.kind as i32);
     }
+    if let Err(e) = out.flush() {
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            eprintln!("promptvault: writing output: {e}");
+            std::process::exit(Kind::Io as i32);
+        }
+    }
+}
+
+impl Command {
+    /// How the command uses the vault file; `None` for `inspect`, which
+    /// reads one atomically replaced file and touches no state.
+    fn access(&self) -> Option<Access> {
+        match self {
+            Command::Inspect { .. } => None,
+            Command::Show { .. }
+            | Command::History { .. }
+            | Command::Diff { .. }
+            | Command::List(_)
+            | Command::Tags { .. }
+            | Command::Export { .. }
+            | Command::Publish { .. } => Some(Access::Read),
+            _ => Some(Access::Write),
+        }
+    }
+}
+
+/// Runs `command` holding the vault's lock (see [`lock`]) for all of it.
+fn locked(command: Command, path: &Path, accept: bool, out: &mut impl Write) -> Result<(), Fail> {
+    let Some(access) = command.access() else {
+        return run(command, path, accept, out);
+    };
+    if matches!(command, Command::Init(_)) {
+        files::create_private_dir(files::parent_dir(path))?;
+    } else if std::fs::symlink_metadata(path).is_err() {
+        // Nothing to lock (and maybe no directory for the lock file).
+        return Err(vault_file::missing(path));
+    }
+    let mut lock = lock::VaultLock::open(path, access)?;
+    let _held = lock.acquire(access)?;
+    run(command, path, accept, out)
 }
 
 fn now() -> Timestamp {
@@ -285,176 +327,13 @@ fn now() -> Timestamp {
     Timestamp(u64::try_from(ms).unwrap_or(u64::MAX))
 }
 
-fn say(out: &mut impl Write, text: impl std::fmt::Display) -> Result<(), Fail> {
-    writeln!(out, "{text}").map_err(|e| Fail::new(Kind::Io, format!("writing output: {e}")))
-}
-
-fn json(out: &mut impl Write, value: &impl serde::Serialize) -> Result<(), Fail> {
-    let text =
-        serde_json::to_string_pretty(value).map_err(|e| Fail::new(Kind::Other, e.to_string()))?;
-    say(out, text)
-}
-
-/// An unlocked vault with the store it came from.
-struct Session {
-    path: PathBuf,
-    store: MemoryStore,
-    vault: Vault,
-}
-
-impl Session {
-    fn open(path: &Path) -> Result<Self, Fail> {
-        let store = vault_file::read(path)?;
-        let password = secrets::password()?;
-        let vault = vault_file::unlock(&store, Credential::Password(&password))?;
-        Ok(Session {
-            path: path.to_owned(),
-            store,
-            vault,
-        })
-    }
-
-    fn save(&mut self, changes: &promptvault::Changeset) -> Result<(), Fail> {
-        vault_file::save(&self.path, &mut self.store, changes)
-    }
-
-    fn prompt(&self, prefix: &str) -> Result<PromptId, Fail> {
-        resolve_prefix(prefix, self.vault.prompt_ids(), PromptId::to_hex, "prompt")
-    }
-
-    /// As [`Session::prompt`], also matching damaged prompts (for `rm`).
-    fn any_prompt(&self, prefix: &str) -> Result<PromptId, Fail> {
-        let mut ids = self.vault.prompt_ids();
-        ids.extend(self.vault.damaged_prompts().into_iter().map(|d| d.id));
-        resolve_prefix(prefix, ids, PromptId::to_hex, "prompt")
-    }
-
-    /// Warns on stderr about prompts the vault could not read as valid.
-    fn warn_damaged(&self) {
-        for d in self.vault.damaged_prompts() {
-            let hex = d.id.to_hex();
-            eprintln!(
-                "promptvault: warning: prompt {} is damaged ({}); `export` saves what is readable, `rm {}` removes it",
-                short(&hex),
-                d.reason,
-                short(&hex)
-            );
-        }
-    }
-
-    fn version(&self, id: PromptId, spec: &str) -> Result<VersionId, Fail> {
-        let history = self.vault.history(id).map_err(Fail::from_core)?;
-        if let Ok(n) = spec.parse::<usize>() {
-            if spec.len() < 8 {
-                return history.get(n.wrapping_sub(1)).map(|e| e.id).ok_or_else(|| {
-                    Fail::new(
-                        Kind::NotFound,
-                        format!("no version {n}; `history` lists 1..={}", history.len()),
-                    )
-                });
-            }
-        }
-        resolve_prefix(
-            spec,
-            history.iter().map(|e| e.id).collect(),
-            VersionId::to_hex,
-            "version",
-        )
-    }
-}
-
-fn resolve_prefix<T: Copy>(
-    prefix: &str,
-    ids: Vec<T>,
-    hex: fn(&T) -> String,
-    what: &str,
-) -> Result<T, Fail> {
-    let prefix = prefix.to_ascii_lowercase();
-    if prefix.len() < 4 {
-        return Err(Fail::invalid(format!(
-            "give at least 4 characters of the {what} id"
-        )));
-    }
-    let hits: Vec<T> = ids
-        .into_iter()
-        .filter(|i| hex(i).starts_with(&prefix))
-        .collect();
-    match hits.as_slice() {
-        [one] => Ok(*one),
-        [] => Err(Fail::new(
-            Kind::NotFound,
-            format!("no {what} id starts with {prefix}"),
-        )),
-        _ => Err(Fail::invalid(format!(
-            "{prefix} matches several {what}s; give more characters"
-        ))),
-    }
-}
-
-fn read_body(args: &BodyArgs, stdin_if_piped: bool) -> Result<Option<String>, Fail> {
-    if let Some(b) = &args.body {
-        return Ok(Some(b.clone()));
-    }
-    let from_stdin = match &args.file {
-        Some(f) if f.as_os_str() == "-" => true,
-        Some(f) => {
-            return std::fs::read_to_string(f)
-                .map(Some)
-                .map_err(|e| Fail::io(f, &e));
-        }
-        None => stdin_if_piped && !std::io::stdin().is_terminal(),
-    };
-    if !from_stdin {
-        return Ok(None);
-    }
-    let mut s = String::new();
-    std::io::stdin()
-        .take(promptvault::model::MAX_BODY_LEN as u64 + 1)
-        .read_to_string(&mut s)
-        .map_err(|e| Fail::new(Kind::Io, format!("reading standard input: {e}")))?;
-    Ok(Some(s))
-}
-
-fn parse_settings(s: Option<&String>) -> Result<Option<serde_json::Value>, Fail> {
-    s.map(|s| {
-        serde_json::from_str(s).map_err(|e| Fail::invalid(format!("--settings is not JSON: {e}")))
-    })
-    .transpose()
-}
-
-/// `YYYY-MM-DD HH:MM` (UTC) from Unix milliseconds (civil-from-days, H. Hinnant).
-fn fmt_time(t: Timestamp) -> String {
-    let secs = t.0 / 1000;
-    let days = i64::try_from(secs / 86_400).unwrap_or(0);
-    let rem = secs % 86_400;
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}",
-        rem / 3600,
-        rem % 3600 / 60
-    )
-}
-
-fn short(hex: &str) -> &str {
-    hex.get(..8).unwrap_or(hex)
-}
-
 fn edit_tags(
-    path: &Path,
+    s: &mut Session,
     out: &mut impl Write,
     id: &str,
     tags: &[String],
     add: bool,
 ) -> Result<(), Fail> {
-    let mut s = Session::open(path)?;
     let id = s.prompt(id)?;
     let c = if add {
         s.vault.add_tags(id, tags, now())
@@ -464,7 +343,7 @@ fn edit_tags(
     .map_err(Fail::from_core)?;
     s.save(&c)?;
     let now_tags = s.vault.summary(id).map_err(Fail::from_core)?.tags;
-    say(out, format!("Tags: {}", now_tags.join(", ")))
+    say(out, format!("Tags: {}", term::tags(&now_tags)))
 }
 
 #[derive(Clone, Copy)]
@@ -473,8 +352,13 @@ enum Flag {
     Archived,
 }
 
-fn set_flag(path: &Path, out: &mut impl Write, id: &str, flag: Flag, on: bool) -> Result<(), Fail> {
-    let mut s = Session::open(path)?;
+fn set_flag(
+    s: &mut Session,
+    out: &mut impl Write,
+    id: &str,
+    flag: Flag,
+    on: bool,
+) -> Result<(), Fail> {
     let id = s.prompt(id)?;
     let c = match flag {
         Flag::Favorite => s.vault.set_favorite(id, on, now()),
@@ -493,80 +377,71 @@ fn set_flag(path: &Path, out: &mut impl Write, id: &str, flag: Flag, on: bool) -
     )
 }
 
-#[allow(clippy::too_many_lines)]
-fn run(command: Command, path: &Path, out: &mut impl Write) -> Result<(), Fail> {
-    match command {
-        Command::Init(a) => {
-            if path.exists() {
+fn prune(
+    s: &mut Session,
+    out: &mut impl Write,
+    id: &str,
+    keep: Option<usize>,
+    version: Option<String>,
+    force: bool,
+) -> Result<(), Fail> {
+    let id = s.prompt(id)?;
+    let c = match (keep, version) {
+        (_, Some(spec)) => {
+            let v = s.version(id, &spec)?;
+            let current = s
+                .vault
+                .summary(id)
+                .map_err(Fail::from_core)?
+                .current_version;
+            if v == current && !force {
                 return Err(Fail::invalid(format!(
-                    "{} already exists; choose another --vault",
-                    path.display()
+                    "version {spec} is the current version of prompt {}; make another version \
+                     current first (`restore`), or pass --force to delete it anyway",
+                    short(&id.to_hex())
                 )));
             }
-            let params = KdfParams::new(a.kdf_memory_mib.saturating_mul(1024), a.kdf_time, 1)
-                .map_err(Fail::from_core)?;
-            let password = secrets::new_password("PROMPTVAULT_PASSWORD", "New vault password")?;
-            let created = Vault::create(&password, params).map_err(Fail::from_core)?;
-            let mut store = MemoryStore::new();
-            vault_file::save(path, &mut store, &created.changes)?;
-            say(
-                out,
-                format!("Created {} (vault {}).", path.display(), created.vault.id()),
-            )?;
-            say(
-                out,
-                "Recovery key — write it down now; it is shown only once:",
-            )?;
-            say(
-                out,
-                format!("  {}", created.recovery_key.to_display_string().as_str()),
-            )?;
+            s.vault.delete_version(id, v, now())
         }
-        Command::Passwd => {
-            let mut s = Session::open(path)?;
-            let new = secrets::new_password("PROMPTVAULT_NEW_PASSWORD", "New password")?;
-            let c = s
-                .vault
-                .change_password(&new, None)
-                .map_err(Fail::from_core)?;
-            s.save(&c)?;
-            say(out, "Password changed.")?;
-        }
-        Command::Recover => {
-            let store = vault_file::read(path)?;
-            let rk = secrets::recovery_key()?;
-            let mut vault = vault_file::unlock(&store, Credential::RecoveryKey(&rk))?;
-            let new = secrets::new_password("PROMPTVAULT_NEW_PASSWORD", "New password")?;
-            let mut c = vault.change_password(&new, None).map_err(Fail::from_core)?;
-            let (rk2, c2) = vault.replace_recovery_key().map_err(Fail::from_core)?;
-            c.extend(c2);
-            let mut store = store;
-            vault_file::save(path, &mut store, &c)?;
-            say(
-                out,
-                "Password reset. The old recovery key no longer works; the new one is:",
-            )?;
-            say(out, format!("  {}", rk2.to_display_string().as_str()))?;
-        }
-        Command::Rotate => {
-            let store = vault_file::read(path)?;
-            let password = secrets::password()?;
-            let mut vault = vault_file::unlock(&store, Credential::Password(&password))?;
-            let mut c = vault.finish_rotation().map_err(Fail::from_core)?;
-            let (rk, c2) = vault.rotate(&password).map_err(Fail::from_core)?;
-            c.extend(c2);
-            c.extend(vault.finish_rotation().map_err(Fail::from_core)?);
-            let mut store = store;
-            vault_file::save(path, &mut store, &c)?;
-            say(
-                out,
-                format!(
-                    "Rotated to key generation {}. New recovery key (the old one no longer works):",
-                    vault.key_generation()
-                ),
-            )?;
-            say(out, format!("  {}", rk.to_display_string().as_str()))?;
-        }
+        (Some(k), None) => s.vault.prune_history(id, k, now()),
+        (None, None) => return Err(Fail::invalid("give --keep N or --version V")),
+    }
+    .map_err(Fail::from_core)?;
+    s.save(&c)?;
+    say(
+        out,
+        format!("Removed {} version record(s)", c.deletes.len()),
+    )
+}
+
+/// `export`: refuses to write onto the vault itself (by any name).
+fn export(s: &Session, path: &Path, out: &mut impl Write, file: &Path) -> Result<(), Fail> {
+    if files::same_file(file, path) || files::resolve(file)? == files::resolve(path)? {
+        return Err(Fail::invalid(format!(
+            "{} is the vault file itself; export to another file",
+            file.display()
+        )));
+    }
+    let pw = secrets::new_password("PROMPTVAULT_EXPORT_PASSWORD", "Export file password")?;
+    let bytes = s
+        .vault
+        .export(&pw, s.vault.kdf_params())
+        .map_err(Fail::from_core)?;
+    files::write_atomic(file, &bytes)?;
+    say(
+        out,
+        format!("Exported {} prompt(s) to {}", s.vault.len(), file.display()),
+    )
+}
+
+#[allow(clippy::too_many_lines)]
+fn run(command: Command, path: &Path, accept: bool, out: &mut impl Write) -> Result<(), Fail> {
+    let open = || Session::open(path, accept);
+    match command {
+        Command::Init(a) => keys::init(path, &a, out),
+        Command::Passwd(a) => keys::passwd(path, &a, accept, out),
+        Command::Recover(a) => keys::recover(path, &a, accept, out),
+        Command::Rotate => keys::rotate(path, accept, out),
         Command::Add(a) => {
             let body = read_body(&a.body, true)?.unwrap_or_default();
             let draft = Draft {
@@ -575,17 +450,17 @@ fn run(command: Command, path: &Path, out: &mut impl Write) -> Result<(), Fail> 
                 settings: parse_settings(a.settings.as_ref())?,
                 note: a.note,
             };
-            let mut s = Session::open(path)?;
+            let mut s = open()?;
             let (id, c) = s
                 .vault
                 .create_prompt(&draft, &a.tags, a.favorite, now())
                 .map_err(Fail::from_core)?;
             s.save(&c)?;
-            say(out, format!("Added {}", id))?;
+            say(out, format!("Added {id}"))
         }
         Command::Edit(a) => {
             let body = read_body(&a.body, false)?;
-            let mut s = Session::open(path)?;
+            let mut s = open()?;
             let id = s.prompt(&a.id)?;
             let cur = s.vault.version(id, None).map_err(Fail::from_core)?;
             let draft = Draft {
@@ -610,40 +485,22 @@ fn run(command: Command, path: &Path, out: &mut impl Write) -> Result<(), Fail> 
                     short(&id.to_hex()),
                     short(&vid.to_hex())
                 ),
-            )?;
+            )
         }
         Command::Show {
             id,
             version,
             json: as_json,
         } => {
-            let s = Session::open(path)?;
+            let s = open()?;
             let id = s.prompt(&id)?;
             let vid = version.map(|v| s.version(id, &v)).transpose()?;
             let v = s.vault.version(id, vid).map_err(Fail::from_core)?;
             let summary = s.vault.summary(id).map_err(Fail::from_core)?;
-            if as_json {
-                json(out, &serde_json::json!({"prompt": summary, "version": v}))?;
-            } else {
-                let star = if summary.favorite { "  ★" } else { "" };
-                say(out, format!("{}{star}", v.title))?;
-                say(
-                    out,
-                    format!("prompt {id}  version {}  {}", v.id, fmt_time(v.created)),
-                )?;
-                say(out, format!("tags: {}", summary.tags.join(", ")))?;
-                if !v.note.is_empty() {
-                    say(out, format!("note: {}", v.note))?;
-                }
-                if let Some(st) = &v.settings {
-                    say(out, format!("settings: {st}"))?;
-                }
-                say(out, "")?;
-                say(out, &v.body)?;
-            }
+            views::show(out, &summary, &v, as_json)
         }
         Command::History { id, json: as_json } => {
-            let s = Session::open(path)?;
+            let s = open()?;
             let id = s.prompt(&id)?;
             let h = s.vault.history(id).map_err(Fail::from_core)?;
             let current = s
@@ -651,41 +508,16 @@ fn run(command: Command, path: &Path, out: &mut impl Write) -> Result<(), Fail> 
                 .summary(id)
                 .map_err(Fail::from_core)?
                 .current_version;
-            if as_json {
-                json(out, &h)?;
-            } else {
-                for (i, e) in h.iter().enumerate() {
-                    let mark = if e.id == current { "*" } else { " " };
-                    let parent = e.parent.map(|p| p.to_hex()).unwrap_or_default();
-                    say(
-                        out,
-                        format!(
-                            "{mark}{:>3}  {}  {}  parent {:8}  {}",
-                            i + 1,
-                            short(&e.id.to_hex()),
-                            fmt_time(e.created),
-                            short(&parent),
-                            e.title
-                        ),
-                    )?;
-                }
-            }
+            views::history(out, &h, current, as_json)
         }
         Command::Diff { id, from, to } => {
-            let s = Session::open(path)?;
+            let s = open()?;
             let id = s.prompt(&id)?;
             let (a, b) = (s.version(id, &from)?, s.version(id, &to)?);
-            for line in s.vault.diff(id, a, b).map_err(Fail::from_core)? {
-                let sign = match line.op {
-                    DiffOp::Equal => ' ',
-                    DiffOp::Insert => '+',
-                    DiffOp::Delete => '-',
-                };
-                say(out, format!("{sign} {}", line.text))?;
-            }
+            views::diff(out, &s.vault.diff(id, a, b).map_err(Fail::from_core)?)
         }
         Command::Restore { id, version } => {
-            let mut s = Session::open(path)?;
+            let mut s = open()?;
             let id = s.prompt(&id)?;
             let v = s.version(id, &version)?;
             let (nv, c) = s
@@ -700,10 +532,10 @@ fn run(command: Command, path: &Path, out: &mut impl Write) -> Result<(), Fail> 
                     short(&v.to_hex()),
                     short(&nv.to_hex())
                 ),
-            )?;
+            )
         }
         Command::Rm { id } => {
-            let mut s = Session::open(path)?;
+            let mut s = open()?;
             let id = s.any_prompt(&id)?;
             let c = s.vault.delete_prompt(id).map_err(Fail::from_core)?;
             s.save(&c)?;
@@ -714,28 +546,16 @@ fn run(command: Command, path: &Path, out: &mut impl Write) -> Result<(), Fail> 
                     short(&id.to_hex()),
                     c.deletes.len()
                 ),
-            )?;
+            )
         }
-        Command::Prune { id, keep, version } => {
-            let mut s = Session::open(path)?;
-            let id = s.prompt(&id)?;
-            let c = match (keep, version) {
-                (_, Some(v)) => {
-                    let v = s.version(id, &v)?;
-                    s.vault.delete_version(id, v, now())
-                }
-                (Some(k), None) => s.vault.prune_history(id, k, now()),
-                (None, None) => return Err(Fail::invalid("give --keep N or --version V")),
-            }
-            .map_err(Fail::from_core)?;
-            s.save(&c)?;
-            say(
-                out,
-                format!("Removed {} version record(s)", c.deletes.len()),
-            )?;
-        }
+        Command::Prune {
+            id,
+            keep,
+            version,
+            force,
+        } => prune(&mut open()?, out, &id, keep, version, force),
         Command::List(a) => {
-            let s = Session::open(path)?;
+            let s = open()?;
             let query = Query {
                 text: a.search,
                 tags: a.tags,
@@ -755,40 +575,13 @@ fn run(command: Command, path: &Path, out: &mut impl Write) -> Result<(), Fail> 
             };
             let list = s.vault.list(&query).map_err(Fail::from_core)?;
             s.warn_damaged();
-            if a.json {
-                json(out, &list)?;
-            } else {
-                for p in &list {
-                    let star = if p.favorite { "★" } else { " " };
-                    say(
-                        out,
-                        format!(
-                            "{}  {star} {}  [{}]  v{}",
-                            short(&p.id.to_hex()),
-                            p.title,
-                            p.tags.join(", "),
-                            p.version_count
-                        ),
-                    )?;
-                }
-                say(out, format!("{} prompt(s)", list.len()))?;
-            }
+            views::list(out, &list, a.json)
         }
-        Command::Tag { id, tags } => edit_tags(path, out, &id, &tags, true)?,
-        Command::Untag { id, tags } => edit_tags(path, out, &id, &tags, false)?,
-        Command::Tags { json: as_json } => {
-            let s = Session::open(path)?;
-            let tags = s.vault.tags();
-            if as_json {
-                json(out, &tags)?;
-            } else {
-                for t in &tags {
-                    say(out, format!("{:>5}  {}", t.count, t.tag))?;
-                }
-            }
-        }
+        Command::Tag { id, tags } => edit_tags(&mut open()?, out, &id, &tags, true),
+        Command::Untag { id, tags } => edit_tags(&mut open()?, out, &id, &tags, false),
+        Command::Tags { json: as_json } => views::tags(out, &open()?.vault.tags(), as_json),
         Command::RenameTag { from, to } => {
-            let mut s = Session::open(path)?;
+            let mut s = open()?;
             let c = s
                 .vault
                 .rename_tag(&from, &to, now())
@@ -796,27 +589,20 @@ fn run(command: Command, path: &Path, out: &mut impl Write) -> Result<(), Fail> 
             s.save(&c)?;
             say(
                 out,
-                format!("Renamed {from} to {to} on {} prompt(s)", c.puts.len()),
-            )?;
+                format!(
+                    "Renamed {} to {} on {} prompt(s)",
+                    term::inline(&from),
+                    term::inline(&to),
+                    c.puts.len()
+                ),
+            )
         }
-        Command::Favorite { id, off } => set_flag(path, out, &id, Flag::Favorite, !off)?,
-        Command::Archive { id, off } => set_flag(path, out, &id, Flag::Archived, !off)?,
-        Command::Export { file } => {
-            let s = Session::open(path)?;
-            let pw = secrets::new_password("PROMPTVAULT_EXPORT_PASSWORD", "Export file password")?;
-            let bytes = s
-                .vault
-                .export(&pw, s.vault.kdf_params())
-                .map_err(Fail::from_core)?;
-            vault_file::write_atomic(&file, &bytes)?;
-            say(
-                out,
-                format!("Exported {} prompt(s) to {}", s.vault.len(), file.display()),
-            )?;
-        }
+        Command::Favorite { id, off } => set_flag(&mut open()?, out, &id, Flag::Favorite, !off),
+        Command::Archive { id, off } => set_flag(&mut open()?, out, &id, Flag::Archived, !off),
+        Command::Export { file } => export(&open()?, path, out, &file),
         Command::Import { file } => {
-            let bytes = std::fs::read(&file).map_err(|e| Fail::io(&file, &e))?;
-            let mut s = Session::open(path)?;
+            let bytes = input::read_export(&file)?;
+            let mut s = open()?;
             let pw = secrets::password_from("PROMPTVAULT_EXPORT_PASSWORD", "Export file password")?;
             let r = s
                 .vault
@@ -837,60 +623,22 @@ fn run(command: Command, path: &Path, out: &mut impl Write) -> Result<(), Fail> 
                     refused.reason
                 );
             }
+            Ok(())
         }
         Command::Publish {
             id,
             version,
             json: as_json,
         } => {
-            let s = Session::open(path)?;
+            let s = open()?;
             let id = s.prompt(&id)?;
             let vid = version.map(|v| s.version(id, &v)).transpose()?;
-            let p = s.vault.publish(id, vid).map_err(Fail::from_core)?;
-            if as_json {
-                json(out, &p)?;
-            } else {
-                say(out, format!("# {}\n\n{}", p.title, p.body))?;
-            }
+            views::publish(
+                out,
+                &s.vault.publish(id, vid).map_err(Fail::from_core)?,
+                as_json,
+            )
         }
-        Command::Inspect { json: as_json } => {
-            let store = vault_file::read(path)?;
-            let mut infos = Vec::new();
-            if let Some(h) = store.header() {
-                infos.push(promptvault::inspect::inspect(h).map_err(Fail::from_core)?);
-            }
-            for r in store.records() {
-                infos.push(promptvault::inspect::inspect(r.as_bytes()).map_err(Fail::from_core)?);
-            }
-            if as_json {
-                json(out, &infos)?;
-            } else {
-                say(out, "What a server stores (no key needed, no plaintext):")?;
-                for i in &infos {
-                    say(
-                        out,
-                        format!(
-                            "  {:<15} {:>7} B  gen {}  rev {:<3} {}",
-                            i.kind, i.size, i.key_generation, i.revision, i.storage_key
-                        ),
-                    )?;
-                }
-                let total: usize = infos.iter().map(|i| i.size).sum();
-                say(out, format!("{} record(s), {total} bytes", infos.len()))?;
-            }
-        }
-    }
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn civil_dates() {
-        assert_eq!(fmt_time(Timestamp(0)), "1970-01-01 00:00");
-        assert_eq!(fmt_time(Timestamp(1_700_000_000_000)), "2023-11-14 22:13");
-        assert_eq!(fmt_time(Timestamp(951_782_400_000)), "2000-02-29 00:00");
+        Command::Inspect { json: as_json } => views::inspect(path, out, as_json),
     }
 }

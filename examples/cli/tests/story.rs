@@ -48,6 +48,7 @@ impl Env {
         c.args(args)
             .env("PROMPTVAULT_VAULT", &self.vault)
             .env("PROMPTVAULT_PASSWORD", password)
+            .env("XDG_STATE_HOME", self.root.join("state"))
             .env_remove("PROMPTVAULT_NEW_PASSWORD")
             .env_remove("PROMPTVAULT_EXPORT_PASSWORD")
             .env_remove("PROMPTVAULT_RECOVERY_KEY")
