@@ -93,7 +93,7 @@ impl Vault {
         }
         .build(
             SlotSource::Wrap(&kek),
-            SlotSource::Keep([0; format::SLOT_LEN]),
+            SlotSource::Keep([0; format::COMMITTED_SLOT_LEN]),
             None,
         )?;
         let body = record::seal(

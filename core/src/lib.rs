@@ -16,6 +16,7 @@ mod kdf;
 mod record;
 mod recovery;
 mod rng;
+mod slot;
 mod vault;
 
 pub use error::{Error, ErrorCode, Result};
