@@ -28,12 +28,14 @@ use crate::vault::{Changeset, Vault};
 const PAYLOAD_FORMAT: &str = "promptvault-export/1";
 
 #[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct Payload {
     format: String,
     prompts: Vec<ExportedPrompt>,
 }
 
 #[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct ExportedPrompt {
     id: PromptId,
     meta: Meta,

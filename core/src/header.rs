@@ -337,6 +337,5 @@ impl HeaderBuilder<'_> {
 }
 
 /// Length check used by tests and the spec.
-const _: () = assert!(
-    KEY_LEN == 32 && SLOT_LEN == 60 && COMMITTED_SLOT_LEN == 92 && SEAL_LEN == 28
-);
+const _: () =
+    assert!(KEY_LEN == 32 && SLOT_LEN == 60 && COMMITTED_SLOT_LEN == 92 && SEAL_LEN == 28);

@@ -27,6 +27,7 @@ pub const MAX_TOMBSTONES: usize = 4096;
 
 /// Plaintext of a `prompt-meta` record.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct Meta {
     pub(crate) created: Timestamp,
     pub(crate) updated: Timestamp,
@@ -38,7 +39,6 @@ pub(crate) struct Meta {
     pub(crate) favorite: bool,
     pub(crate) archived: bool,
     /// Versions deleted by pruning, so a replayed record stays deleted.
-    #[serde(default)]
     pub(crate) deleted: Vec<VersionId>,
 }
 
@@ -57,6 +57,7 @@ pub struct VersionEntry {
 
 /// Plaintext of a `prompt-version` record.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct VersionContent {
     pub(crate) title: String,
     pub(crate) body: String,

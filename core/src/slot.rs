@@ -101,7 +101,11 @@ pub(crate) fn unwrap(kek: &Key, aad: &[u8], slot: &CommittedSlot) -> Result<Key>
     if !bool::from(expected.ct_eq(commitment)) {
         return Err(Error::Authentication);
     }
-    let raw = Zeroizing::new(hazmat::aead::open(&derive_slot_key(kek, aad)?, aad, sealed)?);
+    let raw = Zeroizing::new(hazmat::aead::open(
+        &derive_slot_key(kek, aad)?,
+        aad,
+        sealed,
+    )?);
     Key::from_slice(&raw).map_err(|_| Error::Authentication)
 }
 

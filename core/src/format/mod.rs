@@ -7,6 +7,7 @@
 //! description; this module is its implementation, split into [`read`] and
 //! [`write`].
 
+pub mod json;
 pub mod padding;
 pub mod read;
 pub mod text;

@@ -3,7 +3,8 @@
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::indexing_slicing,
-    clippy::panic
+    clippy::panic,
+    clippy::cast_possible_truncation
 )]
 
 use aes_gcm::aead::{AeadInOut, KeyInit};
@@ -44,7 +45,11 @@ fn wrap_unwrap_and_every_flip_fails() {
     for i in 0..slot.len() {
         let mut bad = slot;
         bad[i] ^= 1;
-        assert_eq!(unwrap(&kek, b"aad", &bad), Err(Error::Authentication), "{i}");
+        assert_eq!(
+            unwrap(&kek, b"aad", &bad),
+            Err(Error::Authentication),
+            "{i}"
+        );
     }
 }
 

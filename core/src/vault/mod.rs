@@ -749,13 +749,15 @@ pub(crate) fn seal_version(
     record::seal(item, h, &json)
 }
 
+/// Every sealed plaintext is RFC 8785 canonical JSON (SPEC §6).
 pub(crate) fn to_json<T: Serialize>(value: &T) -> Result<Vec<u8>> {
-    serde_json::to_vec(value).map_err(|_| Error::invalid("value cannot be serialised as JSON"))
+    crate::format::json::to_canonical(value)
 }
 
-pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(
+/// Parses a sealed plaintext, refusing any that is not canonical (SPEC §6).
+pub(crate) fn parse_json<T: Serialize + serde::de::DeserializeOwned>(
     bytes: &[u8],
     what: &'static str,
 ) -> Result<T> {
-    serde_json::from_slice(bytes).map_err(|_| Error::Malformed { what })
+    crate::format::json::from_canonical(bytes, what)
 }

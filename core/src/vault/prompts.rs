@@ -53,6 +53,12 @@ fn check_draft(d: &Draft) -> Result<()> {
         return Err(Error::too_large("note (bytes)", MAX_NOTE_LEN, d.note.len()));
     }
     if let Some(s) = &d.settings {
+        if !crate::format::json::numbers_are_exact(s) {
+            return Err(Error::invalid(
+                "a settings number is an integer beyond ±(2^53 − 1), which JSON numbers \
+                 (IEEE doubles) cannot hold exactly; store it as a string",
+            ));
+        }
         let n = super::to_json(s)?.len();
         if n > MAX_SETTINGS_LEN {
             return Err(Error::too_large(

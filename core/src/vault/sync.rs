@@ -9,7 +9,7 @@
 //! - versions are immutable and identified by random ids: the result holds
 //!   the union of both sides' versions, minus tombstoned (pruned) ones;
 //! - metadata conflicts resolve to the candidate with the greatest
-//!   `(revision, updated, canonical JSON bytes)`, then take the union of
+//!   `(revision, updated, RFC 8785 (JCS) plaintext bytes)`, then take the union of
 //!   version entries and tombstones; if that differs from every candidate,
 //!   the merged metadata is written at `max revision + 1`.
 
