@@ -19,7 +19,7 @@ use crate::hazmat::Key;
 use crate::header::{Credential, HeaderBuilder, KeyHeader, SlotSource};
 use crate::ids::{ID_LEN, PromptId, Timestamp, VaultId, VersionId};
 use crate::kdf::{self, KdfParams, Password};
-use crate::model::{MAX_VERSIONS_PER_PROMPT, Meta, VersionContent};
+use crate::model::{IndexEntry, MAX_MERGED_VERSIONS, Meta, VersionContent};
 use crate::record::{self, SealedRecord};
 use crate::rng;
 use crate::vault::{Changeset, Vault};
@@ -181,18 +181,22 @@ impl Vault {
                     .versions
                     .get(&entry.id)
                     .ok_or(Error::malformed("export version missing"))?;
-                if state.meta.versions.len() >= 4 * MAX_VERSIONS_PER_PROMPT {
+                if state.meta.versions.len() >= MAX_MERGED_VERSIONS {
                     return Err(Error::too_large(
                         "versions of one prompt",
-                        MAX_VERSIONS_PER_PROMPT,
-                        state.meta.versions.len(),
+                        MAX_MERGED_VERSIONS,
+                        state.meta.versions.len() + 1,
                     ));
                 }
                 let rec =
                     crate::vault::seal_version(vault_id, ep.id, entry.id, kgen, &item, content)?;
                 report.changes.put_new(rec.clone());
                 state.versions.insert(entry.id, rec);
-                state.meta.versions.push(entry.clone());
+                // The version record is authoritative for its creation time.
+                state.meta.versions.push(IndexEntry {
+                    created: content.created,
+                    id: entry.id,
+                });
                 report.versions_added += 1;
                 added = true;
             }
@@ -209,6 +213,16 @@ impl Vault {
                 if let Some(last) = state.meta.versions.last() {
                     state.meta.current = last.id;
                 }
+            }
+            if !self.prompts.contains_key(&ep.id) {
+                // A new prompt: its metadata's title is the current
+                // version's, taken from the version itself.
+                state.meta.title = ep
+                    .versions
+                    .get(&state.meta.current)
+                    .ok_or(Error::malformed("export version missing"))?
+                    .title
+                    .clone();
             }
             if self.prompts.contains_key(&ep.id) {
                 state.meta.updated = now;

@@ -43,10 +43,12 @@ pub const EXPORT_HEADER_BODY_LEN: usize = KDF_BLOCK_LEN + COMMITTED_SLOT_LEN + S
 /// Fixed sealing overhead of a sealed body (nonce and tag).
 pub const SEALED_OVERHEAD: usize = NONCE_LEN + TAG_LEN;
 
-/// Largest payload of a prompt-metadata record (1 MiB).
-pub const MAX_META_PLAINTEXT: usize = 1 << 20;
-/// Largest payload of a prompt-version record (4 MiB).
-pub const MAX_VERSION_PLAINTEXT: usize = 4 << 20;
+/// Largest payload of a prompt-metadata record (256 KiB; every reachable
+/// metadata fits, see [`crate::model::MAX_META_JSON`]).
+pub const MAX_META_PLAINTEXT: usize = 256 << 10;
+/// Largest payload of a prompt-version record (8 MiB; every version within
+/// the field limits fits, see [`crate::model::MAX_VERSION_JSON`]).
+pub const MAX_VERSION_PLAINTEXT: usize = 8 << 20;
 /// Largest payload of an export-payload record (256 MiB).
 pub const MAX_EXPORT_PLAINTEXT: usize = 256 << 20;
 /// Largest record of any kind, in bytes.

@@ -664,8 +664,39 @@ impl Vault {
             .get(&rec.header().key_gen)
             .ok_or(Error::Authentication)?;
         let plain = record::open(key, rec)?;
-        parse_json(&plain, "version JSON")
+        let content: VersionContent = parse_json(&plain, "version JSON")?;
+        check_against_meta(&p.meta, rec, &content)?;
+        Ok(content)
     }
+}
+
+/// SPEC §6.3: the version record is authoritative for its title, creation
+/// time and parent; the metadata's copies (the index entry's time, the
+/// current version's title) must agree with it. Both are sealed under the
+/// same item key, so a disagreement is a faulty writer, refused as
+/// malformed rather than shown two ways.
+pub(crate) fn check_against_meta(
+    meta: &Meta,
+    rec: &SealedRecord,
+    content: &VersionContent,
+) -> Result<()> {
+    let Some(vid) = rec.header().version_id() else {
+        return Err(Error::Authentication);
+    };
+    let disagree = Err(Error::Malformed {
+        what: "metadata disagrees with the version record",
+    });
+    if meta
+        .versions
+        .iter()
+        .any(|e| e.id == vid && e.created != content.created)
+    {
+        return disagree;
+    }
+    if meta.current == vid && meta.title != content.title {
+        return disagree;
+    }
+    Ok(())
 }
 
 fn header_record(header: &KeyHeader) -> Result<SealedRecord> {

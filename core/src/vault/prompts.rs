@@ -6,15 +6,15 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::{
     Changeset, PromptState, Vault, item_key_storage_key, seal_item_key_with, seal_meta,
-    seal_version, sync::sort_entries,
+    seal_version,
 };
 use crate::error::{Error, Result};
 use crate::hazmat::Key;
 use crate::ids::{PromptId, Timestamp, VersionId};
 use crate::model::{
-    Draft, MAX_BODY_LEN, MAX_NOTE_LEN, MAX_PROMPTS, MAX_SETTINGS_LEN, MAX_TAGS_PER_PROMPT,
-    MAX_TITLE_LEN, MAX_TOMBSTONES, MAX_VERSIONS_PER_PROMPT, Meta, Version, VersionContent,
-    VersionEntry,
+    Draft, IndexEntry, MAX_BODY_LEN, MAX_NOTE_LEN, MAX_PROMPTS, MAX_SETTINGS_LEN,
+    MAX_TAGS_PER_PROMPT, MAX_TITLE_LEN, MAX_TOMBSTONES, MAX_VERSIONS_PER_PROMPT, Meta, Version,
+    VersionContent, VersionEntry,
 };
 use crate::tags;
 
@@ -135,19 +135,18 @@ impl Vault {
             parent: None,
         };
         let meta = Meta {
-            created: now,
-            updated: now,
-            current: vid,
-            versions: vec![VersionEntry {
-                id: vid,
-                parent: None,
-                created: now,
-                title: draft.title.clone(),
-            }],
-            tags: tag_vec,
-            favorite,
             archived: false,
+            created: now,
+            current: vid,
             deleted: Vec::new(),
+            favorite,
+            tags: tag_vec,
+            title: draft.title.clone(),
+            updated: now,
+            versions: vec![IndexEntry {
+                created: now,
+                id: vid,
+            }],
         };
         let key_rec = seal_item_key_with(&self.vk, self.id(), id, generation, &item)?;
         let meta_rec = seal_meta(self.id(), id, generation, &item, 1, &meta)?;
@@ -239,15 +238,17 @@ impl Vault {
             created: now,
             parent,
         };
+        // The metadata gains one 24-byte index entry; no other version's
+        // title or content is touched (SPEC §6.1).
         let mut meta = p.meta.clone();
-        meta.versions.push(VersionEntry {
-            id: vid,
-            parent,
+        let entry = IndexEntry {
             created: now,
-            title: draft.title.clone(),
-        });
-        sort_entries(&mut meta.versions);
+            id: vid,
+        };
+        let at = meta.versions.partition_point(|e| *e < entry);
+        meta.versions.insert(at, entry);
         meta.current = vid;
+        meta.title.clone_from(&draft.title);
         meta.updated = now;
         let ver_rec = seal_version(vault_id, id, vid, generation, item, &content)?;
         let (meta_rec, next) = p.seal_next_meta(vault_id, id, meta)?;
@@ -470,21 +471,37 @@ impl Vault {
         &mut self,
         id: PromptId,
         now: Timestamp,
-        pick: impl FnOnce(&[VersionEntry]) -> Vec<VersionId>,
+        pick: impl FnOnce(&[IndexEntry]) -> Vec<VersionId>,
     ) -> Result<(usize, Changeset)> {
-        let gone: BTreeSet<VersionId> = pick(&self.prompt(id)?.meta.versions).into_iter().collect();
+        let p = self.prompt(id)?;
+        let gone: BTreeSet<VersionId> = pick(&p.meta.versions).into_iter().collect();
         if gone.is_empty() {
             return Ok((0, Changeset::default()));
         }
+        let Some(last) = p
+            .meta
+            .versions
+            .iter()
+            .rev()
+            .find(|e| !gone.contains(&e.id))
+            .map(|e| e.id)
+        else {
+            return Err(Error::invalid(
+                "cannot delete the only version; delete the prompt instead",
+            ));
+        };
+        // Deleting the current version makes the newest remaining one
+        // current; its title (kept in the metadata) comes from its record.
+        let new_current = if gone.contains(&p.meta.current) {
+            Some((last, self.version(id, Some(last))?.title))
+        } else {
+            None
+        };
         let mut changes = self.update_meta(id, now, |m| {
             m.versions.retain(|e| !gone.contains(&e.id));
-            let Some(last) = m.versions.last() else {
-                return Err(Error::invalid(
-                    "cannot delete the only version; delete the prompt instead",
-                ));
-            };
-            if gone.contains(&m.current) {
-                m.current = last.id;
+            if let Some((current, title)) = new_current {
+                m.current = current;
+                m.title = title;
             }
             let mut dead: BTreeSet<VersionId> = m.deleted.iter().copied().collect();
             dead.extend(gone.iter().copied());
@@ -555,13 +572,35 @@ impl Vault {
         })
     }
 
-    /// The version history, oldest first, from metadata alone (no body is decrypted).
+    /// The version history, oldest first (by creation time, then id).
+    ///
+    /// Titles and parents live in the version records (SPEC §6.1), so this
+    /// opens every version record of the prompt; a list view
+    /// ([`Vault::list`]) opens none.
     ///
     /// # Errors
     ///
-    /// [`Error::NotFound`] for an unknown prompt.
+    /// [`Error::NotFound`] for an unknown prompt; [`Error::Authentication`]
+    /// if a version record was tampered with.
     pub fn history(&self, id: PromptId) -> Result<Vec<VersionEntry>> {
-        Ok(self.prompt(id)?.meta.versions.clone())
+        let p = self.prompt(id)?;
+        p.meta
+            .versions
+            .iter()
+            .map(|e| {
+                let rec = p
+                    .versions
+                    .get(&e.id)
+                    .ok_or(Error::MissingRecord { what: "version" })?;
+                let c = self.open_version_record(p, rec)?;
+                Ok(VersionEntry {
+                    id: e.id,
+                    parent: c.parent,
+                    created: c.created,
+                    title: c.title,
+                })
+            })
+            .collect()
     }
 
     /// Returns one version as plaintext, for sharing in public.

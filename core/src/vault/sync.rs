@@ -21,15 +21,13 @@ use crate::format::RecordKind;
 use crate::hazmat::Key;
 use crate::ids::{PromptId, VersionId};
 use crate::model::{
-    MAX_PROMPTS, MAX_TAGS_PER_PROMPT, MAX_TOMBSTONES, MAX_VERSIONS_PER_PROMPT, Meta, VersionEntry,
+    IndexEntry, MAX_MERGED_VERSIONS, MAX_PROMPTS, MAX_TAGS_PER_PROMPT, MAX_TITLE_LEN,
+    MAX_TOMBSTONES, Meta,
 };
 use crate::record::{self, SealedRecord};
 
 /// Most records accepted in one open or merge.
 pub const MAX_RECORDS_PER_BATCH: usize = 8 * MAX_PROMPTS;
-/// Hard cap on versions per prompt when merging (above the local limit, so
-/// two devices that each stayed under the limit can always merge).
-const MAX_MERGED_VERSIONS: usize = 4 * MAX_VERSIONS_PER_PROMPT;
 
 /// What a [`Vault::merge`] did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -235,14 +233,15 @@ impl Vault {
                 None => PromptState {
                     keys: BTreeMap::new(),
                     meta: Meta {
-                        created: crate::ids::Timestamp(0),
-                        updated: crate::ids::Timestamp(0),
-                        current: VersionId::from_bytes([0; 16]),
-                        versions: Vec::new(),
-                        tags: Vec::new(),
-                        favorite: false,
                         archived: false,
+                        created: crate::ids::Timestamp(0),
+                        current: VersionId::from_bytes([0; 16]),
                         deleted: Vec::new(),
+                        favorite: false,
+                        tags: Vec::new(),
+                        title: String::new(),
+                        updated: crate::ids::Timestamp(0),
+                        versions: Vec::new(),
                     },
                     revision: 0,
                     meta_gen: 0,
@@ -286,6 +285,7 @@ impl Vault {
                 metas.len()
             };
             let mut merged = resolve(&cands)?;
+            let winner_current = merged.current;
 
             // Tombstones: pruned versions stay deleted even if replayed.
             let dead: BTreeSet<VersionId> = merged.deleted.iter().copied().collect();
@@ -302,11 +302,9 @@ impl Vault {
             for (vid, rec) in &state.versions {
                 if !listed.contains(vid) {
                     let content = self.open_version_with(&state, rec, &keys, prompt)?;
-                    merged.versions.push(VersionEntry {
-                        id: *vid,
-                        parent: content.parent,
+                    merged.versions.push(IndexEntry {
                         created: content.created,
-                        title: content.title,
+                        id: *vid,
                     });
                 }
             }
@@ -330,6 +328,16 @@ impl Vault {
                 if let Some(last) = merged.versions.last() {
                     merged.current = last.id;
                 }
+            }
+            if merged.current != winner_current {
+                // The winner's current version was tombstoned elsewhere: the
+                // newest live version is current, and the metadata keeps its
+                // title, read from its record.
+                let rec = state
+                    .versions
+                    .get(&merged.current)
+                    .ok_or(Error::MissingRecord { what: "version" })?;
+                merged.title = self.open_version_with(&state, rec, &keys, prompt)?.title;
             }
 
             let adopted = cands
@@ -411,21 +419,32 @@ impl Vault {
     }
 }
 
-pub(crate) fn sort_entries(entries: &mut [VersionEntry]) {
-    entries.sort_by_key(|a| (a.created, a.id));
+pub(crate) fn sort_entries(entries: &mut [IndexEntry]) {
+    entries.sort_unstable();
 }
 
+/// The reader's checks of a metadata plaintext (SPEC §6.1), beyond its
+/// canonical form: a non-empty index in strictly ascending `(created, id)`
+/// order that holds `current`; tombstones strictly ascending; a title like
+/// a version's; the count limits.
 fn validate_meta(meta: &Meta) -> Result<()> {
     let bad = |what| Err(Error::Malformed { what });
     if meta.versions.is_empty() || meta.versions.len() > MAX_MERGED_VERSIONS {
-        return bad("metadata version list");
+        return bad("metadata version index");
     }
-    let ids: BTreeSet<VersionId> = meta.versions.iter().map(|e| e.id).collect();
-    if ids.len() != meta.versions.len() || !ids.contains(&meta.current) {
-        return bad("metadata version list");
+    if !meta.versions.is_sorted_by(|a, b| a < b)
+        || !meta.versions.iter().any(|e| e.id == meta.current)
+    {
+        return bad("metadata version index");
     }
-    if meta.tags.len() > MAX_TAGS_PER_PROMPT || meta.deleted.len() > MAX_TOMBSTONES {
-        return bad("metadata tags or tombstones");
+    if !meta.deleted.is_sorted_by(|a, b| a < b) || meta.deleted.len() > MAX_TOMBSTONES {
+        return bad("metadata tombstones");
+    }
+    if meta.tags.len() > MAX_TAGS_PER_PROMPT {
+        return bad("metadata tags");
+    }
+    if meta.title.trim().is_empty() || meta.title.len() > MAX_TITLE_LEN {
+        return bad("metadata title");
     }
     Ok(())
 }
@@ -459,7 +478,7 @@ fn resolve(cands: &[Candidate]) -> Result<Meta> {
     for c in cands {
         for e in &c.meta.versions {
             if seen.insert(e.id) {
-                merged.versions.push(e.clone());
+                merged.versions.push(*e);
             }
         }
     }
