@@ -190,3 +190,245 @@ fn worst_case_plaintexts_fit_their_records() {
     const { assert!(MAX_META_JSON <= MAX_META_PLAINTEXT) };
     const { assert!(MAX_VERSION_JSON <= MAX_VERSION_PLAINTEXT) };
 }
+
+// ------------------------------------------------------ D. SPEC.md rules
+
+/// D2: every limit is counted in UTF-8 bytes before JSON escaping, and a
+/// version with every text field at its limit in control characters (6×
+/// longer once escaped) is storable and reads back.
+#[test]
+fn d2_limits_count_bytes_before_escaping_and_the_worst_case_is_storable() {
+    use promptvault::model::{MAX_BODY_LEN, MAX_NOTE_LEN, MAX_TITLE_LEN};
+    let (mut v, mut s) = new_vault();
+    let draft = Draft {
+        title: "\u{1}".repeat(MAX_TITLE_LEN),
+        body: "\u{1}".repeat(MAX_BODY_LEN),
+        note: "\u{1f}".repeat(MAX_NOTE_LEN),
+        settings: None,
+    };
+    let (id, c) = v.create_prompt(&draft, &[], false, Timestamp(1)).unwrap();
+    s.apply(&c);
+    let got = reopen(&s).version(id, None).unwrap();
+    assert_eq!(got.body, draft.body);
+    assert_eq!(got.title, draft.title);
+    assert_eq!(got.note, draft.note);
+    // One byte over any limit is refused before anything is sealed.
+    for over in [
+        Draft {
+            body: "a".repeat(MAX_BODY_LEN + 1),
+            ..d("t", "")
+        },
+        Draft {
+            title: "a".repeat(MAX_TITLE_LEN + 1),
+            ..d("", "")
+        },
+        Draft {
+            note: "a".repeat(MAX_NOTE_LEN + 1),
+            ..d("t", "")
+        },
+    ] {
+        let err = v.add_version(id, &over, Timestamp(2)).unwrap_err();
+        assert_eq!(err.code(), promptvault::ErrorCode::LimitExceeded);
+    }
+}
+
+/// D3: what `parent` and `note` are for create, edit, restore and import.
+#[test]
+fn d3_parent_and_note_per_operation() {
+    let (mut v, mut s) = new_vault();
+    let (id, c) = v
+        .create_prompt(&d("a", "1"), &[], false, Timestamp(1))
+        .unwrap();
+    s.apply(&c);
+    let first = v.summary(id).unwrap().current_version;
+    let (second, c) = v.add_version(id, &d("b", "2"), Timestamp(2)).unwrap();
+    s.apply(&c);
+    let (restored, c) = v.restore_version(id, first, Timestamp(3)).unwrap();
+    s.apply(&c);
+    let h = reopen(&s).history(id).unwrap();
+    assert_eq!(h[0].parent, None);
+    assert_eq!(h[1].parent, Some(first));
+    assert_eq!(h[2].id, restored);
+    assert_eq!(
+        h[2].parent,
+        Some(first),
+        "a restore's parent is the restored version"
+    );
+    let r = v.version(id, Some(restored)).unwrap();
+    assert_eq!(r.note, format!("restored from {}", first.to_hex()));
+    assert_eq!((r.title.as_str(), r.body.as_str()), ("a", "1"));
+    // Import keeps ids and parents as exported.
+    let file = v.export(&Password::new("x").unwrap(), fast()).unwrap();
+    let (mut w, _) = new_vault();
+    w.import(&file, &Password::new("x").unwrap(), Timestamp(9))
+        .unwrap();
+    assert_eq!(w.history(id).unwrap(), v.history(id).unwrap());
+    let _ = second;
+}
+
+/// D4: list reads the metadata's copy of the current title, history and
+/// show read the version records; both agree after every operation.
+#[test]
+fn d4_list_and_show_agree_after_edit_prune_and_merge() {
+    let (mut v, mut s) = new_vault();
+    let (id, c) = v
+        .create_prompt(&d("one", "1"), &[], false, Timestamp(1))
+        .unwrap();
+    s.apply(&c);
+    let (two, c) = v.add_version(id, &d("two", "2"), Timestamp(2)).unwrap();
+    s.apply(&c);
+    let agree = |v: &Vault| {
+        let listed = v.summary(id).unwrap().title;
+        let shown = v.version(id, None).unwrap().title;
+        let last = v.history(id).unwrap().last().unwrap().clone();
+        assert_eq!(listed, shown);
+        assert_eq!(last.title, shown);
+    };
+    agree(&v);
+    // Deleting the current version: the newest remaining one becomes
+    // current and the metadata takes its title.
+    s.apply(&v.delete_version(id, two, Timestamp(3)).unwrap());
+    assert_eq!(v.summary(id).unwrap().title, "one");
+    agree(&v);
+    agree(&reopen(&s));
+}
+
+/// D7: a non-zero flags byte is refused: typed (`MALFORMED`) by the
+/// keyless layer, the opaque `AUTHENTICATION` in a keyed open.
+#[test]
+fn d7_nonzero_flags_are_refused() {
+    let (mut v, mut s) = new_vault();
+    let (_, c) = v
+        .create_prompt(&d("a", "1"), &[], false, Timestamp(1))
+        .unwrap();
+    s.apply(&c);
+    let mut records: Vec<Vec<u8>> = s.record_bytes().iter().map(|r| r.to_vec()).collect();
+    for flag in [0x01u8, 0x80] {
+        records[0][7] = flag;
+        let e = promptvault::inspect::inspect(&records[0]).unwrap_err();
+        assert_eq!(e.code(), promptvault::ErrorCode::Malformed);
+        let e =
+            Vault::open(s.header().unwrap(), &records, Credential::Password(&pw())).unwrap_err();
+        assert_eq!(e, Error::Authentication);
+        let mut header = s.header().unwrap().to_vec();
+        header[7] = flag;
+        let e = Vault::open(&header, &records[1..], Credential::Password(&pw())).unwrap_err();
+        assert_eq!(
+            e.code(),
+            promptvault::ErrorCode::Malformed,
+            "the header is parsed keylessly"
+        );
+    }
+}
+
+/// D8: the export password is NFC-normalised like the vault password, and
+/// every export has a fresh export id (and key).
+#[test]
+fn d8_export_password_is_nfc_and_export_ids_are_fresh() {
+    let (mut v, _) = new_vault();
+    v.create_prompt(&d("a", "1"), &[], false, Timestamp(1))
+        .unwrap();
+    let composed = Password::new("caf\u{e9}").unwrap();
+    let decomposed = Password::new("cafe\u{301}").unwrap();
+    let f1 = v.export(&composed, fast()).unwrap();
+    let f2 = v.export(&composed, fast()).unwrap();
+    let (mut w, _) = new_vault();
+    let r = w.import(&f1, &decomposed, Timestamp(2)).unwrap();
+    assert_eq!(r.prompts_added, 1);
+    let id1 =
+        promptvault::inspect::inspect(&f1[..72 + promptvault::format::EXPORT_HEADER_BODY_LEN])
+            .unwrap()
+            .vault_id;
+    let id2 =
+        promptvault::inspect::inspect(&f2[..72 + promptvault::format::EXPORT_HEADER_BODY_LEN])
+            .unwrap()
+            .vault_id;
+    assert_ne!(id1, id2);
+    let info =
+        promptvault::inspect::inspect(&f1[..72 + promptvault::format::EXPORT_HEADER_BODY_LEN])
+            .unwrap();
+    assert_eq!(info.key_generation, 1);
+}
+
+/// D9: rotate is refused while a rotation is unfinished, and edits made
+/// meanwhile seal under the prompt's newest item key.
+#[test]
+fn d9_rotate_refused_while_unfinished_and_edits_use_the_newest_item_key() {
+    let (mut v, mut s) = new_vault();
+    let (a, c) = v
+        .create_prompt(&d("a", "1"), &[], false, Timestamp(1))
+        .unwrap();
+    s.apply(&c);
+    let (b, c) = v
+        .create_prompt(&d("b", "1"), &[], false, Timestamp(2))
+        .unwrap();
+    s.apply(&c);
+    let (_, mut rc) = v.rotate(&pw()).unwrap();
+    // Apply the new header and only prompt a's new records.
+    rc.puts.retain(|r| r.header().prompt_id() == Some(a));
+    rc.deletes.clear();
+    s.apply(&rc);
+    let mut w = reopen(&s);
+    assert!(w.rotation_pending());
+    assert_eq!(w.key_generation(), 2);
+    assert_eq!(
+        w.rotate(&pw()).unwrap_err().code(),
+        promptvault::ErrorCode::InvalidInput
+    );
+    let (_, c) = w.add_version(a, &d("a2", "2"), Timestamp(3)).unwrap();
+    assert!(c.puts.iter().all(|r| r.header().key_generation() == 2));
+    let (_, c) = w.add_version(b, &d("b2", "2"), Timestamp(3)).unwrap();
+    assert!(
+        c.puts.iter().all(|r| r.header().key_generation() == 1),
+        "b has no generation-2 item key yet"
+    );
+    s.apply(&c);
+    s.apply(&w.finish_rotation().unwrap());
+    assert!(!w.rotation_pending());
+    assert!(w.rotate(&pw()).is_ok());
+}
+
+/// D10: every operation that rebuilds the vault header adds exactly 1 to
+/// its revision.
+#[test]
+fn d10_header_revision_moves_by_one_per_header_written() {
+    let (mut v, _) = new_vault();
+    assert_eq!(v.header_revision(), 1);
+    v.change_password(&pw(), None).unwrap();
+    assert_eq!(v.header_revision(), 2);
+    v.replace_recovery_key().unwrap();
+    assert_eq!(v.header_revision(), 3);
+    v.rotate(&pw()).unwrap();
+    assert_eq!(v.header_revision(), 4);
+    v.finish_rotation().unwrap();
+    assert_eq!(v.header_revision(), 5);
+    // Nothing pending: no header, no change.
+    assert!(v.finish_rotation().unwrap().is_empty());
+    assert_eq!(v.header_revision(), 5);
+}
+
+/// D11: a recovery key reader ignores exactly the Unicode White_Space
+/// characters, `-` and ASCII case; anything else is refused.
+#[test]
+fn d11_recovery_key_whitespace() {
+    let c = Vault::create(&pw(), fast()).unwrap();
+    let text = c.recovery_key.to_display_string().to_string();
+    for sep in [
+        "\t", "\n", "\r\n", " ", "\u{a0}", "\u{3000}", "\u{2028}", "\u{85}",
+    ] {
+        let spaced = text.replace('-', sep).to_lowercase();
+        assert_eq!(
+            promptvault::RecoveryKey::parse(&spaced).unwrap(),
+            c.recovery_key,
+            "{sep:?}"
+        );
+    }
+    for not_space in ["\u{200b}", "\u{feff}", "_", "."] {
+        let bad = text.replace('-', not_space);
+        assert_eq!(
+            promptvault::RecoveryKey::parse(&bad).unwrap_err(),
+            Error::InvalidRecoveryKey,
+            "{not_space:?}"
+        );
+    }
+}

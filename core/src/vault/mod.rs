@@ -16,6 +16,8 @@ mod changeset;
 mod prompts;
 mod query;
 pub(crate) mod sync;
+#[cfg(test)]
+mod tests;
 
 use std::collections::BTreeMap;
 

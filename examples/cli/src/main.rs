@@ -532,7 +532,17 @@ fn run(command: Command, path: &Path, out: &mut impl Write) -> Result<(), Fail> 
             let store = vault_file::read(path)?;
             let password = secrets::password()?;
             let mut vault = vault_file::unlock(&store, Credential::Password(&password))?;
+            // The core refuses to rotate while a rotation is unfinished
+            // (SPEC §9). This store applies a changeset whole, so the CLI
+            // completes an interrupted rotation (one synced from elsewhere)
+            // first, says so, and finishes the new one in the same write.
             let mut c = vault.finish_rotation().map_err(Fail::from_core)?;
+            if !c.is_empty() {
+                say(
+                    out,
+                    "An earlier rotation was unfinished; it has been completed first.",
+                )?;
+            }
             let (rk, c2) = vault.rotate(&password).map_err(Fail::from_core)?;
             c.extend(c2);
             c.extend(vault.finish_rotation().map_err(Fail::from_core)?);
