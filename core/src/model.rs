@@ -3,6 +3,9 @@
 //! `prompt-meta` and `prompt-version` records (JSON, see `SPEC.md`).
 
 mod index;
+mod write;
+
+pub(crate) use write::meta_json;
 
 use serde::{Deserialize, Serialize};
 
@@ -174,3 +177,6 @@ pub struct PromptSummary {
     /// Last change.
     pub updated: Timestamp,
 }
+
+#[cfg(test)]
+mod tests;

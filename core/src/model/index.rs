@@ -32,16 +32,22 @@ fn id_of(chunk: &[u8]) -> Option<VersionId> {
 pub(crate) mod entries {
     use super::*;
 
-    pub(crate) fn serialize<S: Serializer>(v: &[IndexEntry], s: S) -> Result<S::Ok, S::Error> {
+    /// The base64url text of an index.
+    pub(crate) fn encode(v: &[IndexEntry]) -> crate::error::Result<String> {
         let mut bytes = Vec::with_capacity(v.len() * ENTRY_LEN);
         for e in v {
             if e.created > Timestamp::MAX {
-                return Err(serde::ser::Error::custom("timestamp above 2^53 - 1"));
+                return Err(crate::error::Error::invalid("timestamp above 2^53 - 1"));
             }
             bytes.extend_from_slice(e.id.as_bytes());
             bytes.extend_from_slice(&e.created.0.to_le_bytes());
         }
-        s.serialize_str(&text::encode(&bytes))
+        Ok(text::encode(&bytes))
+    }
+
+    pub(crate) fn serialize<S: Serializer>(v: &[IndexEntry], s: S) -> Result<S::Ok, S::Error> {
+        let text = encode(v).map_err(serde::ser::Error::custom)?;
+        s.serialize_str(&text)
     }
 
     pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
@@ -70,12 +76,17 @@ pub(crate) mod entries {
 pub(crate) mod tombstones {
     use super::*;
 
-    pub(crate) fn serialize<S: Serializer>(v: &[VersionId], s: S) -> Result<S::Ok, S::Error> {
+    /// The base64url text of a tombstone list.
+    pub(crate) fn encode(v: &[VersionId]) -> String {
         let mut bytes = Vec::with_capacity(v.len() * ID_LEN);
         for id in v {
             bytes.extend_from_slice(id.as_bytes());
         }
-        s.serialize_str(&text::encode(&bytes))
+        text::encode(&bytes)
+    }
+
+    pub(crate) fn serialize<S: Serializer>(v: &[VersionId], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&encode(v))
     }
 
     pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<VersionId>, D::Error> {

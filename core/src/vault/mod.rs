@@ -750,7 +750,7 @@ pub(crate) fn seal_meta(
     revision: u64,
     meta: &Meta,
 ) -> Result<SealedRecord> {
-    let json = Zeroizing::new(to_json(meta)?);
+    let json = Zeroizing::new(crate::model::meta_json(meta)?);
     let h = record_header(
         RecordKind::PromptMeta,
         vault,

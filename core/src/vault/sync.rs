@@ -458,7 +458,7 @@ fn resolve(cands: &[Candidate]) -> Result<Meta> {
     } else {
         let mut best: Option<(&Candidate, Vec<u8>)> = None;
         for c in cands {
-            let json = super::to_json(&c.meta)?;
+            let json = crate::model::meta_json(&c.meta)?;
             let better = match &best {
                 None => true,
                 Some((b, bj)) => (c.rev, c.meta.updated, &json) > (b.rev, b.meta.updated, bj),
