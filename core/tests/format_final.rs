@@ -432,3 +432,51 @@ fn d11_recovery_key_whitespace() {
         );
     }
 }
+
+// ------------------------------------------------------ A. through the API
+
+/// The recovery and export-password slots are committed too: a flipped
+/// commitment byte is refused with the opaque error, and only that slot's
+/// credential is affected.
+#[test]
+fn recovery_and_export_slots_are_committed() {
+    let created = Vault::create(&pw(), fast()).unwrap();
+    let rk = created.recovery_key;
+    let mut v = created.vault;
+    let header = v.header_bytes().to_vec();
+    // Body offsets (SPEC §4): password slot at 28, recovery slot at 120.
+    let mut bad = header.clone();
+    bad[72 + 120] ^= 0x80;
+    let none: Vec<Vec<u8>> = Vec::new();
+    assert_eq!(
+        Vault::open(&bad, &none, Credential::RecoveryKey(&rk)).unwrap_err(),
+        Error::Authentication
+    );
+    // The header seal covers the slot, so the password is refused too: the
+    // header is no longer the one the vault key sealed.
+    assert_eq!(
+        Vault::open(&bad, &none, Credential::Password(&pw())).unwrap_err(),
+        Error::Authentication
+    );
+    assert!(Vault::open(&header, &none, Credential::RecoveryKey(&rk)).is_ok());
+
+    v.create_prompt(&d("a", "1"), &[], false, Timestamp(1))
+        .unwrap();
+    let xpw = Password::new("export").unwrap();
+    let file = v.export(&xpw, fast()).unwrap();
+    for at in [72 + 28, 72 + 28 + 31] {
+        let mut bad = file.clone();
+        bad[at] ^= 0x01;
+        let (mut w, _) = new_vault();
+        assert_eq!(
+            w.import(&bad, &xpw, Timestamp(2)).unwrap_err(),
+            Error::Authentication,
+            "byte {at}"
+        );
+    }
+    let (mut w, _) = new_vault();
+    assert_eq!(
+        w.import(&file, &xpw, Timestamp(2)).unwrap().prompts_added,
+        1
+    );
+}
