@@ -163,7 +163,7 @@ impl Vault {
             // No key for it: sealed elsewhere or tampered. Opaque, like a bad tag.
             let key = key_for(prompt, h.key_gen).ok_or(Error::Authentication)?;
             let plain = record::open(key, &rec)?;
-            let meta: Meta = parse_json(&plain, "metadata JSON")?;
+            let meta = parse_meta(&plain)?;
             validate_meta(&meta)?;
             if let Some(&seen_rev) = seen.prompts.get(&prompt) {
                 if h.revision < seen_rev {
@@ -419,6 +419,23 @@ impl Vault {
     }
 }
 
+/// Parses a metadata plaintext and checks it is canonical, re-encoding it
+/// with the direct writer (the same bytes as the general RFC 8785
+/// serialiser, see `model::write`) so opening many prompts stays cheap.
+fn parse_meta(plain: &[u8]) -> Result<Meta> {
+    let malformed = Error::Malformed {
+        what: "metadata JSON",
+    };
+    let meta: Meta = serde_json::from_slice(plain).map_err(|_| malformed.clone())?;
+    let again =
+        zeroize::Zeroizing::new(crate::model::meta_json(&meta).map_err(|_| malformed.clone())?);
+    if again.as_slice() == plain {
+        Ok(meta)
+    } else {
+        Err(malformed)
+    }
+}
+
 pub(crate) fn sort_entries(entries: &mut [IndexEntry]) {
     entries.sort_unstable();
 }
@@ -491,4 +508,47 @@ fn resolve(cands: &[Candidate]) -> Result<Meta> {
     }
     merged.deleted = deleted;
     Ok(merged)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use crate::ids::Timestamp;
+
+    #[test]
+    fn metadata_readers_refuse_non_canonical_plaintexts() {
+        let meta = Meta {
+            archived: false,
+            created: Timestamp(1),
+            current: VersionId::from_bytes([7; 16]),
+            deleted: Vec::new(),
+            favorite: true,
+            tags: vec!["Art".into()],
+            title: "t".into(),
+            updated: Timestamp(2),
+            versions: vec![IndexEntry {
+                created: Timestamp(1),
+                id: VersionId::from_bytes([7; 16]),
+            }],
+        };
+        let good = crate::model::meta_json(&meta).unwrap();
+        assert_eq!(parse_meta(&good).unwrap(), meta);
+        let text = String::from_utf8(good).unwrap();
+        for bad in [
+            text.replacen(':', ": ", 1),
+            text.replacen(
+                "\"archived\":false,\"created\":1",
+                "\"created\":1,\"archived\":false",
+                1,
+            ),
+            text.clone() + " ",
+            text.replacen("\"created\":1", "\"created\":1.0", 1),
+            text.replacen("\"title\":\"t\"", "\"title\":\"\\u0074\"", 1),
+            text.replacen('}', ",\"extra\":1}", 1),
+        ] {
+            assert!(parse_meta(bad.as_bytes()).is_err(), "{bad}");
+        }
+    }
 }
