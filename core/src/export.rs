@@ -19,10 +19,10 @@ use crate::hazmat::Key;
 use crate::header::{Credential, HeaderBuilder, KeyHeader, SlotSource};
 use crate::ids::{ID_LEN, PromptId, Timestamp, VaultId, VersionId};
 use crate::kdf::{self, KdfParams, Password};
-use crate::model::{Meta, VersionContent, VersionEntry};
+use crate::model::{IndexEntry, MAX_MERGED_VERSIONS, Meta, VersionContent};
 use crate::record::{self, SealedRecord};
 use crate::rng;
-use crate::rules::{self, MAX_STORED_VERSIONS};
+use crate::rules;
 use crate::vault::{
     Changeset, Damaged, PromptState, Vault, seal_item_key_with, seal_meta, seal_version,
 };
@@ -31,12 +31,36 @@ use crate::vault::{
 const PAYLOAD_FORMAT: &str = "promptvault-export/1";
 
 #[derive(Serialize, Deserialize)]
-struct Payload {
+#[serde(deny_unknown_fields)]
+struct Payload<P> {
     format: String,
-    prompts: Vec<ExportedPrompt>,
+    prompts: Vec<P>,
+}
+
+/// An exported prompt as read, before its own members are parsed: a
+/// prompt whose metadata or versions do not parse is refused alone
+/// ([`ImportReport::refused`]), not the whole file.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPrompt {
+    id: PromptId,
+    meta: serde_json::Value,
+    versions: serde_json::Value,
+}
+
+impl RawPrompt {
+    fn parse(self) -> Result<ExportedPrompt> {
+        let malformed = |_| Error::malformed("export prompt JSON");
+        Ok(ExportedPrompt {
+            id: self.id,
+            meta: serde_json::from_value(self.meta).map_err(malformed)?,
+            versions: serde_json::from_value(self.versions).map_err(malformed)?,
+        })
+    }
 }
 
 #[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct ExportedPrompt {
     id: PromptId,
     meta: Meta,
@@ -95,8 +119,10 @@ impl Vault {
             let mut versions = BTreeMap::new();
             for (vid, rec) in &p.versions {
                 // Authentic content that does not parse is left out (the
-                // import then drops its entry); tampering still fails.
-                match self.open_version_record(p, rec) {
+                // import then drops its entry); tampering still fails. The
+                // records are carried as they are: import derives the
+                // metadata's copies from them (D4).
+                match self.open_version_content(p, rec) {
                     Ok(content) => {
                         versions.insert(*vid, content);
                     }
@@ -152,8 +178,8 @@ impl Vault {
         let mut report = ImportReport::default();
         let mut staged = Vec::new();
         let mut seen = BTreeSet::new();
-        for ep in payload.prompts {
-            let id = ep.id;
+        for raw in payload.prompts {
+            let id = raw.id;
             if !seen.insert(id) {
                 report.refused.push(RefusedPrompt {
                     id,
@@ -161,7 +187,7 @@ impl Vault {
                 });
                 continue;
             }
-            match self.stage_import(ep, now) {
+            match raw.parse().and_then(|ep| self.stage_import(ep, now)) {
                 Ok(Some(s)) => {
                     report.prompts_added += usize::from(s.new);
                     report.versions_added += s.versions_added;
@@ -194,11 +220,23 @@ impl Vault {
             versions: contents,
         } = ep;
         // A partial export: entries without content are left out, and
-        // `current` falls back to the newest version kept.
+        // `current` falls back to the newest version kept, whose title the
+        // metadata then takes from its content.
         incoming.versions.retain(|e| contents.contains_key(&e.id));
+        // The version contents are authoritative (D4, SPEC §6.3): a
+        // metadata copy that disagrees with one refuses the prompt, as a
+        // reader would.
+        for e in &incoming.versions {
+            if let Some(c) = contents.get(&e.id) {
+                rules::check_entry(&incoming, e, c)?;
+            }
+        }
         if !incoming.versions.iter().any(|e| e.id == incoming.current) {
-            if let Some(newest) = incoming.versions.iter().max_by_key(|e| (e.created, e.id)) {
+            if let Some(newest) = incoming.versions.iter().max() {
                 incoming.current = newest.id;
+                if let Some(c) = contents.get(&newest.id) {
+                    incoming.title.clone_from(&c.title);
+                }
             }
         }
         rules::normalize_meta(&mut incoming)?;
@@ -233,7 +271,7 @@ impl Vault {
             }
         };
         let dead: BTreeSet<VersionId> = state.meta.deleted.iter().copied().collect();
-        let fresh: Vec<&VersionEntry> = incoming
+        let fresh: Vec<&IndexEntry> = incoming
             .versions
             .iter()
             .filter(|e| !state.versions.contains_key(&e.id) && !dead.contains(&e.id))
@@ -242,10 +280,10 @@ impl Vault {
             return Ok(None);
         }
         let total = state.meta.versions.len() + fresh.len();
-        if total > MAX_STORED_VERSIONS {
+        if total > MAX_MERGED_VERSIONS {
             return Err(Error::too_large(
                 "versions of one prompt",
-                MAX_STORED_VERSIONS,
+                MAX_MERGED_VERSIONS,
                 total,
             ));
         }
@@ -259,7 +297,7 @@ impl Vault {
             let rec = seal_version(vault_id, id, entry.id, kgen, &item, content)?;
             changes.put_new(rec.clone());
             state.versions.insert(entry.id, rec);
-            state.meta.versions.push(entry.clone());
+            state.meta.versions.push(*entry);
         }
         rules::sort_entries(&mut state.meta.versions);
         if !new {
@@ -310,27 +348,31 @@ fn salvage(id: PromptId, d: &Damaged) -> Result<Option<ExportedPrompt>> {
     let meta = match crate::vault::parse_json::<Meta>(&plain, "metadata JSON") {
         Ok(m) => m,
         Err(_) => {
-            let mut entries: Vec<VersionEntry> = versions
+            let mut entries: Vec<IndexEntry> = versions
                 .iter()
-                .map(|(vid, c)| VersionEntry {
-                    id: *vid,
-                    parent: c.parent,
+                .map(|(vid, c)| IndexEntry {
                     created: c.created,
-                    title: c.title.clone(),
+                    id: *vid,
                 })
                 .collect();
             rules::sort_entries(&mut entries);
-            let (Some(first), Some(last)) = (entries.first(), entries.last()) else {
+            let (Some(first), Some(last)) = (entries.first().copied(), entries.last().copied())
+            else {
                 return Ok(None);
             };
+            let title = versions
+                .get(&last.id)
+                .map(|c| c.title.clone())
+                .unwrap_or_default();
             Meta {
-                created: first.created,
-                updated: last.created,
-                current: last.id,
-                tags: Vec::new(),
-                favorite: false,
                 archived: false,
+                created: first.created,
+                current: last.id,
                 deleted: Vec::new(),
+                favorite: false,
+                tags: Vec::new(),
+                title,
+                updated: last.created,
                 versions: entries,
             }
         }
@@ -340,7 +382,11 @@ fn salvage(id: PromptId, d: &Damaged) -> Result<Option<ExportedPrompt>> {
 
 /// Seals an export payload into an export file (header, then the payload
 /// record under a fresh export key).
-fn seal_payload(payload: &Payload, password: &Password, params: KdfParams) -> Result<Vec<u8>> {
+fn seal_payload<P: Serialize>(
+    payload: &Payload<P>,
+    password: &Password,
+    params: KdfParams,
+) -> Result<Vec<u8>> {
     let json = Zeroizing::new(crate::vault::to_json(payload)?);
     let export_id = VaultId::generate()?;
     let export_key = Key::generate()?;
@@ -357,7 +403,7 @@ fn seal_payload(payload: &Payload, password: &Password, params: KdfParams) -> Re
     }
     .build(
         SlotSource::Wrap(&kek),
-        SlotSource::Keep([0; format::SLOT_LEN]),
+        SlotSource::Keep([0; format::COMMITTED_SLOT_LEN]),
         None,
     )?;
     let body = record::seal(
@@ -392,11 +438,13 @@ pub fn unchecked_export_for_tests(
     password: &Password,
     params: KdfParams,
 ) -> Result<Vec<u8>> {
-    let payload: Payload = crate::vault::parse_json(payload_json, "export JSON")?;
+    // Any JSON: the writer below stores it in canonical form.
+    let payload: Payload<serde_json::Value> =
+        serde_json::from_slice(payload_json).map_err(|_| Error::malformed("export JSON"))?;
     seal_payload(&payload, password, params)
 }
 
-fn open_export(file: &[u8], password: &Password) -> Result<Payload> {
+fn open_export(file: &[u8], password: &Password) -> Result<Payload<RawPrompt>> {
     let (h, _, rest) = format::read::parse_prefix(file)?;
     if h.kind != RecordKind::ExportHeader {
         return Err(Error::WrongKind {
@@ -418,7 +466,7 @@ fn open_export(file: &[u8], password: &Password) -> Result<Payload> {
         return Err(Error::Authentication);
     }
     let plain = record::open(&unlocked.vk, &payload)?;
-    let parsed: Payload = crate::vault::parse_json(&plain, "export JSON")?;
+    let parsed: Payload<RawPrompt> = crate::vault::parse_json(&plain, "export JSON")?;
     if parsed.format != PAYLOAD_FORMAT {
         return Err(Error::malformed("export payload format"));
     }

@@ -9,19 +9,26 @@
 //! generation (and, for password slots, to the KDF block), but deliberately
 //! not to the header revision, so a password change can keep the recovery
 //! slot as it is (it cannot be rewrapped without the recovery key).
+//!
+//! The password, recovery and export-password slots are key-committing
+//! ([`crate::slot`]): a slot opens under exactly one KEK, so a hostile header
+//! cannot test a set of passwords per unlock. The header seal and the
+//! previous-key slot are under the vault key those slots unwrap, which a
+//! committed slot determines uniquely.
 
 use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
 use crate::format::read::Reader;
 use crate::format::{
-    self, FORMAT_VERSION, HEADER_LEN, KDF_BLOCK_LEN, MAGIC, RecordHeader, RecordKind, SEAL_LEN,
-    SLOT_LEN, SUITE_V1,
+    self, COMMITTED_SLOT_LEN, FORMAT_VERSION, HEADER_LEN, KDF_BLOCK_LEN, MAGIC, RecordHeader,
+    RecordKind, SEAL_LEN, SLOT_LEN, SUITE_V1,
 };
 use crate::hazmat::{self, KEY_LEN, Key};
 use crate::ids::{ID_LEN, VaultId};
 use crate::kdf::{self, KdfParams, Password, SALT_LEN};
 use crate::recovery::RecoveryKey;
+use crate::slot::{self, CommittedSlot};
 
 /// Slot purposes, mixed into each slot's associated data.
 #[derive(Clone, Copy)]
@@ -41,9 +48,9 @@ pub(crate) struct KeyHeader {
     pub(crate) record: RecordHeader,
     pub(crate) kdf: KdfParams,
     pub(crate) salt: [u8; SALT_LEN],
-    pub(crate) password_slot: Slot,
+    pub(crate) password_slot: CommittedSlot,
     /// Vault headers only.
-    pub(crate) recovery_slot: Slot,
+    pub(crate) recovery_slot: CommittedSlot,
     /// Generation of the previous vault key wrapped in `prev_slot`, or 0.
     pub(crate) prev_gen: u32,
     pub(crate) prev_slot: Slot,
@@ -136,7 +143,7 @@ impl KeyHeader {
             }
             (recovery_slot, prev_gen, prev_slot)
         } else {
-            ([0; SLOT_LEN], 0, [0; SLOT_LEN])
+            ([0; COMMITTED_SLOT_LEN], 0, [0; SLOT_LEN])
         };
         let _seal: [u8; SEAL_LEN] = r.array()?;
         if !r.is_empty() {
@@ -162,7 +169,8 @@ impl KeyHeader {
         }
     }
 
-    fn password_aad(&self) -> Vec<u8> {
+    /// The associated data of the password (or export-password) slot.
+    pub(crate) fn password_aad(&self) -> Vec<u8> {
         slot_aad(
             self.password_tag(),
             self.record.key_gen,
@@ -176,7 +184,7 @@ impl KeyHeader {
         let vk = match credential {
             Credential::Password(pw) => {
                 let kek = kdf::derive_kek(pw, &self.salt, self.kdf)?;
-                unwrap(&kek, &self.password_aad(), &self.password_slot)?
+                slot::unwrap(&kek, &self.password_aad(), &self.password_slot)?
             }
             Credential::RecoveryKey(rk) => {
                 if self.record.kind != RecordKind::VaultHeader {
@@ -188,7 +196,7 @@ impl KeyHeader {
                     &self.record.vault_id,
                     &[],
                 );
-                unwrap(rk.key(), &aad, &self.recovery_slot)?
+                slot::unwrap(rk.key(), &aad, &self.recovery_slot)?
             }
         };
         self.check_seal(&vk)?;
@@ -241,7 +249,7 @@ pub(crate) enum SlotSource<'a> {
     /// Wrap the VK under this KEK.
     Wrap(&'a Key),
     /// Keep an existing slot (valid because slot AAD excludes the revision).
-    Keep(Slot),
+    Keep(CommittedSlot),
 }
 
 impl HeaderBuilder<'_> {
@@ -259,7 +267,7 @@ impl HeaderBuilder<'_> {
         };
         let block = kdf_block(&self.kdf, &self.salt);
         let password_slot = match password {
-            SlotSource::Wrap(kek) => wrap(
+            SlotSource::Wrap(kek) => slot::wrap(
                 kek,
                 &slot_aad(password_tag, self.key_gen, &self.vault_id, &block),
                 self.vk,
@@ -268,7 +276,7 @@ impl HeaderBuilder<'_> {
         };
         let is_vault = self.kind == RecordKind::VaultHeader;
         let recovery_slot = match recovery {
-            SlotSource::Wrap(kek) => wrap(
+            SlotSource::Wrap(kek) => slot::wrap(
                 kek,
                 &slot_aad(SlotTag::Recovery, self.key_gen, &self.vault_id, &[]),
                 self.vk,
@@ -319,7 +327,7 @@ impl HeaderBuilder<'_> {
             recovery_slot: if is_vault {
                 recovery_slot
             } else {
-                [0; SLOT_LEN]
+                [0; COMMITTED_SLOT_LEN]
             },
             prev_gen,
             prev_slot,
@@ -329,4 +337,5 @@ impl HeaderBuilder<'_> {
 }
 
 /// Length check used by tests and the spec.
-const _: () = assert!(KEY_LEN == 32 && SLOT_LEN == 60 && SEAL_LEN == 28);
+const _: () =
+    assert!(KEY_LEN == 32 && SLOT_LEN == 60 && COMMITTED_SLOT_LEN == 92 && SEAL_LEN == 28);

@@ -100,11 +100,37 @@ id_type!(
 ///
 /// The core never reads a clock (`SystemTime::now()` panics on
 /// `wasm32-unknown-unknown`); every operation that records a time takes one.
-#[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
-)]
-#[serde(transparent)]
+///
+/// Plaintexts are RFC 8785 JSON, whose numbers are IEEE doubles, so a
+/// timestamp is at most [`Timestamp::MAX`] (2^53 − 1, JavaScript's
+/// `Number.MAX_SAFE_INTEGER`, the year 287 396): a larger one is refused when
+/// written and when read, never rounded.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Timestamp(pub u64);
+
+impl Timestamp {
+    /// The largest timestamp a plaintext can hold exactly: 2^53 − 1.
+    pub const MAX: Timestamp = Timestamp((1 << 53) - 1);
+}
+
+impl Serialize for Timestamp {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> core::result::Result<S::Ok, S::Error> {
+        if *self > Self::MAX {
+            return Err(serde::ser::Error::custom("timestamp above 2^53 - 1"));
+        }
+        s.serialize_u64(self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Timestamp {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> core::result::Result<Self, D::Error> {
+        let t = Timestamp(u64::deserialize(d)?);
+        if t > Self::MAX {
+            return Err(serde::de::Error::custom("timestamp above 2^53 - 1"));
+        }
+        Ok(t)
+    }
+}
 
 impl Timestamp {
     /// Milliseconds since the Unix epoch.

@@ -17,6 +17,7 @@ mod record;
 mod recovery;
 mod rng;
 mod rules;
+mod slot;
 mod vault;
 
 pub use error::{Error, ErrorCode, Result};

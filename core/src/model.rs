@@ -2,17 +2,22 @@
 //! plain views the vault hands out. These are the plaintexts inside
 //! `prompt-meta` and `prompt-version` records (JSON, see `SPEC.md`).
 
+mod index;
+mod write;
+
+pub(crate) use write::meta_json;
+
 use serde::{Deserialize, Serialize};
 
 use crate::ids::{PromptId, Timestamp, VersionId};
 
-/// Longest title, in bytes.
+/// Longest title, in UTF-8 bytes (before JSON escaping).
 pub const MAX_TITLE_LEN: usize = 1024;
-/// Longest body, in bytes (1 MiB).
+/// Longest body, in UTF-8 bytes (1 MiB, before JSON escaping).
 pub const MAX_BODY_LEN: usize = 1 << 20;
-/// Longest note, in bytes.
+/// Longest note, in UTF-8 bytes (before JSON escaping).
 pub const MAX_NOTE_LEN: usize = 64 * 1024;
-/// Largest generation-settings JSON, serialised, in bytes.
+/// Largest generation-settings JSON, in bytes of its canonical (RFC 8785) form.
 pub const MAX_SETTINGS_LEN: usize = 64 * 1024;
 /// Most tags on one prompt.
 pub const MAX_TAGS_PER_PROMPT: usize = 64;
@@ -24,25 +29,71 @@ pub const MAX_VERSIONS_PER_PROMPT: usize = 1000;
 pub const MAX_PROMPTS: usize = 1_000_000;
 /// Most tombstones (deleted version ids) remembered per prompt.
 pub const MAX_TOMBSTONES: usize = 4096;
+/// Most versions of one prompt after a merge or an import (above the local
+/// limit, so devices that each stayed under [`MAX_VERSIONS_PER_PROMPT`] can
+/// always merge: up to four of them).
+pub const MAX_MERGED_VERSIONS: usize = 4 * MAX_VERSIONS_PER_PROMPT;
 
-/// Plaintext of a `prompt-meta` record.
+/// Plaintext of a `prompt-meta` record (SPEC §6.1).
+///
+/// Small and of bounded size whatever the history: the version index holds
+/// 24 bytes per version (id and creation time) and no titles; titles,
+/// parents and notes live in the version records. Only the current
+/// version's title is kept here, so a list view decrypts no version.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct Meta {
+    pub(crate) archived: bool,
     pub(crate) created: Timestamp,
-    pub(crate) updated: Timestamp,
     pub(crate) current: VersionId,
-    /// Every live version, ordered by (created, id).
-    pub(crate) versions: Vec<VersionEntry>,
+    /// Versions deleted by pruning, ascending by id, so a replayed record
+    /// stays deleted.
+    #[serde(with = "index::tombstones")]
+    pub(crate) deleted: Vec<VersionId>,
+    pub(crate) favorite: bool,
     /// Tags in the user's spelling (NFC), unique by folded key.
     pub(crate) tags: Vec<String>,
-    pub(crate) favorite: bool,
-    pub(crate) archived: bool,
-    /// Versions deleted by pruning, so a replayed record stays deleted.
-    #[serde(default)]
-    pub(crate) deleted: Vec<VersionId>,
+    /// The title of the current version (a copy; the version record is
+    /// authoritative).
+    pub(crate) title: String,
+    pub(crate) updated: Timestamp,
+    /// Every live version, ordered by (created, id).
+    #[serde(with = "index::entries")]
+    pub(crate) versions: Vec<IndexEntry>,
 }
 
-/// A version as listed in the metadata (no body).
+/// One version in the metadata's index: 16-byte id and creation time.
+/// The derived order is the index order, `(created, id)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) struct IndexEntry {
+    pub(crate) created: Timestamp,
+    pub(crate) id: VersionId,
+}
+
+/// Largest canonical metadata plaintext any reachable state produces, in
+/// bytes: the fixed members, a title of [`MAX_TITLE_LEN`] bytes all escaped
+/// as `\u00xx` (6 bytes each), [`MAX_TAGS_PER_PROMPT`] tags of
+/// [`MAX_TAG_CHARS`] 4-byte characters each escaped at most to twice its
+/// size (tags hold no control characters), a merged index of
+/// [`MAX_MERGED_VERSIONS`] entries and [`MAX_TOMBSTONES`] tombstones in
+/// base64url.
+pub const MAX_META_JSON: usize = 256
+    + 6 * MAX_TITLE_LEN
+    + MAX_TAGS_PER_PROMPT * (2 * 4 * MAX_TAG_CHARS + 3)
+    + (MAX_MERGED_VERSIONS * index::ENTRY_LEN).div_ceil(3) * 4
+    + (MAX_TOMBSTONES * crate::ids::ID_LEN).div_ceil(3) * 4;
+
+/// Largest canonical version plaintext: every text field at its byte limit
+/// and escaped at worst 6× (a control character as `\u00xx`), settings at
+/// their limit (already JSON), and the fixed members.
+pub const MAX_VERSION_JSON: usize =
+    256 + 6 * (MAX_TITLE_LEN + MAX_BODY_LEN + MAX_NOTE_LEN) + MAX_SETTINGS_LEN;
+
+const _: () = assert!(MAX_META_JSON <= crate::format::MAX_META_PLAINTEXT);
+const _: () = assert!(MAX_VERSION_JSON <= crate::format::MAX_VERSION_PLAINTEXT);
+
+/// A version in a prompt's history (no body), as [`crate::Vault::history`]
+/// reads it from the version record.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VersionEntry {
     /// The version id.
@@ -57,6 +108,7 @@ pub struct VersionEntry {
 
 /// Plaintext of a `prompt-version` record.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct VersionContent {
     pub(crate) title: String,
     pub(crate) body: String,
@@ -125,3 +177,6 @@ pub struct PromptSummary {
     /// Last change.
     pub updated: Timestamp,
 }
+
+#[cfg(test)]
+mod tests;

@@ -127,3 +127,37 @@ pub(crate) fn open(key: &Key, record: &SealedRecord) -> Result<Zeroizing<Vec<u8>
     plain.truncate(len);
     Ok(plain)
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+
+    use super::*;
+    use crate::ids::{ID_LEN, VaultId};
+
+    /// SPEC §3 (D1): an item key's 32 bytes are framed and padded like
+    /// every sealed plaintext: `20 00 00 00 ‖ key ‖ 28 zero bytes`, body 92.
+    #[test]
+    fn item_key_plaintext_is_framed_and_padded() {
+        let vk = Key::generate().unwrap();
+        let item = Key::generate().unwrap();
+        let header = RecordHeader {
+            kind: RecordKind::ItemKey,
+            key_gen: 1,
+            vault_id: VaultId::from_bytes([1; ID_LEN]),
+            id1: [2; ID_LEN],
+            id2: [0; ID_LEN],
+            revision: 0,
+            body_len: 0,
+        };
+        let rec = seal(&vk, header, item.expose_secret()).unwrap();
+        assert_eq!(rec.as_bytes().len(), HEADER_LEN + 92);
+        let (aad, body) = rec.as_bytes().split_at(HEADER_LEN);
+        let padded = hazmat::aead::open(&vk, aad, body).unwrap();
+        assert_eq!(padded.len(), 64);
+        assert_eq!(padded[..4], [32, 0, 0, 0]);
+        assert_eq!(&padded[4..36], item.expose_secret());
+        assert!(padded[36..].iter().all(|b| *b == 0));
+        assert_eq!(open(&vk, &rec).unwrap().as_slice(), item.expose_secret());
+    }
+}

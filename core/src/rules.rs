@@ -10,28 +10,27 @@
 //! What is normalised and what is refused (see `SPEC.md` §6.3):
 //! - normalised (lossless and well-defined): tags trimmed and NFC'd,
 //!   duplicates under the tag key collapsed to the first spelling; version
-//!   entries sorted by `(created, id)`; tombstones sorted, deduplicated and
-//!   capped; a version both listed and tombstoned is dropped (the tombstone
-//!   wins, as in a merge);
+//!   index entries sorted by `(created, id)`; tombstones sorted,
+//!   deduplicated and capped; a version both listed and tombstoned is
+//!   dropped (the tombstone wins, as in a merge);
 //! - refused: anything else — an empty, blank, over-long or
-//!   control-character title or tag, more tags or versions than allowed,
-//!   duplicate version ids, no version, a `current` that is not listed, a
-//!   version that is its own parent.
+//!   control-character title (the metadata's copy of the current title, or
+//!   a version's) or tag, more tags or versions than allowed, duplicate
+//!   version ids, no version, a `current` that is not listed, a version
+//!   that is its own parent, a settings integer beyond ±(2^53 − 1), and a
+//!   metadata copy (index time, current title) that disagrees with the
+//!   version record ([`check_copies`], checked whenever a version record
+//!   is read).
 
 use std::collections::HashSet;
 
 use crate::error::{Error, Result};
 use crate::ids::VersionId;
 use crate::model::{
-    MAX_BODY_LEN, MAX_NOTE_LEN, MAX_SETTINGS_LEN, MAX_TAGS_PER_PROMPT, MAX_TITLE_LEN,
-    MAX_TOMBSTONES, MAX_VERSIONS_PER_PROMPT, Meta, VersionContent, VersionEntry,
+    IndexEntry, MAX_BODY_LEN, MAX_MERGED_VERSIONS, MAX_NOTE_LEN, MAX_SETTINGS_LEN,
+    MAX_TAGS_PER_PROMPT, MAX_TITLE_LEN, MAX_TOMBSTONES, Meta, VersionContent,
 };
 use crate::tags;
-
-/// Most versions one prompt's metadata may list: above the local limit, so
-/// two devices that each stayed under it can always merge, and what a
-/// reader accepts.
-pub(crate) const MAX_STORED_VERSIONS: usize = 4 * MAX_VERSIONS_PER_PROMPT;
 
 /// Whether `c` may not appear in a title or a tag: every control character
 /// (C0, DEL, C1 — Unicode category `Cc`) and the bidirectional embedding,
@@ -71,13 +70,15 @@ pub(crate) fn check_title(title: &str) -> Result<()> {
 }
 
 /// Checks the content of a version about to be sealed: its title, body,
-/// note and settings limits, and that it is not its own parent.
+/// note and settings limits (UTF-8 bytes before escaping; settings in
+/// bytes of their canonical form), settings integers exact in an IEEE
+/// double, and that it is not its own parent.
 ///
 /// # Errors
 ///
 /// As [`check_title`]; [`Error::LimitExceeded`] for an oversized body,
-/// note or settings; [`Error::InvalidInput`] for a version that is its own
-/// parent.
+/// note or settings; [`Error::InvalidInput`] for a settings integer beyond
+/// ±(2^53 − 1) or a version that is its own parent.
 pub(crate) fn check_version(id: VersionId, content: &VersionContent) -> Result<()> {
     check_title(&content.title)?;
     if content.body.len() > MAX_BODY_LEN {
@@ -95,6 +96,12 @@ pub(crate) fn check_version(id: VersionId, content: &VersionContent) -> Result<(
         ));
     }
     if let Some(s) = &content.settings {
+        if !crate::format::json::numbers_are_exact(s) {
+            return Err(Error::invalid(
+                "a settings number is an integer beyond ±(2^53 − 1), which JSON numbers \
+                 (IEEE doubles) cannot hold exactly; store it as a string",
+            ));
+        }
         let n = crate::vault::to_json(s)?.len();
         if n > MAX_SETTINGS_LEN {
             return Err(Error::too_large(
@@ -137,9 +144,49 @@ pub(crate) fn normalize_tags<'a>(
     Ok(out)
 }
 
-/// Sorts version entries in their stored order, `(created, id)`.
-pub(crate) fn sort_entries(entries: &mut [VersionEntry]) {
-    entries.sort_by_key(|a| (a.created, a.id));
+/// Sorts index entries in their stored order, `(created, id)` (the
+/// derived order of [`IndexEntry`]).
+pub(crate) fn sort_entries(entries: &mut [IndexEntry]) {
+    entries.sort_unstable();
+}
+
+/// D4 (`SPEC.md` §6.3): the version record is authoritative for its title
+/// and creation time; the metadata's copies — the index entry's time and,
+/// for the current version, the metadata title — must agree with it. Both
+/// are sealed under the same item key, so a disagreement is a faulty
+/// writer holding the keys: a model-rule failure of that prompt, never
+/// shown two ways (and never the opaque authentication error).
+///
+/// # Errors
+///
+/// [`Error::Malformed`] when a copy disagrees.
+pub(crate) fn check_copies(meta: &Meta, id: VersionId, content: &VersionContent) -> Result<()> {
+    for e in meta.versions.iter().filter(|e| e.id == id) {
+        check_entry(meta, e, content)?;
+    }
+    if meta.current == id && meta.title != content.title {
+        return Err(disagreement());
+    }
+    Ok(())
+}
+
+/// [`check_copies`] for one index entry and its version's content.
+///
+/// # Errors
+///
+/// [`Error::Malformed`] when a copy disagrees.
+pub(crate) fn check_entry(meta: &Meta, entry: &IndexEntry, content: &VersionContent) -> Result<()> {
+    if entry.created != content.created || (meta.current == entry.id && meta.title != content.title)
+    {
+        return Err(disagreement());
+    }
+    Ok(())
+}
+
+fn disagreement() -> Error {
+    Error::Malformed {
+        what: "metadata disagrees with the version record",
+    }
 }
 
 /// Sorts and deduplicates tombstones, keeping at most [`MAX_TOMBSTONES`]:
@@ -159,10 +206,10 @@ pub(crate) fn cap_tombstones(deleted: &mut Vec<VersionId>) {
 /// # Errors
 ///
 /// [`Error::Malformed`] for metadata no writer may produce (no version,
-/// duplicate ids, `current` not listed, a version its own parent);
-/// [`Error::LimitExceeded`] above [`MAX_STORED_VERSIONS`] versions or
-/// [`MAX_TAGS_PER_PROMPT`] tags; as [`check_title`] for an entry's title and
-/// as [`tags::normalize`] for a tag.
+/// duplicate ids, `current` not listed); [`Error::LimitExceeded`] above
+/// [`MAX_MERGED_VERSIONS`] versions or [`MAX_TAGS_PER_PROMPT`] tags; as
+/// [`check_title`] for the current version's title and as
+/// [`tags::normalize`] for a tag.
 pub(crate) fn normalize_meta(meta: &mut Meta) -> Result<()> {
     cap_tombstones(&mut meta.deleted);
     if !meta.deleted.is_empty() {
@@ -172,10 +219,10 @@ pub(crate) fn normalize_meta(meta: &mut Meta) -> Result<()> {
     if meta.versions.is_empty() {
         return Err(Error::malformed("metadata lists no version"));
     }
-    if meta.versions.len() > MAX_STORED_VERSIONS {
+    if meta.versions.len() > MAX_MERGED_VERSIONS {
         return Err(Error::too_large(
             "versions of one prompt",
-            MAX_STORED_VERSIONS,
+            MAX_MERGED_VERSIONS,
             meta.versions.len(),
         ));
     }
@@ -184,16 +231,11 @@ pub(crate) fn normalize_meta(meta: &mut Meta) -> Result<()> {
         if !ids.insert(e.id) {
             return Err(Error::malformed("metadata lists a version twice"));
         }
-        if e.parent == Some(e.id) {
-            return Err(Error::malformed(
-                "metadata lists a version as its own parent",
-            ));
-        }
-        check_title(&e.title)?;
     }
     if !ids.contains(&meta.current) {
         return Err(Error::malformed("metadata current version is not listed"));
     }
+    check_title(&meta.title)?;
     sort_entries(&mut meta.versions);
     meta.tags = normalize_tags(meta.tags.iter().map(String::as_str), MAX_TAGS_PER_PROMPT)?;
     Ok(())

@@ -75,8 +75,56 @@ fn hex(n: u64) -> String {
     format!("{n:032x}")
 }
 
-/// An exported prompt as JSON: `n` versions with ids `hex(base + i)`, each
-/// the parent of the next, titles `t0…`, one tag.
+fn id_bytes(hex: &str) -> Vec<u8> {
+    (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+/// Metadata as the tests write it, readable: `versions` a list of
+/// `{"id": hex, "created": n}` index entries and `deleted` a list of hex
+/// ids. `to_wire` turns it into the stored layout of SPEC §6.1 (each one
+/// base64url string of 24-byte entries / 16-byte ids, in the order given,
+/// so a test can store them out of order or repeated); `from_wire` back.
+/// Members that are not lists are left as they are.
+fn to_wire(meta: &mut Value) {
+    if let Some(entries) = meta.get("versions").and_then(Value::as_array) {
+        let mut bytes = Vec::new();
+        for e in entries {
+            bytes.extend(id_bytes(e["id"].as_str().unwrap()));
+            bytes.extend(e["created"].as_u64().unwrap().to_le_bytes());
+        }
+        meta["versions"] = json!(promptvault::format::text::encode(&bytes));
+    }
+    if let Some(ids) = meta.get("deleted").and_then(Value::as_array) {
+        let bytes: Vec<u8> = ids
+            .iter()
+            .flat_map(|d| id_bytes(d.as_str().unwrap()))
+            .collect();
+        meta["deleted"] = json!(promptvault::format::text::encode(&bytes));
+    }
+}
+
+fn from_wire(meta: &mut Value) {
+    let hex_of = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+    let bytes = promptvault::format::text::decode(meta["versions"].as_str().unwrap()).unwrap();
+    let entries: Vec<Value> = bytes
+        .chunks(24)
+        .map(|c| {
+            let created = u64::from_le_bytes(c[16..].try_into().unwrap());
+            json!({"id": hex_of(&c[..16]), "created": created})
+        })
+        .collect();
+    meta["versions"] = json!(entries);
+    let bytes = promptvault::format::text::decode(meta["deleted"].as_str().unwrap()).unwrap();
+    let ids: Vec<Value> = bytes.chunks(16).map(|c| json!(hex_of(c))).collect();
+    meta["deleted"] = json!(ids);
+}
+
+/// An exported prompt as JSON (metadata readable, see [`to_wire`]): `n`
+/// versions with ids `hex(base + i)`, each the parent of the next, titles
+/// `t0…` (the metadata's `title` is the current one's), one tag.
 fn prompt_json(pid: u64, base: u64, n: usize) -> Value {
     let mut entries = Vec::new();
     let mut contents = serde_json::Map::new();
@@ -87,8 +135,7 @@ fn prompt_json(pid: u64, base: u64, n: usize) -> Value {
         } else {
             json!(hex(base + i as u64 - 1))
         };
-        entries
-            .push(json!({"id": id, "parent": parent, "created": 10 + i, "title": format!("t{i}")}));
+        entries.push(json!({"id": id, "created": 10 + i}));
         contents.insert(
             id,
             json!({"title": format!("t{i}"), "body": "b", "settings": null, "note": "",
@@ -99,12 +146,17 @@ fn prompt_json(pid: u64, base: u64, n: usize) -> Value {
     json!({
         "id": hex(pid),
         "meta": {"created": 10, "updated": 20, "current": current, "versions": entries,
-                 "tags": ["a"], "favorite": false, "archived": false, "deleted": []},
+                 "tags": ["a"], "favorite": false, "archived": false, "deleted": [],
+                 "title": format!("t{}", n.saturating_sub(1))},
         "versions": contents,
     })
 }
 
 fn export_of(prompts: &[Value]) -> Vec<u8> {
+    let mut prompts = prompts.to_vec();
+    for p in &mut prompts {
+        to_wire(&mut p["meta"]);
+    }
     let payload = json!({"format": "promptvault-export/1", "prompts": prompts});
     unchecked_export_for_tests(payload.to_string().as_bytes(), &export_pw(), fast()).unwrap()
 }
@@ -200,8 +252,11 @@ fn crafted() -> Vec<(&'static str, fn(&mut Value), Expect)> {
             Expect::Refused(LimitExceeded),
         ),
         (
-            "an entry title with ESC",
-            |p| p["meta"]["versions"][0]["title"] = json!("a\u{1b}[2Jb"),
+            "a current title with ESC",
+            |p| {
+                p["meta"]["title"] = json!("a\u{1b}[2Jb");
+                p["versions"][hex(102)]["title"] = p["meta"]["title"].clone();
+            },
             Expect::Refused(InvalidInput),
         ),
         (
@@ -211,17 +266,26 @@ fn crafted() -> Vec<(&'static str, fn(&mut Value), Expect)> {
         ),
         (
             "a title with an isolate control",
-            |p| p["meta"]["versions"][0]["title"] = json!("a\u{2067}b"),
+            |p| {
+                p["meta"]["title"] = json!("a\u{2067}b");
+                p["versions"][hex(102)]["title"] = p["meta"]["title"].clone();
+            },
             Expect::Refused(InvalidInput),
         ),
         (
             "a blank title",
-            |p| p["meta"]["versions"][0]["title"] = json!(" \t "),
+            |p| {
+                p["meta"]["title"] = json!(" \t ");
+                p["versions"][hex(102)]["title"] = p["meta"]["title"].clone();
+            },
             Expect::Refused(InvalidInput),
         ),
         (
             "a 1025-byte title",
-            |p| p["meta"]["versions"][0]["title"] = json!("x".repeat(1025)),
+            |p| {
+                p["meta"]["title"] = json!("x".repeat(1025));
+                p["versions"][hex(102)]["title"] = p["meta"]["title"].clone();
+            },
             Expect::Refused(LimitExceeded),
         ),
         (
@@ -277,15 +341,17 @@ fn crafted() -> Vec<(&'static str, fn(&mut Value), Expect)> {
         ),
         (
             "a dangling parent",
-            |p| {
-                p["meta"]["versions"][1]["parent"] = json!(hex(5555));
-                p["versions"][hex(101)]["parent"] = json!(hex(5555));
-            },
+            |p| p["versions"][hex(101)]["parent"] = json!(hex(5555)),
             Expect::Accepted(|v, id| assert_eq!(v.history(id).unwrap().len(), 3)),
         ),
         (
-            "a version its own parent (metadata)",
-            |p| p["meta"]["versions"][1]["parent"] = json!(hex(101)),
+            "a metadata title that disagrees with the current version (D4)",
+            |p| p["meta"]["title"] = json!("other"),
+            Expect::Refused(Malformed),
+        ),
+        (
+            "an index time that disagrees with the version (D4)",
+            |p| p["meta"]["versions"][1]["created"] = json!(99),
             Expect::Refused(Malformed),
         ),
         (
@@ -331,9 +397,9 @@ fn crafted() -> Vec<(&'static str, fn(&mut Value), Expect)> {
             Expect::Accepted(|v, id| assert_eq!(v.history(id).unwrap().len(), 2)),
         ),
         (
-            "an unknown field",
+            "an unknown member (a new member is a new format version, SPEC §6)",
             |p| p["meta"]["colour"] = json!("red"),
-            Expect::Accepted(|v, id| assert_eq!(v.history(id).unwrap().len(), 3)),
+            Expect::Refused(Malformed),
         ),
     ]
 }
@@ -532,7 +598,9 @@ fn vault_with_damage(edit: impl Fn(&mut Value)) -> (MemoryStore, PromptId, Promp
         .unwrap();
     s.apply(&c);
     let mut meta: Value = serde_json::from_slice(&v.meta_json_for_tests(bad).unwrap()).unwrap();
+    from_wire(&mut meta);
     edit(&mut meta);
+    to_wire(&mut meta);
     let raw = serde_json::to_vec(&meta).unwrap();
     s.apply(&v.unchecked_meta_for_tests(bad, &raw).unwrap());
     (s, bad, good)
@@ -545,9 +613,7 @@ fn a_prompt_breaking_a_rule_is_damaged_and_the_rest_opens() {
         ("65 tags", |m| {
             m["tags"] = json!((0..65).map(|i| format!("t{i}")).collect::<Vec<_>>())
         }),
-        ("a control character", |m| {
-            m["versions"][0]["title"] = json!("\u{1b}[2J")
-        }),
+        ("a control character", |m| m["title"] = json!("\u{1b}[2J")),
         ("current not listed", |m| m["current"] = json!(hex(1))),
         ("no version", |m| m["versions"] = json!([])),
         ("not metadata at all", |m| *m = json!({"hello": 1})),
@@ -863,8 +929,7 @@ impl ArbPrompt {
         for v in &self.versions {
             let parent = self.resolve(&v.parent, v.id);
             if v.listed {
-                entries.push(json!({"id": self.vid(v.id), "parent": parent,
-                                    "created": v.created, "title": v.title}));
+                entries.push(json!({"id": self.vid(v.id), "created": v.created}));
             }
             if v.has_content {
                 contents.insert(
@@ -884,9 +949,16 @@ impl ArbPrompt {
             .map(|r| self.resolve(r, 0))
             .filter(|d| !d.is_null())
             .collect();
+        // The metadata's title: the current version's `title` (its
+        // content may say otherwise, `content_title`: a D4 mismatch).
+        let title = self
+            .versions
+            .iter()
+            .rfind(|v| json!(self.vid(v.id)) == current)
+            .map_or_else(|| "t".to_owned(), |v| v.title.clone());
         json!({"id": hex(self.id + 1), "meta": {"created": 1, "updated": 2, "current": current,
                "versions": entries, "tags": self.tags, "favorite": false, "archived": false,
-               "deleted": deleted}, "versions": contents})
+               "deleted": deleted, "title": title}, "versions": contents})
     }
 }
 

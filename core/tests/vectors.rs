@@ -28,7 +28,7 @@ use promptvault::{
 };
 use serde_json::{Value, json};
 
-const EXPECTED_CASES: usize = 16;
+const EXPECTED_CASES: usize = 17;
 
 fn dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vectors")
@@ -218,7 +218,16 @@ fn generate_vectors() {
             &Draft {
                 title: "Lighthouse".into(),
                 body: "a lighthouse in a storm,\noil painting".into(),
-                settings: Some(json!({"model": "sdxl", "steps": 30})),
+                // JCS (SPEC §6): stored as {"cfg":7.5,"model":"sdxl","scale":1000,
+                // "steps":30,"😀":…,"｡":…} — ECMAScript numbers, and members
+                // in UTF-16 order (U+1F600 is D83D DE00, before U+FF61).
+                settings: Some(
+                    serde_json::from_str(
+                        r#"{"model": "sdxl", "steps": 30, "cfg": 7.50, "scale": 1e3,
+                            "\uff61": "after the emoji in UTF-16 order", "😀": "non-BMP key"}"#,
+                    )
+                    .unwrap(),
+                ),
                 note: "first try".into(),
             },
             &["Art".into(), "Straße".into()],
@@ -330,6 +339,15 @@ fn generate_vectors() {
         "fail_dropped_version.json",
         &json!({"type": "vault", "description": "a version record dropped by the server", "password": password,
                 "header": header, "records": dropped, "expect": {"error": "MISSING_RECORD"}}),
+    );
+    // The password slot's key commitment (SPEC §4.1) flipped: refused
+    // before its AEAD is opened, with the same opaque error.
+    let mut committed = store.header().unwrap().to_vec();
+    committed[72 + 28] ^= 0x01;
+    write(
+        "fail_flipped_commitment.json",
+        &json!({"type": "vault", "description": "first byte of the password slot's key commitment flipped", "password": password,
+                "header": b64(&committed), "records": records, "expect": {"error": "AUTHENTICATION"}}),
     );
     // A hostile KDF header: m = 4 GiB.
     let mut hostile = store.header().unwrap().to_vec();

@@ -596,11 +596,13 @@ pv_result pv_vault_version(const pv_vault *vault,
                            size_t *out_len);
 
 // Writes the version history, oldest first, as a JSON array of `{"id",
-// "parent", "created", "title"}` (metadata only, no body decrypted).
+// "parent", "created", "title"}`, read from the version records (it opens
+// every version of the prompt; `pv_vault_list` opens none).
 //
 // # Errors
 //
 // `PV_RESULT_NOT_FOUND`; `PV_RESULT_ENCODING` for a bad id;
+// `PV_RESULT_AUTHENTICATION` if a version record was tampered with;
 // `PV_RESULT_BUFFER_TOO_SMALL`; `PV_RESULT_NULL_PARAMETER`.
 //
 // # Safety

@@ -386,11 +386,12 @@ impl Vault {
         to_js(&self.get()?.version(id, vid).js()?).map(cast)
     }
 
-    /// The version history, oldest first (metadata only, no body decrypted).
+    /// The version history, oldest first, read from the version records
+    /// (it opens every version of the prompt; `list` opens none).
     ///
     /// # Errors
     ///
-    /// `NOT_FOUND`.
+    /// `NOT_FOUND`; `AUTHENTICATION` if a version record was tampered with.
     pub fn history(&self, prompt: &str) -> Result<VersionEntryList, JsValue> {
         let id = prompt_id(prompt)?;
         to_js(&self.get()?.history(id).js()?).map(cast)

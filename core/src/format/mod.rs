@@ -7,6 +7,7 @@
 //! description; this module is its implementation, split into [`read`] and
 //! [`write`].
 
+pub mod json;
 pub mod padding;
 pub mod read;
 pub mod text;
@@ -27,20 +28,27 @@ pub const HEADER_LEN: usize = 72;
 pub const KDF_BLOCK_LEN: usize = 12 + crate::kdf::SALT_LEN;
 /// Length of a key slot: nonce, wrapped 32-byte key, tag.
 pub const SLOT_LEN: usize = NONCE_LEN + crate::hazmat::KEY_LEN + TAG_LEN;
+/// Length of a key commitment (SPEC §4.1).
+pub const COMMITMENT_LEN: usize = 32;
+/// Length of a key-committing slot (password, recovery, export password):
+/// commitment, then a [`SLOT_LEN`]-byte slot.
+pub const COMMITTED_SLOT_LEN: usize = COMMITMENT_LEN + SLOT_LEN;
 /// Length of the header seal: nonce and tag over an empty plaintext.
 pub const SEAL_LEN: usize = NONCE_LEN + TAG_LEN;
 /// Body length of a vault header.
 pub const VAULT_HEADER_BODY_LEN: usize =
-    KDF_BLOCK_LEN + SLOT_LEN + SLOT_LEN + 4 + SLOT_LEN + SEAL_LEN;
+    KDF_BLOCK_LEN + COMMITTED_SLOT_LEN + COMMITTED_SLOT_LEN + 4 + SLOT_LEN + SEAL_LEN;
 /// Body length of an export header.
-pub const EXPORT_HEADER_BODY_LEN: usize = KDF_BLOCK_LEN + SLOT_LEN + SEAL_LEN;
+pub const EXPORT_HEADER_BODY_LEN: usize = KDF_BLOCK_LEN + COMMITTED_SLOT_LEN + SEAL_LEN;
 /// Fixed sealing overhead of a sealed body (nonce and tag).
 pub const SEALED_OVERHEAD: usize = NONCE_LEN + TAG_LEN;
 
-/// Largest payload of a prompt-metadata record (1 MiB).
-pub const MAX_META_PLAINTEXT: usize = 1 << 20;
-/// Largest payload of a prompt-version record (4 MiB).
-pub const MAX_VERSION_PLAINTEXT: usize = 4 << 20;
+/// Largest payload of a prompt-metadata record (256 KiB; every reachable
+/// metadata fits, see [`crate::model::MAX_META_JSON`]).
+pub const MAX_META_PLAINTEXT: usize = 256 << 10;
+/// Largest payload of a prompt-version record (8 MiB; every version within
+/// the field limits fits, see [`crate::model::MAX_VERSION_JSON`]).
+pub const MAX_VERSION_PLAINTEXT: usize = 8 << 20;
 /// Largest payload of an export-payload record (256 MiB).
 pub const MAX_EXPORT_PLAINTEXT: usize = 256 << 20;
 /// Largest record of any kind, in bytes.

@@ -16,6 +16,8 @@ mod changeset;
 mod prompts;
 mod query;
 pub(crate) mod sync;
+#[cfg(test)]
+mod tests;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -564,7 +566,7 @@ impl Vault {
             )?);
             let mut versions = BTreeMap::new();
             for (vid, rec) in &p.versions {
-                let content = self.open_version_record(p, rec)?;
+                let content = self.open_version_content(p, rec)?;
                 let sealed = reseal_version(self.id(), *id, *vid, new_gen, &item, &content)?;
                 changes.put_new(sealed.clone());
                 versions.insert(*vid, sealed);
@@ -650,7 +652,7 @@ impl Vault {
                     .versions
                     .get(&vid)
                     .ok_or(Error::MissingRecord { what: "version" })?;
-                let content = self.open_version_record(p, rec)?;
+                let content = self.open_version_content(p, rec)?;
                 let sealed = reseal_version(self.id(), *id, vid, generation, &item, &content)?;
                 changes.put_new(sealed.clone());
                 np.versions.insert(vid, sealed);
@@ -711,7 +713,9 @@ impl Vault {
     ///
     /// # Errors
     ///
-    /// [`Error::Authentication`] naming no record, if any version fails.
+    /// [`Error::Authentication`] naming no record, if any version fails;
+    /// [`Error::Malformed`] if an authentic version of a listed prompt does
+    /// not parse or disagrees with its metadata's copies (`SPEC.md` §6.3).
     pub fn verify(&self) -> Result<()> {
         for p in self.prompts.values() {
             for rec in p.versions.values() {
@@ -865,7 +869,32 @@ impl Vault {
         seal_item_key_with(vk, self.id(), prompt, generation, item)
     }
 
+    /// Opens a version record of `p` and checks the metadata's copies
+    /// against it ([`crate::rules::check_copies`], D4): what every read of
+    /// a version shown to the caller goes through.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Authentication`] if it fails to open (opaque, fatal);
+    /// [`Error::Malformed`] if its authentic content does not parse or a
+    /// metadata copy disagrees with it — a model-rule failure of this
+    /// prompt alone.
     pub(crate) fn open_version_record(
+        &self,
+        p: &PromptState,
+        rec: &SealedRecord,
+    ) -> Result<VersionContent> {
+        let content = self.open_version_content(p, rec)?;
+        let vid = rec.header().version_id().ok_or(Error::Authentication)?;
+        crate::rules::check_copies(&p.meta, vid, &content)?;
+        Ok(content)
+    }
+
+    /// Opens a version record of `p` and parses it, without comparing it
+    /// with the metadata: for paths that carry records as they are
+    /// (rotation re-encrypts them, export carries them and import derives
+    /// the copies from them), so a faulty copy never blocks them.
+    pub(crate) fn open_version_content(
         &self,
         p: &PromptState,
         rec: &SealedRecord,
@@ -937,7 +966,7 @@ pub(crate) fn seal_meta(
     meta: &Meta,
 ) -> Result<SealedRecord> {
     crate::rules::check_meta(meta)?;
-    let json = Zeroizing::new(to_json(meta)?);
+    let json = Zeroizing::new(crate::model::meta_json(meta)?);
     let h = record_header(
         RecordKind::PromptMeta,
         vault,
@@ -991,13 +1020,15 @@ pub(crate) fn reseal_version(
     record::seal(item, h, &json)
 }
 
+/// Every sealed plaintext is RFC 8785 canonical JSON (SPEC §6).
 pub(crate) fn to_json<T: Serialize>(value: &T) -> Result<Vec<u8>> {
-    serde_json::to_vec(value).map_err(|_| Error::invalid("value cannot be serialised as JSON"))
+    crate::format::json::to_canonical(value)
 }
 
-pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(
+/// Parses a sealed plaintext, refusing any that is not canonical (SPEC §6).
+pub(crate) fn parse_json<T: Serialize + serde::de::DeserializeOwned>(
     bytes: &[u8],
     what: &'static str,
 ) -> Result<T> {
-    serde_json::from_slice(bytes).map_err(|_| Error::Malformed { what })
+    crate::format::json::from_canonical(bytes, what)
 }

@@ -12,10 +12,9 @@ use crate::error::{Error, Result};
 use crate::hazmat::Key;
 use crate::ids::{PromptId, Timestamp, VersionId};
 use crate::model::{
-    Draft, MAX_PROMPTS, MAX_TAGS_PER_PROMPT, MAX_VERSIONS_PER_PROMPT, Meta, Version,
+    Draft, IndexEntry, MAX_PROMPTS, MAX_TAGS_PER_PROMPT, MAX_VERSIONS_PER_PROMPT, Meta, Version,
     VersionContent, VersionEntry,
 };
-use crate::rules::sort_entries;
 use crate::{rules, tags};
 
 /// One version as plaintext, for sharing in public (see [`Vault::publish`]).
@@ -91,19 +90,18 @@ impl Vault {
             parent: None,
         };
         let meta = Meta {
-            created: now,
-            updated: now,
-            current: vid,
-            versions: vec![VersionEntry {
-                id: vid,
-                parent: None,
-                created: now,
-                title: draft.title.clone(),
-            }],
-            tags: tag_vec,
-            favorite,
             archived: false,
+            created: now,
+            current: vid,
             deleted: Vec::new(),
+            favorite,
+            tags: tag_vec,
+            title: draft.title.clone(),
+            updated: now,
+            versions: vec![IndexEntry {
+                created: now,
+                id: vid,
+            }],
         };
         let key_rec = seal_item_key_with(&self.vk, self.id(), id, generation, &item)?;
         let meta_rec = seal_meta(self.id(), id, generation, &item, 1, &meta)?;
@@ -195,15 +193,17 @@ impl Vault {
             created: now,
             parent,
         };
+        // The metadata gains one 24-byte index entry; no other version's
+        // title or content is touched (SPEC §6.1).
         let mut meta = p.meta.clone();
-        meta.versions.push(VersionEntry {
-            id: vid,
-            parent,
+        let entry = IndexEntry {
             created: now,
-            title: draft.title.clone(),
-        });
-        sort_entries(&mut meta.versions);
+            id: vid,
+        };
+        let at = meta.versions.partition_point(|e| *e < entry);
+        meta.versions.insert(at, entry);
         meta.current = vid;
+        meta.title.clone_from(&draft.title);
         meta.updated = now;
         let ver_rec = seal_version(vault_id, id, vid, generation, item, &content)?;
         let (meta_rec, next) = p.seal_next_meta(vault_id, id, meta)?;
@@ -422,21 +422,37 @@ impl Vault {
         &mut self,
         id: PromptId,
         now: Timestamp,
-        pick: impl FnOnce(&[VersionEntry]) -> Vec<VersionId>,
+        pick: impl FnOnce(&[IndexEntry]) -> Vec<VersionId>,
     ) -> Result<(usize, Changeset)> {
-        let gone: BTreeSet<VersionId> = pick(&self.prompt(id)?.meta.versions).into_iter().collect();
+        let p = self.prompt(id)?;
+        let gone: BTreeSet<VersionId> = pick(&p.meta.versions).into_iter().collect();
         if gone.is_empty() {
             return Ok((0, Changeset::default()));
         }
+        let Some(last) = p
+            .meta
+            .versions
+            .iter()
+            .rev()
+            .find(|e| !gone.contains(&e.id))
+            .map(|e| e.id)
+        else {
+            return Err(Error::invalid(
+                "cannot delete the only version; delete the prompt instead",
+            ));
+        };
+        // Deleting the current version makes the newest remaining one
+        // current; its title (kept in the metadata) comes from its record.
+        let new_current = if gone.contains(&p.meta.current) {
+            Some((last, self.version(id, Some(last))?.title))
+        } else {
+            None
+        };
         let mut changes = self.update_meta(id, now, |m| {
             m.versions.retain(|e| !gone.contains(&e.id));
-            let Some(last) = m.versions.last() else {
-                return Err(Error::invalid(
-                    "cannot delete the only version; delete the prompt instead",
-                ));
-            };
-            if gone.contains(&m.current) {
-                m.current = last.id;
+            if let Some((current, title)) = new_current {
+                m.current = current;
+                m.title = title;
             }
             m.deleted.extend(gone.iter().copied());
             rules::cap_tombstones(&mut m.deleted);
@@ -493,7 +509,9 @@ impl Vault {
     ///
     /// # Errors
     ///
-    /// [`Error::NotFound`]; [`Error::Authentication`] if its record was tampered with.
+    /// [`Error::NotFound`]; [`Error::Authentication`] if its record was tampered with;
+    /// [`Error::Malformed`] if its authentic content does not parse or the
+    /// metadata's copy of its title or time disagrees with it (`SPEC.md` §6.3).
     pub fn version(&self, id: PromptId, version: Option<VersionId>) -> Result<Version> {
         let p = self.prompt(id)?;
         let vid = version.unwrap_or(p.meta.current);
@@ -513,13 +531,36 @@ impl Vault {
         })
     }
 
-    /// The version history, oldest first, from metadata alone (no body is decrypted).
+    /// The version history, oldest first (by creation time, then id).
+    ///
+    /// Titles and parents live in the version records (SPEC §6.1), so this
+    /// opens every version record of the prompt; a list view
+    /// ([`Vault::list`]) opens none.
     ///
     /// # Errors
     ///
-    /// [`Error::NotFound`] for an unknown prompt.
+    /// [`Error::NotFound`] for an unknown prompt; [`Error::Authentication`]
+    /// if a version record was tampered with; [`Error::Malformed`] as for
+    /// [`Vault::version`].
     pub fn history(&self, id: PromptId) -> Result<Vec<VersionEntry>> {
-        Ok(self.prompt(id)?.meta.versions.clone())
+        let p = self.prompt(id)?;
+        p.meta
+            .versions
+            .iter()
+            .map(|e| {
+                let rec = p
+                    .versions
+                    .get(&e.id)
+                    .ok_or(Error::MissingRecord { what: "version" })?;
+                let c = self.open_version_record(p, rec)?;
+                Ok(VersionEntry {
+                    id: e.id,
+                    parent: c.parent,
+                    created: c.created,
+                    title: c.title,
+                })
+            })
+            .collect()
     }
 
     /// Returns one version as plaintext, for sharing in public.

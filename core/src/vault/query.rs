@@ -145,15 +145,9 @@ impl Vault {
     pub fn summary(&self, id: PromptId) -> Result<PromptSummary> {
         let p = self.prompt(id)?;
         let m = &p.meta;
-        let title = m
-            .versions
-            .iter()
-            .find(|e| e.id == m.current)
-            .map(|e| e.title.clone())
-            .unwrap_or_default();
         Ok(PromptSummary {
             id,
-            title,
+            title: m.title.clone(),
             tags: m.tags.clone(),
             favorite: m.favorite,
             archived: m.archived,

@@ -9,7 +9,7 @@
 //! - versions are immutable and identified by random ids: the result holds
 //!   the union of both sides' versions, minus tombstoned (pruned) ones;
 //! - metadata conflicts resolve to the candidate with the greatest
-//!   `(revision, updated, canonical JSON bytes)`, then take the union of
+//!   `(revision, updated, RFC 8785 (JCS) plaintext bytes)`, then take the union of
 //!   version entries and tombstones; if that differs from every candidate,
 //!   the merged metadata is written at `max revision + 1`.
 
@@ -22,9 +22,9 @@ use crate::error::{Error, Result};
 use crate::format::RecordKind;
 use crate::hazmat::Key;
 use crate::ids::{PromptId, VersionId};
-use crate::model::{MAX_PROMPTS, Meta, VersionEntry};
+use crate::model::{IndexEntry, MAX_MERGED_VERSIONS, MAX_PROMPTS, Meta, VersionContent};
 use crate::record::{self, SealedRecord};
-use crate::rules::{self, MAX_STORED_VERSIONS, sort_entries};
+use crate::rules::{self, sort_entries};
 
 /// Most records accepted in one open or merge.
 pub const MAX_RECORDS_PER_BATCH: usize = 8 * MAX_PROMPTS;
@@ -188,7 +188,8 @@ impl Vault {
             }
             // Authentic, so written by a holder of the keys: a failure of
             // the model rules from here on damages this prompt only.
-            let meta = parse_json::<Meta>(&plain, "metadata JSON").and_then(|mut m| {
+            // Not canonical, not parsable or not normal: see SPEC §6.3.
+            let meta = parse_meta(&plain).and_then(|mut m| {
                 rules::normalize_meta(&mut m)?;
                 Ok(m)
             });
@@ -283,14 +284,15 @@ impl Vault {
                     stale: BTreeSet::new(),
                     keys: BTreeMap::new(),
                     meta: Meta {
-                        created: crate::ids::Timestamp(0),
-                        updated: crate::ids::Timestamp(0),
-                        current: VersionId::from_bytes([0; 16]),
-                        versions: Vec::new(),
-                        tags: Vec::new(),
-                        favorite: false,
                         archived: false,
+                        created: crate::ids::Timestamp(0),
+                        current: VersionId::from_bytes([0; 16]),
                         deleted: Vec::new(),
+                        favorite: false,
+                        tags: Vec::new(),
+                        title: String::new(),
+                        updated: crate::ids::Timestamp(0),
+                        versions: Vec::new(),
                     },
                     revision: 0,
                     meta_gen: 0,
@@ -334,6 +336,7 @@ impl Vault {
                 metas.len()
             };
             let mut merged = resolve(&cands)?;
+            let winner_current = merged.current;
 
             // Tombstones: pruned versions stay deleted even if replayed.
             // Open cannot delete, so it remembers them for the next write
@@ -362,12 +365,12 @@ impl Vault {
             for (vid, rec) in &state.versions {
                 if !listed.contains(vid) {
                     let plain = self.open_version_with(&state, rec, &keys, prompt)?;
-                    match parse_json::<crate::model::VersionContent>(&plain, "version JSON") {
-                        Ok(content) => merged.versions.push(VersionEntry {
-                            id: *vid,
-                            parent: content.parent,
+                    match parse_json::<VersionContent>(&plain, "version JSON") {
+                        // The version record is authoritative for its
+                        // creation time (D4): the entry is derived from it.
+                        Ok(content) => merged.versions.push(IndexEntry {
                             created: content.created,
-                            title: content.title,
+                            id: *vid,
                         }),
                         Err(e) => {
                             unreadable.get_or_insert(e);
@@ -376,10 +379,10 @@ impl Vault {
                 }
             }
             sort_entries(&mut merged.versions);
-            if merged.versions.len() > MAX_STORED_VERSIONS && collect {
+            if merged.versions.len() > MAX_MERGED_VERSIONS && collect {
                 return Err(Error::too_large(
                     "versions of one prompt",
-                    MAX_STORED_VERSIONS,
+                    MAX_MERGED_VERSIONS,
                     merged.versions.len(),
                 ));
             }
@@ -394,6 +397,20 @@ impl Vault {
             if !merged.versions.iter().any(|e| e.id == merged.current) {
                 if let Some(last) = merged.versions.last() {
                     merged.current = last.id;
+                }
+            }
+            if merged.current != winner_current && unreadable.is_none() {
+                // The winner's current version was tombstoned elsewhere: the
+                // newest live version is current, and the metadata takes its
+                // title from its record (D4: the record is authoritative).
+                let rec = state
+                    .versions
+                    .get(&merged.current)
+                    .ok_or(Error::MissingRecord { what: "version" })?;
+                let plain = self.open_version_with(&state, rec, &keys, prompt)?;
+                match parse_json::<VersionContent>(&plain, "version JSON") {
+                    Ok(content) => merged.title = content.title,
+                    Err(e) => unreadable = Some(e),
                 }
             }
             // The same rules as every candidate passed; only what open
@@ -528,6 +545,23 @@ fn stage_damaged(
     })
 }
 
+/// Parses a metadata plaintext and checks it is canonical, re-encoding it
+/// with the direct writer (the same bytes as the general RFC 8785
+/// serialiser, see `model::write`) so opening many prompts stays cheap.
+fn parse_meta(plain: &[u8]) -> Result<Meta> {
+    let malformed = Error::Malformed {
+        what: "metadata JSON",
+    };
+    let meta: Meta = serde_json::from_slice(plain).map_err(|_| malformed.clone())?;
+    let again =
+        zeroize::Zeroizing::new(crate::model::meta_json(&meta).map_err(|_| malformed.clone())?);
+    if again.as_slice() == plain {
+        Ok(meta)
+    } else {
+        Err(malformed)
+    }
+}
+
 /// Deterministic metadata resolution over all candidates.
 fn resolve(cands: &[Candidate]) -> Result<Meta> {
     // One candidate (the common case when opening) wins without a
@@ -537,7 +571,7 @@ fn resolve(cands: &[Candidate]) -> Result<Meta> {
     } else {
         let mut best: Option<(&Candidate, Vec<u8>)> = None;
         for c in cands {
-            let json = super::to_json(&c.meta)?;
+            let json = crate::model::meta_json(&c.meta)?;
             let better = match &best {
                 None => true,
                 Some((b, bj)) => (c.rev, c.meta.updated, &json) > (b.rev, b.meta.updated, bj),
@@ -557,7 +591,7 @@ fn resolve(cands: &[Candidate]) -> Result<Meta> {
     for c in cands {
         for e in &c.meta.versions {
             if seen.insert(e.id) {
-                merged.versions.push(e.clone());
+                merged.versions.push(*e);
             }
         }
     }
@@ -566,4 +600,47 @@ fn resolve(cands: &[Candidate]) -> Result<Meta> {
     merged.deleted = dead.into_iter().collect();
     rules::cap_tombstones(&mut merged.deleted);
     Ok(merged)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use crate::ids::Timestamp;
+
+    #[test]
+    fn metadata_readers_refuse_non_canonical_plaintexts() {
+        let meta = Meta {
+            archived: false,
+            created: Timestamp(1),
+            current: VersionId::from_bytes([7; 16]),
+            deleted: Vec::new(),
+            favorite: true,
+            tags: vec!["Art".into()],
+            title: "t".into(),
+            updated: Timestamp(2),
+            versions: vec![IndexEntry {
+                created: Timestamp(1),
+                id: VersionId::from_bytes([7; 16]),
+            }],
+        };
+        let good = crate::model::meta_json(&meta).unwrap();
+        assert_eq!(parse_meta(&good).unwrap(), meta);
+        let text = String::from_utf8(good).unwrap();
+        for bad in [
+            text.replacen(':', ": ", 1),
+            text.replacen(
+                "\"archived\":false,\"created\":1",
+                "\"created\":1,\"archived\":false",
+                1,
+            ),
+            text.clone() + " ",
+            text.replacen("\"created\":1", "\"created\":1.0", 1),
+            text.replacen("\"title\":\"t\"", "\"title\":\"\\u0074\"", 1),
+            text.replacen('}', ",\"extra\":1}", 1),
+        ] {
+            assert!(parse_meta(bad.as_bytes()).is_err(), "{bad}");
+        }
+    }
 }

@@ -83,9 +83,15 @@ pub(crate) fn init(path: &Path, a: &InitArgs, out: &mut impl Write) -> Result<()
 }
 
 /// Moves `vault` to a new vault key under `password` (which must be its
-/// password by now), finishing any interrupted rotation first.
+/// password by now). The core refuses to rotate while a rotation is
+/// unfinished (SPEC §9); this store applies a changeset whole, so an
+/// interrupted rotation (one synced from elsewhere) is completed first,
+/// in the same write, and said on stderr.
 fn rotate_key(vault: &mut Vault, password: &Password) -> Result<(RecoveryKey, Changeset), Fail> {
     let mut c = vault.finish_rotation().map_err(Fail::from_core)?;
+    if !c.is_empty() {
+        eprintln!("promptvault: an earlier key rotation was unfinished; it is completed first");
+    }
     let (rk, c2) = vault.rotate(password).map_err(Fail::from_core)?;
     c.extend(c2);
     c.extend(vault.finish_rotation().map_err(Fail::from_core)?);
