@@ -60,11 +60,15 @@ fn an_export_with_65_tags_does_not_brick_the_vault() {
     let tags: Vec<String> = (0..65).map(|i| format!("t{i}")).collect();
     let id = format!("{:032x}", 7);
     let vid = format!("{:032x}", 8);
+    // The version index (SPEC §6.1): one entry, id 8 ‖ created 1 (u64 LE).
+    let mut entry = 8u128.to_be_bytes().to_vec();
+    entry.extend(1u64.to_le_bytes());
+    let index = promptvault::format::text::encode(&entry);
     let payload = serde_json::json!({"format": "promptvault-export/1", "prompts": [{
         "id": id,
-        "meta": {"created": 1, "updated": 1, "current": vid,
-                 "versions": [{"id": vid, "parent": null, "created": 1, "title": "bad"}],
-                 "tags": tags, "favorite": false, "archived": false, "deleted": []},
+        "meta": {"archived": false, "created": 1, "current": vid, "deleted": "",
+                 "favorite": false, "tags": tags, "title": "bad", "updated": 1,
+                 "versions": index},
         "versions": {vid.clone(): {"title": "bad", "body": "", "settings": null, "note": "",
                                    "created": 1, "parent": null}}}]});
     let params = KdfParams::new(KdfParams::MIN_M_COST_KIB, 1, 1).unwrap();
