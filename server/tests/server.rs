@@ -1017,3 +1017,48 @@ fn no_plaintext_password_or_token_in_the_database_or_the_log_and_sigterm_stops()
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
     hay.windows(needle.len()).any(|w| w == needle)
 }
+
+#[test]
+fn quotas_and_record_size_limits_are_typed_refusals() {
+    let s = Server::start(&["--quota-records", "8"]);
+    // A fresh vault of two prompts is 7 records: it fits.
+    let (mut a, ids, _) = device_a(&s, "alice");
+    // A third prompt would add 3 (item key, metadata, version): over 8.
+    let (_, c) = a
+        .vault
+        .create_prompt(&draft("third", "body"), &[], false, Timestamp(2))
+        .unwrap();
+    let (status, v) = a.commit(&s, &c);
+    assert_eq!(
+        (status, v["error"]["code"].as_str()),
+        (403, Some("quota_exceeded")),
+        "{v}"
+    );
+    // A new version of an existing prompt adds 1 (the metadata is replaced).
+    let (_, c) = a
+        .vault
+        .add_version(ids[0], &draft("t", "v2"), Timestamp(3))
+        .unwrap();
+    assert_eq!(a.commit(&s, &c).0, 200);
+    // A record text longer than any valid record is refused before decoding.
+    let huge = "A".repeat(12 << 20);
+    s.refused(
+        "commit",
+        Some(&a.token),
+        &put_body(&huge, 0),
+        413,
+        "record_too_large",
+    );
+    // Too many operations in one commit.
+    let many: Vec<Value> = (0..20_001)
+        .map(|i| json!({"key": format!("v.{i}"), "seen": 0}))
+        .collect();
+    s.refused(
+        "commit",
+        Some(&a.token),
+        &json!({"idempotencyKey": new_key(), "deletes": many}),
+        413,
+        "too_many_records",
+    );
+    assert_eq!(cursor_of(&s, &a), 2);
+}
