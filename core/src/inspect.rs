@@ -4,7 +4,7 @@
 //! A backend uses this to reject garbage, enforce quotas and index records
 //! by id; it never decrypts anything and never needs a key.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::format::{self, RecordKind};
@@ -40,8 +40,8 @@ pub struct RecordInfo {
 }
 
 /// KDF parameters as reported by [`inspect`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct KdfInfo {
     /// Memory cost in KiB.
     pub m_cost_kib: u32,

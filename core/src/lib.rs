@@ -6,6 +6,7 @@ pub mod format;
 pub mod hazmat;
 pub mod inspect;
 pub mod model;
+pub mod protocol;
 pub mod store;
 pub mod tags;
 

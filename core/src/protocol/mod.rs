@@ -1,0 +1,20 @@
+//! The sync protocol (SPEC §12): the messages a client and a server
+//! exchange, and the login keys a client signs challenges with.
+//!
+//! Everything here is sans-IO: values in, values out. The messages and
+//! [`verify_login`] are keyless (a server uses them); [`LoginKey`] is the
+//! client's half and derives from the password's KEK or the recovery key.
+
+mod login;
+mod messages;
+
+pub use login::{
+    Action, CHALLENGE_LEN, KeyKind, LOGIN_MESSAGE_CONTEXT, LoginKey, LoginParams, MAX_ACCOUNT_LEN,
+    MAX_ORIGIN_LEN, PUBLIC_KEY_LEN, SIGNATURE_LEN, check_account, login_message, verify_login,
+};
+pub use messages::{
+    API_PREFIX, ChallengeRequest, ChallengeResponse, Change, CommitRequest, CommitResponse, Delete,
+    ErrorDetail, ErrorResponse, LoginRequest, MAX_IDEMPOTENCY_KEY_LEN, PreLoginRequest,
+    PreLoginResponse, PullRequest, PullResponse, Put, RegisterRequest, SessionResponse,
+    WaitRequest, WaitResponse, decode_fixed,
+};

@@ -1,0 +1,152 @@
+//! The database: one sqlx `Any` pool over SQLite or PostgreSQL, the
+//! embedded migrations, and the transaction that takes the write lock up
+//! front.
+
+use std::borrow::Cow;
+use std::future::Future;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::str::FromStr as _;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
+use sqlx::{AnyPool, Executor as _, Row as _};
+
+/// Which engine a URL names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct Db {
+    pub(crate) pool: AnyPool,
+    pub(crate) backend: Backend,
+}
+
+/// The default database: `$XDG_DATA_HOME/promptvault-server/server.db`
+/// (or `~/.local/share/...`).
+pub(crate) fn default_sqlite_path() -> PathBuf {
+    let base = std::env::var_os("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
+        .unwrap_or_else(|| PathBuf::from("."));
+    base.join("promptvault-server").join("server.db")
+}
+
+/// Turns the `--database` argument into a URL sqlx accepts, creating the
+/// SQLite file (and its directory) if needed.
+pub(crate) fn normalise_url(arg: Option<&str>) -> Result<(String, Backend), String> {
+    let url = match arg {
+        None => {
+            let path = default_sqlite_path();
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+            }
+            format!("sqlite://{}", path.display())
+        }
+        Some(u) => u.to_owned(),
+    };
+    if url.starts_with("sqlite:") {
+        let url = if url.contains('?') {
+            url
+        } else {
+            format!("{url}?mode=rwc")
+        };
+        Ok((url, Backend::Sqlite))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok((url, Backend::Postgres))
+    } else {
+        Err("--database must be sqlite://PATH or postgres://...".to_owned())
+    }
+}
+
+/// Connects, configures SQLite (WAL, full sync, busy timeout) and runs the
+/// embedded migrations.
+pub(crate) async fn connect(url: &str, backend: Backend) -> Result<Db, sqlx::Error> {
+    sqlx::any::install_default_drivers();
+    let options = AnyConnectOptions::from_str(url)?;
+    let pool = AnyPoolOptions::new()
+        .max_connections(match backend {
+            Backend::Sqlite => 4,
+            Backend::Postgres => 16,
+        })
+        .after_connect(move |conn, _meta| {
+            Box::pin(async move {
+                if backend == Backend::Sqlite {
+                    conn.execute("PRAGMA journal_mode = WAL").await?;
+                    conn.execute("PRAGMA synchronous = FULL").await?;
+                    conn.execute("PRAGMA busy_timeout = 10000").await?;
+                }
+                Ok(())
+            })
+        })
+        .connect_with(options)
+        .await?;
+    Migrator::new(Embedded).await?.run(&pool).await?;
+    Ok(Db { pool, backend })
+}
+
+/// The migrations, compiled into the binary (no files needed at run time).
+#[derive(Debug)]
+struct Embedded;
+
+type Resolved = Result<Vec<Migration>, sqlx::error::BoxDynError>;
+
+impl MigrationSource<'static> for Embedded {
+    fn resolve(self) -> Pin<Box<dyn Future<Output = Resolved> + Send + 'static>> {
+        Box::pin(async {
+            Ok(vec![Migration::new(
+                1,
+                Cow::Borrowed("init"),
+                MigrationType::Simple,
+                Cow::Borrowed(include_str!("../migrations/0001_init.sql")),
+                false,
+            )])
+        })
+    }
+}
+
+impl Db {
+    /// Starts a write transaction. On SQLite it is `BEGIN IMMEDIATE`, so
+    /// the write lock is taken at the start and concurrent writers wait
+    /// (busy timeout) instead of failing with "database is locked" when
+    /// a read lock would have to be upgraded (sqlx issue #451).
+    pub(crate) async fn begin_write(
+        &self,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
+        match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => self.pool.begin().await,
+        }
+    }
+
+    /// The server secret, made on first start.
+    pub(crate) async fn server_secret(&self) -> Result<[u8; 32], String> {
+        let read = || async {
+            sqlx::query("SELECT secret FROM server_secret WHERE id = 1")
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(|e| e.to_string())
+        };
+        let row = match read().await? {
+            Some(row) => row,
+            None => {
+                let mut fresh = [0u8; 32];
+                getrandom::fill(&mut fresh).map_err(|e| e.to_string())?;
+                sqlx::query(
+                    "INSERT INTO server_secret (id, secret) VALUES (1, $1) ON CONFLICT (id) DO NOTHING",
+                )
+                .bind(promptvault::format::text::encode(&fresh))
+                .execute(&self.pool)
+                .await
+                .map_err(|e| e.to_string())?;
+                read().await?.ok_or("the server secret was not stored")?
+            }
+        };
+        let text: String = row.try_get("secret").map_err(|e| e.to_string())?;
+        promptvault::protocol::decode_fixed::<32>(&text).map_err(|e| e.to_string())
+    }
+}
