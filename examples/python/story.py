@@ -92,6 +92,7 @@ class Lib:
             "pv_vault_header": [P, P, Z, PZ],
             "pv_vault_verify": [P],
             "pv_vault_prompt_count": [P, PZ],
+            "pv_vault_damaged_count": [P, PZ],
             "pv_changeset_put_count": [P, PZ],
             "pv_changeset_delete_count": [P, PZ],
             "pv_store_new": [PP],
@@ -254,6 +255,10 @@ def main():
     lib.call("pv_vault_verify", vault)
     lib.call("pv_vault_prompt_count", vault, C.byref(n))
     assert n.value == 2
+    checks += 1
+    # Prompts whose metadata breaks a model rule (none here): a scalar query.
+    lib.call("pv_vault_damaged_count", vault, C.byref(n))
+    assert n.value == 0
     checks += 1
     store = loaded
 

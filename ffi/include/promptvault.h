@@ -858,6 +858,64 @@ pv_result pv_vault_prompt_ids(const pv_vault *vault, char *buf, size_t buf_len, 
 // `size_t`.
 pv_result pv_vault_prompt_count(const pv_vault *vault, size_t *out_count);
 
+// Stores the number of damaged prompts: prompts whose metadata breaks a
+// model rule (written by a buggy or hostile client holding the keys). They
+// are left out of every other view; read them with [`pv_vault_damaged_at`]
+// and [`pv_vault_damaged_reason`], export them (as far as readable) with
+// [`crate::pv_vault_export`] or remove them with [`pv_vault_delete_prompt`].
+//
+// # Errors
+//
+// `PV_RESULT_NULL_PARAMETER`.
+//
+// # Safety
+//
+// `vault` must be a live `pv_vault`; `out_count` must point to a writable
+// `size_t`.
+pv_result pv_vault_damaged_count(const pv_vault *vault, size_t *out_count);
+
+// Damaged prompt `index` (in id order, below the count from
+// [`pv_vault_damaged_count`]): writes its id into `out_id` as
+// NUL-terminated text, the code of the rule it breaks (the code a call
+// reading it would return) into `*out_code`, and its number of version
+// records into `*out_version_count`.
+//
+// # Errors
+//
+// `PV_RESULT_BUFFER_TOO_SMALL` when `out_id_len` is below
+// [`PV_ID_BUF_LEN`] (checked first); `PV_RESULT_NOT_FOUND` for an index
+// past the end; `PV_RESULT_NULL_PARAMETER`.
+//
+// # Safety
+//
+// `vault` must be a live `pv_vault`; `out_id` must point to `out_id_len`
+// writable bytes; `out_code` to a writable `pv_result`;
+// `out_version_count` to a writable `size_t`.
+pv_result pv_vault_damaged_at(const pv_vault *vault,
+                              size_t index,
+                              char *out_id,
+                              size_t out_id_len,
+                              pv_result *out_code,
+                              size_t *out_version_count);
+
+// Writes what is wrong with damaged prompt `index` (see
+// [`pv_vault_damaged_at`]) as NUL-terminated text.
+//
+// # Errors
+//
+// `PV_RESULT_NOT_FOUND` for an index past the end;
+// `PV_RESULT_BUFFER_TOO_SMALL`; `PV_RESULT_NULL_PARAMETER`.
+//
+// # Safety
+//
+// `vault` must be a live `pv_vault`; `buf` must point to `buf_len` writable
+// bytes; `out_len` to a writable `size_t`.
+pv_result pv_vault_damaged_reason(const pv_vault *vault,
+                                  size_t index,
+                                  char *buf,
+                                  size_t buf_len,
+                                  size_t *out_len);
+
 // Writes one version as plaintext for sharing in public, as JSON
 // (`{"title", "body", "settings"}`); `version_id` `""` means the current
 // one.
@@ -1204,7 +1262,10 @@ pv_result pv_vault_rotation_pending(const pv_vault *vault, bool *out_pending);
 pv_result pv_vault_finish_rotation(pv_vault *vault, pv_changeset **out_changes);
 
 // Merges records written by another device (or fetched from a server): new
-// prompts, new versions, newer metadata; no version is ever lost.
+// prompts, new versions, newer metadata; no version is ever lost. Prompts
+// that arrive with metadata breaking a model rule are kept as damaged:
+// [`crate::pv_vault_damaged_count`] and [`crate::pv_vault_damaged_at`]
+// list them.
 //
 // # Errors
 //

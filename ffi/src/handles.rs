@@ -60,7 +60,7 @@ pub(crate) unsafe fn free_handle<T>(p: *mut T) {
     }
 }
 
-fn entry<'a, T>(list: &'a [T], index: usize, what: &str) -> Result<&'a T, Fail> {
+pub(crate) fn entry<'a, T>(list: &'a [T], index: usize, what: &str) -> Result<&'a T, Fail> {
     list.get(index).ok_or_else(|| {
         Fail::new(
             pv_result::NotFound,

@@ -7,7 +7,7 @@ use std::ffi::c_char;
 use promptvault::{Draft, PromptId, Query, Timestamp, VersionId};
 use serde::Serialize;
 
-use crate::handles::into_handle;
+use crate::handles::{entry, into_handle};
 use crate::vault::pv_vault;
 use crate::{
     Fail, OutBuf, PV_ID_BUF_LEN, arg_mut, arg_out_buf, arg_ref, arg_str, ffi_guard, pv_changeset,
@@ -689,6 +689,104 @@ pub unsafe extern "C" fn pv_vault_prompt_count(
         let out_count = arg_mut!(out_count);
         *out_count = vault.inner.len();
         Ok(())
+    })
+}
+
+/// Stores the number of damaged prompts: prompts whose metadata breaks a
+/// model rule (written by a buggy or hostile client holding the keys). They
+/// are left out of every other view; read them with [`pv_vault_damaged_at`]
+/// and [`pv_vault_damaged_reason`], export them (as far as readable) with
+/// [`crate::pv_vault_export`] or remove them with [`pv_vault_delete_prompt`].
+///
+/// # Errors
+///
+/// `PV_RESULT_NULL_PARAMETER`.
+///
+/// # Safety
+///
+/// `vault` must be a live `pv_vault`; `out_count` must point to a writable
+/// `size_t`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pv_vault_damaged_count(
+    vault: *const pv_vault,
+    out_count: *mut usize,
+) -> pv_result {
+    ffi_guard!({
+        let vault = arg_ref!(vault);
+        let out_count = arg_mut!(out_count);
+        *out_count = vault.inner.damaged_prompts().len();
+        Ok(())
+    })
+}
+
+/// Damaged prompt `index` (in id order, below the count from
+/// [`pv_vault_damaged_count`]): writes its id into `out_id` as
+/// NUL-terminated text, the code of the rule it breaks (the code a call
+/// reading it would return) into `*out_code`, and its number of version
+/// records into `*out_version_count`.
+///
+/// # Errors
+///
+/// `PV_RESULT_BUFFER_TOO_SMALL` when `out_id_len` is below
+/// [`PV_ID_BUF_LEN`] (checked first); `PV_RESULT_NOT_FOUND` for an index
+/// past the end; `PV_RESULT_NULL_PARAMETER`.
+///
+/// # Safety
+///
+/// `vault` must be a live `pv_vault`; `out_id` must point to `out_id_len`
+/// writable bytes; `out_code` to a writable `pv_result`;
+/// `out_version_count` to a writable `size_t`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pv_vault_damaged_at(
+    vault: *const pv_vault,
+    index: usize,
+    out_id: *mut c_char,
+    out_id_len: usize,
+    out_code: *mut pv_result,
+    out_version_count: *mut usize,
+) -> pv_result {
+    ffi_guard!({
+        let vault = arg_ref!(vault);
+        let id_buf = arg_out_buf!(out_id, out_id_len);
+        let out_code = arg_mut!(out_code);
+        let out_version_count = arg_mut!(out_version_count);
+        id_buf.require(PV_ID_BUF_LEN, "out_id")?;
+        let damaged = vault.inner.damaged_prompts();
+        let d = entry(&damaged, index, "damaged prompt")?;
+        write_id(&id_buf, &d.id.to_hex())?;
+        *out_code = pv_result::from_code(d.reason.code());
+        *out_version_count = d.versions;
+        Ok(())
+    })
+}
+
+/// Writes what is wrong with damaged prompt `index` (see
+/// [`pv_vault_damaged_at`]) as NUL-terminated text.
+///
+/// # Errors
+///
+/// `PV_RESULT_NOT_FOUND` for an index past the end;
+/// `PV_RESULT_BUFFER_TOO_SMALL`; `PV_RESULT_NULL_PARAMETER`.
+///
+/// # Safety
+///
+/// `vault` must be a live `pv_vault`; `buf` must point to `buf_len` writable
+/// bytes; `out_len` to a writable `size_t`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pv_vault_damaged_reason(
+    vault: *const pv_vault,
+    index: usize,
+    buf: *mut c_char,
+    buf_len: usize,
+    out_len: *mut usize,
+) -> pv_result {
+    ffi_guard!({
+        let vault = arg_ref!(vault);
+        let buf = arg_out_buf!(buf, buf_len);
+        let out_len = arg_mut!(out_len);
+        let damaged = vault.inner.damaged_prompts();
+        let d = entry(&damaged, index, "damaged prompt")?;
+        buf.write_text(&d.reason.to_string(), out_len)
     })
 }
 

@@ -725,7 +725,10 @@ pub unsafe extern "C" fn pv_vault_finish_rotation(
 }
 
 /// Merges records written by another device (or fetched from a server): new
-/// prompts, new versions, newer metadata; no version is ever lost.
+/// prompts, new versions, newer metadata; no version is ever lost. Prompts
+/// that arrive with metadata breaking a model rule are kept as damaged:
+/// [`crate::pv_vault_damaged_count`] and [`crate::pv_vault_damaged_at`]
+/// list them.
 ///
 /// # Errors
 ///

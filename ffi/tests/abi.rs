@@ -286,3 +286,125 @@ fn a_mutation_gives_a_changeset_and_no_partial_success() {
         pv_vault_free(vault);
     }
 }
+
+#[test]
+#[cfg_attr(miri, ignore = "runs Argon2id")]
+fn damaged_prompts_are_listed_as_core_lists_them() {
+    use promptvault::{Credential, Draft, KdfParams, MemoryStore, Password, Timestamp, Vault};
+    let pw = Password::new("pw").unwrap();
+    let created = Vault::create(&pw, KdfParams::new(19456, 1, 1).unwrap()).unwrap();
+    let mut core = created.vault;
+    let mut s = MemoryStore::new();
+    s.apply(&created.changes);
+    let draft = Draft {
+        title: "bad".into(),
+        ..Draft::default()
+    };
+    let (bad, c) = core
+        .create_prompt(&draft, &[], false, Timestamp(1))
+        .unwrap();
+    s.apply(&c);
+    let mut meta: Value = serde_json::from_slice(&core.meta_json_for_tests(bad).unwrap()).unwrap();
+    meta["tags"] = serde_json::json!([""]);
+    s.apply(
+        &core
+            .unchecked_meta_for_tests(bad, &serde_json::to_vec(&meta).unwrap())
+            .unwrap(),
+    );
+    let want = Vault::open(
+        s.header().unwrap(),
+        s.record_bytes(),
+        Credential::Password(&pw),
+    )
+    .unwrap()
+    .damaged_prompts();
+    assert_eq!(want.len(), 1);
+
+    let header = s.header().unwrap();
+    let records = s.record_bytes();
+    let ptrs: Vec<*const u8> = records.iter().map(|r| r.as_ptr()).collect();
+    let lens: Vec<usize> = records.iter().map(|r| r.len()).collect();
+    let secret = cstr("pw");
+    let mut vault: *mut pv_vault = ptr::null_mut();
+    // SAFETY: live buffers and out-pointers throughout; the handle is freed once.
+    unsafe {
+        assert_eq!(
+            pv_vault_open(
+                header.as_ptr(),
+                header.len(),
+                ptrs.as_ptr(),
+                lens.as_ptr(),
+                ptrs.len(),
+                PV_CREDENTIAL_PASSWORD,
+                secret.as_ptr(),
+                &mut vault
+            ),
+            pv_result::Ok
+        );
+        let mut count = 9usize;
+        assert_eq!(pv_vault_damaged_count(vault, &mut count), pv_result::Ok);
+        assert_eq!(count, 1);
+        assert_eq!(pv_vault_prompt_count(vault, &mut count), pv_result::Ok);
+        assert_eq!(count, 0);
+
+        let mut id = [0u8; PV_ID_BUF_LEN];
+        let mut code = pv_result::Ok;
+        let mut versions = 0usize;
+        // Too small an id buffer, and an index past the end: nothing written.
+        assert_eq!(
+            pv_vault_damaged_at(
+                vault,
+                0,
+                id.as_mut_ptr().cast(),
+                PV_ID_BUF_LEN - 1,
+                &mut code,
+                &mut versions
+            ),
+            pv_result::BufferTooSmall
+        );
+        assert_eq!(
+            pv_vault_damaged_at(
+                vault,
+                1,
+                id.as_mut_ptr().cast(),
+                id.len(),
+                &mut code,
+                &mut versions
+            ),
+            pv_result::NotFound
+        );
+        assert_eq!((code, versions, id[0]), (pv_result::Ok, 0, 0));
+        assert_eq!(
+            pv_vault_damaged_at(
+                vault,
+                0,
+                id.as_mut_ptr().cast(),
+                id.len(),
+                &mut code,
+                &mut versions
+            ),
+            pv_result::Ok
+        );
+        assert_eq!(text_of(&id, PV_ID_BUF_LEN), want[0].id.to_hex());
+        assert_eq!(code, pv_result::from_code(want[0].reason.code()));
+        assert_eq!(versions, want[0].versions);
+
+        let mut buf = [0u8; 512];
+        let mut n = 0usize;
+        assert_eq!(
+            pv_vault_damaged_reason(vault, 1, buf.as_mut_ptr().cast(), buf.len(), &mut n),
+            pv_result::NotFound
+        );
+        assert_eq!(
+            pv_vault_damaged_reason(vault, 0, buf.as_mut_ptr().cast(), 1, &mut n),
+            pv_result::BufferTooSmall
+        );
+        assert_eq!(n, want[0].reason.to_string().len() + 1);
+        assert_eq!(
+            pv_vault_damaged_reason(vault, 0, buf.as_mut_ptr().cast(), buf.len(), &mut n),
+            pv_result::Ok
+        );
+        assert_eq!(text_of(&buf, n), want[0].reason.to_string());
+        pv_vault_free(vault);
+    }
+}

@@ -260,13 +260,18 @@ test("credentials, rotation, export/import, merge, publish, keyless inspect", ()
   const file = vault.export("export pw", FAST);
   assert.ok(file instanceof Uint8Array);
   const target = Vault.create("t", FAST).vault;
-  assert.equal(target.import(file, "export pw").promptsAdded, 1);
+  const first = target.import(file, "export pw");
+  assert.equal(first.promptsAdded, 1);
+  assert.deepEqual(first.refused, []);
   assert.equal(target.import(file, "export pw").promptsAdded, 0);
+  assert.deepEqual(target.damagedPrompts(), []);
 
   const device2 = Vault.unlock(store.header, store.records.values(), "second");
   const edit = device2.addVersion(promptId, { title: "Haiku", body: "offline edit" });
   const report = vault.merge(edit.changes.puts);
   assert.equal(report.versionsAdded, 1);
+  assert.deepEqual(report.damaged, []);
+  assert.deepEqual(vault.damagedPrompts(), []);
   assert.deepEqual(vault.publish(promptId), { title: "Haiku", body: "offline edit", settings: null });
 
   const info = inspect(vault.header().text);

@@ -7,6 +7,9 @@ import {
   inspect,
   isPromptVaultError,
   type Changeset,
+  type DamagedPrompt,
+  type ImportReport,
+  type MergeReport,
   type PromptSummary,
   type RecordInfo,
   type Version,
@@ -45,7 +48,14 @@ export async function typed(): Promise<void> {
       void [isAuth, name];
     }
   }
-  void [rk, firstKey, headerBytes, body, count, op, kind];
+  const damaged: DamagedPrompt[] = v.damagedPrompts();
+  const damagedCode: ErrorCode | undefined = damaged[0]?.code;
+  const damagedVersions: number | undefined = damaged[0]?.versionCount;
+  const imported: ImportReport = v.import(new Uint8Array(), "pw");
+  const refusedId: string | undefined = imported.refused[0]?.promptId;
+  const merged: MergeReport = v.merge([]);
+  const mergedDamaged: readonly DamagedPrompt[] = merged.damaged;
+  void [rk, firstKey, headerBytes, body, count, op, kind, damagedCode, damagedVersions, refusedId, mergedDamaged];
 
   // Wrong calls are rejected:
   // @ts-expect-error a draft needs a title
@@ -68,5 +78,7 @@ export async function typed(): Promise<void> {
   const noBody: string = list[0]!.body;
   // @ts-expect-error the error code is a number enum, not a string
   const wrongCode: string = ErrorCode.Authentication;
+  // @ts-expect-error refused prompts are read-only
+  imported.refused.push({ promptId: "x", code: ErrorCode.Malformed, message: "m" });
   void [noBody, wrongCode];
 }

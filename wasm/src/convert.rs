@@ -8,7 +8,8 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 
 use promptvault::{
-    Changeset, KdfParams, PromptId, SealedRecord, SeenRevisions, Timestamp, VersionId,
+    Changeset, DamagedPrompt, Error, KdfParams, PromptId, RefusedPrompt, SealedRecord,
+    SeenRevisions, Timestamp, VersionId,
 };
 
 use crate::error::{IntoJs, invalid};
@@ -199,4 +200,38 @@ pub(crate) fn count(n: usize) -> JsValue {
     // Counts are bounded far below 2^53 by core's limits.
     #[allow(clippy::cast_precision_loss)]
     JsValue::from_f64(n as f64)
+}
+
+/// The `code` and `message` of a core error, as a thrown error would carry
+/// them.
+fn reason_fields(id: PromptId, reason: &Error) -> [(&'static str, JsValue); 3] {
+    [
+        ("promptId", JsValue::from_str(&id.to_hex())),
+        ("code", JsValue::from(reason.code().as_u32())),
+        ("message", JsValue::from_str(&reason.to_string())),
+    ]
+}
+
+/// A damaged prompt as JS sees it: `{promptId, code, message, versionCount}`.
+pub(crate) fn damaged_to_js(d: &DamagedPrompt) -> Result<JsValue, JsValue> {
+    let [id, code, message] = reason_fields(d.id, &d.reason);
+    object(&[id, code, message, ("versionCount", count(d.versions))])
+}
+
+/// A list of damaged prompts as a JS array.
+pub(crate) fn damaged_list_to_js(list: &[DamagedPrompt]) -> Result<JsValue, JsValue> {
+    let out = Array::new();
+    for d in list {
+        out.push(&damaged_to_js(d)?);
+    }
+    Ok(out.into())
+}
+
+/// The prompts an import refused as a JS array of `{promptId, code, message}`.
+pub(crate) fn refused_list_to_js(list: &[RefusedPrompt]) -> Result<JsValue, JsValue> {
+    let out = Array::new();
+    for r in list {
+        out.push(&object(&reason_fields(r.id, &r.reason))?);
+    }
+    Ok(out.into())
 }

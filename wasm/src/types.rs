@@ -72,6 +72,9 @@ extern "C" {
     /// A published version.
     #[wasm_bindgen(typescript_type = "Published")]
     pub type PublishedVersion;
+    /// `damagedPrompts`' result.
+    #[wasm_bindgen(typescript_type = "DamagedPrompt[]")]
+    pub type DamagedPromptList;
     /// `import`'s report.
     #[wasm_bindgen(typescript_type = "ImportReport")]
     pub type ImportReport;

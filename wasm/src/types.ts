@@ -173,10 +173,37 @@ export interface NewRecoveryKey {
   readonly changes: Changeset;
 }
 
+/**
+ * A prompt whose metadata breaks a model rule (written by a buggy or hostile
+ * client holding the keys). Left out of every other view; export it (as far
+ * as readable) or delete it with `deletePrompt`.
+ */
+export interface DamagedPrompt {
+  readonly promptId: Id;
+  /** The code of the rule it breaks, as a thrown error would carry it. */
+  readonly code: ErrorCode;
+  /** What is wrong with it. */
+  readonly message: string;
+  /** How many version records it has. */
+  readonly versionCount: number;
+}
+
+/** A prompt of an export file that `import` left out, and why. */
+export interface RefusedPrompt {
+  /** Its id in the export. */
+  readonly promptId: Id;
+  /** The code of the rule it breaks, as a thrown error would carry it. */
+  readonly code: ErrorCode;
+  /** What is wrong with it. */
+  readonly message: string;
+}
+
 /** Result of `import`. */
 export interface ImportReport {
   readonly promptsAdded: number;
   readonly versionsAdded: number;
+  /** Prompts left out because they break a model rule; the rest is imported. */
+  readonly refused: readonly RefusedPrompt[];
   readonly changes: Changeset;
 }
 
@@ -186,6 +213,8 @@ export interface MergeReport {
   readonly versionsAdded: number;
   readonly metadataUpdated: number;
   readonly conflictsResolved: number;
+  /** Prompts that arrived breaking a model rule, kept as damaged (see `damagedPrompts`). */
+  readonly damaged: readonly DamagedPrompt[];
   readonly changes: Changeset;
 }
 

@@ -6,15 +6,16 @@ use wasm_bindgen::prelude::*;
 use promptvault::{Credential, Draft, Password, Query, RecoveryKey, Vault as CoreVault};
 
 use crate::convert::{
-    self, absent, changeset_to_js, count, from_js, kdf_params, object, prompt_id, record_bytes,
-    record_list, record_to_js, seen_revisions, string_list, timestamp, to_js, version_id,
+    self, absent, changeset_to_js, count, damaged_list_to_js, from_js, kdf_params, object,
+    prompt_id, record_bytes, record_list, record_to_js, refused_list_to_js, seen_revisions,
+    string_list, timestamp, to_js, version_id,
 };
 use crate::error::{IntoJs, js_error};
 use crate::types::{
-    Changeset, CreatePromptOptions, Created, DiffLine, DraftInput, ImportReport, KdfInput,
-    KdfParamsView, MergeReport, NewPromptResult, NewRecoveryKey, NewVersionResult, PromptSummary,
-    PublishedVersion, QueryInput, RecordInput, RecordList, SealedRecordView, SeenRevisionsView,
-    StringList, TagCountList, Version, VersionEntryList,
+    Changeset, CreatePromptOptions, Created, DamagedPromptList, DiffLine, DraftInput, ImportReport,
+    KdfInput, KdfParamsView, MergeReport, NewPromptResult, NewRecoveryKey, NewVersionResult,
+    PromptSummary, PublishedVersion, QueryInput, RecordInput, RecordList, SealedRecordView,
+    SeenRevisionsView, StringList, TagCountList, Version, VersionEntryList,
 };
 
 fn cast<T: JsCast>(value: JsValue) -> T {
@@ -448,6 +449,19 @@ impl Vault {
             .collect())
     }
 
+    /// Prompts whose metadata breaks a model rule, in id order:
+    /// `[{promptId, code, message, versionCount}]`, `code` being the
+    /// `ErrorCode` of the rule they break. They are left out of every other
+    /// view; `export` them (as far as readable) or `deletePrompt` them.
+    ///
+    /// # Errors
+    ///
+    /// `INVALID_INPUT` when locked.
+    #[wasm_bindgen(js_name = damagedPrompts)]
+    pub fn damaged_prompts(&self) -> Result<DamagedPromptList, JsValue> {
+        damaged_list_to_js(&self.get()?.damaged_prompts()).map(cast)
+    }
+
     /// Every tag with the number of prompts carrying it.
     ///
     /// # Errors
@@ -561,7 +575,9 @@ impl Vault {
     }
 
     /// Imports an export file (`Uint8Array` or base64url). Idempotent.
-    /// Returns `{promptsAdded, versionsAdded, changes}`.
+    /// Returns `{promptsAdded, versionsAdded, refused, changes}`; `refused`
+    /// lists the prompts left out because they break a model rule
+    /// (`[{promptId, code, message}]`), the rest of the file is imported.
     ///
     /// # Errors
     ///
@@ -580,6 +596,7 @@ impl Vault {
         object(&[
             ("promptsAdded", count(r.prompts_added)),
             ("versionsAdded", count(r.versions_added)),
+            ("refused", refused_list_to_js(&r.refused)?),
             ("changes", changeset_to_js(&r.changes)?),
         ])
         .map(cast)
@@ -674,7 +691,9 @@ impl Vault {
     }
 
     /// Merges records from another device or a server. Returns
-    /// `{promptsAdded, versionsAdded, metadataUpdated, conflictsResolved, changes}`.
+    /// `{promptsAdded, versionsAdded, metadataUpdated, conflictsResolved,
+    /// damaged, changes}`; `damaged` lists the prompts that arrived breaking
+    /// a model rule, kept as damaged (the shape of `damagedPrompts()`).
     ///
     /// # Errors
     ///
@@ -687,6 +706,7 @@ impl Vault {
             ("versionsAdded", count(r.versions_added)),
             ("metadataUpdated", count(r.metadata_updated)),
             ("conflictsResolved", count(r.conflicts_resolved)),
+            ("damaged", damaged_list_to_js(&r.damaged)?),
             ("changes", changeset_to_js(&r.changes)?),
         ])
         .map(cast)

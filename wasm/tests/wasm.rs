@@ -548,3 +548,135 @@ fn frozen_vectors_open_identically() {
     }
     assert_eq!(ran, EXPECTED_VECTORS, "number of vector cases");
 }
+
+/// JSON of the `{promptId, code, message, versionCount}` objects the
+/// bindings must give for core's damaged prompts.
+fn damaged_json(list: &[promptvault::DamagedPrompt]) -> Value {
+    Value::Array(
+        list.iter()
+            .map(|d| {
+                json!({
+                    "promptId": d.id.to_hex(),
+                    "code": d.reason.code().as_u32(),
+                    "message": d.reason.to_string(),
+                    "versionCount": d.versions,
+                })
+            })
+            .collect(),
+    )
+}
+
+/// Degraded reads (issue 12): a damaged prompt, a merge that brings one, and
+/// an import that refuses a prompt, built with core's test hooks and read
+/// through the bindings; each result must be core's, converted.
+#[wasm_bindgen_test]
+fn damaged_prompts_and_refused_imports_are_core_s_converted() {
+    use promptvault::{
+        Credential, Draft, KdfParams, MemoryStore, Password, Timestamp, Vault as Core,
+        unchecked_export_for_tests,
+    };
+    let pw = Password::new(PASSWORD).unwrap();
+    let params = KdfParams::new(19456, 1, 1).unwrap();
+    let created = Core::create(&pw, params).unwrap();
+    let mut core = created.vault;
+    let mut s = MemoryStore::new();
+    s.apply(&created.changes);
+    let header = |s: &MemoryStore| -> RecordInput {
+        JsValue::from(Uint8Array::from(s.header().unwrap())).unchecked_into()
+    };
+    let records = |s: &MemoryStore| -> RecordList {
+        let list = Array::new();
+        for r in s.record_bytes() {
+            list.push(&Uint8Array::from(r));
+        }
+        JsValue::from(list).unchecked_into()
+    };
+
+    // A vault with nothing damaged: empty list.
+    let mut clean = Vault::unlock(header(&s), records(&s), PASSWORD, None).unwrap();
+    assert_eq!(to_json(&clean.damaged_prompts().unwrap().into()), json!([]));
+
+    // A client holding the keys writes metadata that breaks a rule.
+    let (bad, c) = core
+        .create_prompt(
+            &Draft {
+                title: "bad".into(),
+                ..Draft::default()
+            },
+            &[],
+            false,
+            Timestamp(1),
+        )
+        .unwrap();
+    s.apply(&c);
+    let mut meta: Value = serde_json::from_slice(&core.meta_json_for_tests(bad).unwrap()).unwrap();
+    meta["tags"] = json!([""]);
+    s.apply(
+        &core
+            .unchecked_meta_for_tests(bad, &serde_json::to_vec(&meta).unwrap())
+            .unwrap(),
+    );
+    let opened = Core::open(
+        s.header().unwrap(),
+        s.record_bytes(),
+        Credential::Password(&pw),
+    )
+    .unwrap();
+    let want = damaged_json(&opened.damaged_prompts());
+    assert_eq!(want.as_array().unwrap().len(), 1);
+    assert_eq!(want[0]["promptId"], json!(bad.to_hex()));
+    let mut v = Vault::unlock(header(&s), records(&s), PASSWORD, None).unwrap();
+    assert_eq!(to_json(&v.damaged_prompts().unwrap().into()), want);
+    // The code is one of the JS `ErrorCode`s, named as errors name it.
+    let code = want[0]["code"].as_u64().unwrap() as u32;
+    assert!(promptvault::ErrorCode::from_u32(code).is_some());
+
+    // A merge that brings it keeps it damaged and says so, as core does.
+    let mut core_clean = Core::open(
+        s.header().unwrap(),
+        Vec::<&[u8]>::new(),
+        Credential::Password(&pw),
+    )
+    .unwrap();
+    let core_merge = core_clean.merge(s.record_bytes()).unwrap();
+    let report: JsValue = clean.merge(records(&s)).unwrap().into();
+    assert_eq!(
+        to_json(&get(&report, "damaged")),
+        damaged_json(&core_merge.damaged)
+    );
+    assert_eq!(core_merge.damaged.len(), 1);
+    assert_eq!(
+        to_json(&clean.damaged_prompts().unwrap().into()),
+        damaged_json(&core_clean.damaged_prompts())
+    );
+
+    // An export whose one prompt does not parse: refused alone, as core
+    // refuses it (the Node tests check a healthy import's empty list).
+    let export_pw = Password::new("export pw").unwrap();
+    let payload = json!({
+        "format": "promptvault-export/1",
+        "prompts": [{"id": "0123456789abcdef0123456789abcdef", "meta": {"hello": 1}, "versions": {}}],
+    });
+    let file =
+        unchecked_export_for_tests(payload.to_string().as_bytes(), &export_pw, params).unwrap();
+    let core_report = opened
+        .clone()
+        .import(&file, &export_pw, Timestamp(5))
+        .unwrap();
+    assert_eq!(core_report.refused.len(), 1);
+    let want_refused: Value = core_report
+        .refused
+        .iter()
+        .map(|r| {
+            json!({
+                "promptId": r.id.to_hex(),
+                "code": r.reason.code().as_u32(),
+                "message": r.reason.to_string(),
+            })
+        })
+        .collect();
+    let file_js: RecordInput = JsValue::from(Uint8Array::from(file.as_slice())).unchecked_into();
+    let report: JsValue = v.import(file_js, "export pw", Some(5.0)).unwrap().into();
+    assert_eq!(to_json(&get(&report, "refused")), want_refused);
+    assert_eq!(to_json(&get(&report, "promptsAdded")), json!(0));
+}

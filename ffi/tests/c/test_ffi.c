@@ -312,6 +312,25 @@ static void test_story(void) {
   OK(pv_vault_verify(v));
   OK(pv_vault_prompt_count(v, &count));
   CHECK(count == 2);
+  /* A healthy vault has no damaged prompt: every index is past the end,
+   * and nothing is written. (ffi/tests/abi.rs reads a damaged one.) */
+  count = 9;
+  OK(pv_vault_damaged_count(v, &count));
+  CHECK(count == 0);
+  {
+    char did[PV_ID_BUF_LEN] = {0};
+    char reason[64] = {0};
+    pv_result dcode = PV_RESULT_OK;
+    size_t dversions = 7, dlen = 5;
+    EXPECT(pv_vault_damaged_at(v, 0, did, sizeof did, &dcode, &dversions), PV_RESULT_NOT_FOUND);
+    CHECK(contains(last_error(), "does not exist"));
+    EXPECT(pv_vault_damaged_at(v, (size_t)-1, did, sizeof did, &dcode, &dversions),
+           PV_RESULT_NOT_FOUND);
+    EXPECT(pv_vault_damaged_at(v, 0, did, sizeof did - 1, &dcode, &dversions),
+           PV_RESULT_BUFFER_TOO_SMALL);
+    EXPECT(pv_vault_damaged_reason(v, 0, reason, sizeof reason, &dlen), PV_RESULT_NOT_FOUND);
+    CHECK(did[0] == 0 && reason[0] == 0 && dcode == PV_RESULT_OK && dversions == 7 && dlen == 5);
+  }
   pv_vault_free(v);
   OK(pv_vault_open_store(loaded, PV_CREDENTIAL_RECOVERY_KEY, rk, &v));
   pv_vault_free(v);
@@ -971,6 +990,16 @@ static void test_nulls(void) {
   NUL(pv_vault_prompt_ids(v, buf, sizeof buf, NULL));
   NUL(pv_vault_prompt_count(NULL, &cnt));
   NUL(pv_vault_prompt_count(v, NULL));
+  pv_result dcode;
+  NUL(pv_vault_damaged_count(NULL, &cnt));
+  NUL(pv_vault_damaged_count(v, NULL));
+  NUL(pv_vault_damaged_at(NULL, 0, buf, sizeof buf, &dcode, &cnt));
+  NUL(pv_vault_damaged_at(v, 0, NULL, sizeof buf, &dcode, &cnt));
+  NUL(pv_vault_damaged_at(v, 0, buf, sizeof buf, NULL, &cnt));
+  NUL(pv_vault_damaged_at(v, 0, buf, sizeof buf, &dcode, NULL));
+  NUL(pv_vault_damaged_reason(NULL, 0, buf, sizeof buf, &n));
+  NUL(pv_vault_damaged_reason(v, 0, NULL, sizeof buf, &n));
+  NUL(pv_vault_damaged_reason(v, 0, buf, sizeof buf, NULL));
   NUL(pv_vault_publish(NULL, id, "", buf, sizeof buf, &n));
   NUL(pv_vault_publish(v, NULL, "", buf, sizeof buf, &n));
   NUL(pv_vault_publish(v, id, NULL, buf, sizeof buf, &n));
