@@ -11,6 +11,24 @@ bash scripts/setup.sh core
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
+# The server links only the core's keyless parts (issue 17): the core
+# builds without `unlock`, the server's own dependency graph (dev-
+# dependencies aside: its tests drive real vaults) never enables it, and
+# the server compiles that way (the workspace-wide builds above and below
+# unify features, so they would not notice a server using `Vault`).
+cargo check -p promptvault --no-default-features --locked
+server_core=$(cargo tree -p promptvault-server -e normal,build,features -i promptvault --locked)
+if ! grep -q '^promptvault v' <<<"$server_core"; then
+  echo "cargo tree shows no promptvault under promptvault-server:" >&2
+  echo "$server_core" >&2
+  exit 1
+fi
+if grep -q 'promptvault feature "\(unlock\|default\)"' <<<"$server_core"; then
+  echo "promptvault-server enables the core's unlocking code:" >&2
+  echo "$server_core" >&2
+  exit 1
+fi
+cargo check -p promptvault-server --locked
 # Every test target of the workspace but the FFI's and the benches', under
 # coverage instrumentation.
 cargo llvm-cov --no-report --workspace --exclude promptvault-ffi --exclude promptvault-benches --locked

@@ -13,16 +13,18 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
+use crate::argon::{self, Password};
 use crate::error::{Error, Result};
 use crate::format::{self, RecordHeader, RecordKind};
 use crate::hazmat::Key;
 use crate::header::{Credential, HeaderBuilder, KeyHeader, SlotSource};
 use crate::ids::{ID_LEN, PromptId, Timestamp, VaultId, VersionId};
-use crate::kdf::{self, KdfParams, Password};
+use crate::kdf::KdfParams;
 use crate::model::{IndexEntry, MAX_MERGED_VERSIONS, Meta, VersionContent};
-use crate::record::{self, SealedRecord};
+use crate::record::SealedRecord;
 use crate::rng;
 use crate::rules;
+use crate::sealing;
 use crate::vault::{
     Changeset, Damaged, PromptState, Vault, seal_item_key_with, seal_meta, seal_version,
 };
@@ -335,7 +337,7 @@ fn salvage(id: PromptId, d: &Damaged) -> Result<Option<ExportedPrompt>> {
             .keys
             .get(&rec.header().key_gen)
             .ok_or(Error::Authentication)?;
-        record::open(key, rec)
+        sealing::open(key, rec)
     };
     let mut versions = BTreeMap::new();
     for (vid, rec) in &d.versions {
@@ -391,7 +393,7 @@ fn seal_payload<P: Serialize>(
     let export_id = VaultId::generate()?;
     let export_key = Key::generate()?;
     let salt = rng::array()?;
-    let kek = kdf::derive_kek(password, &salt, params)?;
+    let kek = argon::derive_kek(password, &salt, params)?;
     let header = HeaderBuilder {
         kind: RecordKind::ExportHeader,
         vault_id: export_id,
@@ -406,7 +408,7 @@ fn seal_payload<P: Serialize>(
         SlotSource::Keep([0; format::COMMITTED_SLOT_LEN]),
         None,
     )?;
-    let body = record::seal(
+    let body = sealing::seal(
         &export_key,
         RecordHeader {
             kind: RecordKind::ExportPayload,
@@ -465,7 +467,7 @@ fn open_export(file: &[u8], password: &Password) -> Result<Payload<RawPrompt>> {
     if payload.header().vault_id != h.vault_id {
         return Err(Error::Authentication);
     }
-    let plain = record::open(&unlocked.vk, &payload)?;
+    let plain = sealing::open(&unlocked.vk, &payload)?;
     let parsed: Payload<RawPrompt> = crate::vault::parse_json(&plain, "export JSON")?;
     if parsed.format != PAYLOAD_FORMAT {
         return Err(Error::malformed("export payload format"));

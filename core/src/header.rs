@@ -18,17 +18,21 @@
 
 use zeroize::Zeroizing;
 
+use crate::argon::{self, Password};
 use crate::error::{Error, Result};
-use crate::format::read::Reader;
 use crate::format::{
     self, COMMITTED_SLOT_LEN, FORMAT_VERSION, HEADER_LEN, KDF_BLOCK_LEN, MAGIC, RecordHeader,
     RecordKind, SEAL_LEN, SLOT_LEN, SUITE_V1,
 };
 use crate::hazmat::{self, KEY_LEN, Key};
 use crate::ids::{ID_LEN, VaultId};
-use crate::kdf::{self, KdfParams, Password, SALT_LEN};
+use crate::kdf::{KdfParams, SALT_LEN};
 use crate::recovery::RecoveryKey;
-use crate::slot::{self, CommittedSlot};
+use crate::slot;
+
+// The keyless half: the parsed layout, shared with `inspect` and the
+// protocol's pre-login.
+pub(crate) use crate::key_header::{CommittedSlot, KeyHeader, Slot};
 
 /// Slot purposes, mixed into each slot's associated data.
 #[derive(Clone, Copy)]
@@ -38,23 +42,6 @@ enum SlotTag {
     Recovery = 2,
     PreviousKey = 3,
     ExportPassword = 4,
-}
-
-type Slot = [u8; SLOT_LEN];
-
-/// A parsed key header (vault or export).
-#[derive(Clone)]
-pub(crate) struct KeyHeader {
-    pub(crate) record: RecordHeader,
-    pub(crate) kdf: KdfParams,
-    pub(crate) salt: [u8; SALT_LEN],
-    pub(crate) password_slot: CommittedSlot,
-    /// Vault headers only.
-    pub(crate) recovery_slot: CommittedSlot,
-    /// Generation of the previous vault key wrapped in `prev_slot`, or 0.
-    pub(crate) prev_gen: u32,
-    pub(crate) prev_slot: Slot,
-    pub(crate) bytes: Vec<u8>,
 }
 
 /// The keys a successful unlock yields.
@@ -117,50 +104,6 @@ fn unwrap(kek: &Key, aad: &[u8], slot: &Slot) -> Result<Key> {
 }
 
 impl KeyHeader {
-    /// Parses a vault or export header. KDF parameters are validated here,
-    /// before any key derivation can be attempted.
-    pub(crate) fn parse(bytes: &[u8], expect: RecordKind) -> Result<Self> {
-        let (record, body) = format::read::parse_record(bytes)?;
-        if record.kind != expect {
-            return Err(Error::WrongKind {
-                found: record.kind as u8,
-            });
-        }
-        let mut r = Reader::new(body);
-        let (m, t, p) = (r.u32()?, r.u32()?, r.u32()?);
-        let kdf = KdfParams::new(m, t, p)?;
-        let salt = r.array()?;
-        let password_slot = r.array()?;
-        let (recovery_slot, prev_gen, prev_slot) = if expect == RecordKind::VaultHeader {
-            let recovery_slot = r.array()?;
-            let prev_gen = r.u32()?;
-            let prev_slot: Slot = r.array()?;
-            if prev_gen == 0 && prev_slot != [0u8; SLOT_LEN] {
-                return Err(Error::malformed("previous-key slot without a generation"));
-            }
-            if prev_gen >= record.key_gen {
-                return Err(Error::malformed("previous key generation is not older"));
-            }
-            (recovery_slot, prev_gen, prev_slot)
-        } else {
-            ([0; COMMITTED_SLOT_LEN], 0, [0; SLOT_LEN])
-        };
-        let _seal: [u8; SEAL_LEN] = r.array()?;
-        if !r.is_empty() {
-            return Err(Error::malformed("trailing bytes in header body"));
-        }
-        Ok(KeyHeader {
-            record,
-            kdf,
-            salt,
-            password_slot,
-            recovery_slot,
-            prev_gen,
-            prev_slot,
-            bytes: bytes.to_vec(),
-        })
-    }
-
     fn password_tag(&self) -> SlotTag {
         if self.record.kind == RecordKind::ExportHeader {
             SlotTag::ExportPassword
@@ -183,7 +126,7 @@ impl KeyHeader {
     pub(crate) fn unlock(&self, credential: &Credential<'_>) -> Result<Unlocked> {
         let vk = match credential {
             Credential::Password(pw) => {
-                let kek = kdf::derive_kek(pw, &self.salt, self.kdf)?;
+                let kek = argon::derive_kek(pw, &self.salt, self.kdf)?;
                 slot::unwrap(&kek, &self.password_aad(), &self.password_slot)?
             }
             Credential::RecoveryKey(rk) => {

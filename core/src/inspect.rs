@@ -8,9 +8,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::format::{self, RecordKind};
-use crate::header::KeyHeader;
 use crate::ids::{PromptId, VaultId, VersionId};
 use crate::kdf::KdfParams;
+use crate::key_header::KeyHeader;
 
 /// The public fields of a record, as a server sees them.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

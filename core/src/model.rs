@@ -1,6 +1,8 @@
 //! The prompt model: what a prompt's metadata and versions hold, and the
 //! plain views the vault hands out. These are the plaintexts inside
 //! `prompt-meta` and `prompt-version` records (JSON, see `SPEC.md`).
+//!
+//! Needs the `unlock` cargo feature (on by default).
 
 mod index;
 mod write;

@@ -39,8 +39,7 @@ const KEY_LABEL: &[u8] = b"promptvault v1 slot key";
 /// Label of the commitment.
 const COMMIT_LABEL: &[u8] = b"promptvault v1 slot commitment";
 
-/// A key-committing slot: `commitment (32) ‖ nonce (12) ‖ ciphertext (32) ‖ tag (16)`.
-pub(crate) type CommittedSlot = [u8; COMMITTED_SLOT_LEN];
+pub(crate) use crate::key_header::CommittedSlot;
 
 fn prf(kek: &Key, label: &[u8], aad: &[u8]) -> Result<Zeroizing<[u8; 32]>> {
     let mut mac = <Blake2bMac<U32> as KeyInit>::new_from_slice(kek.expose_secret())

@@ -5,6 +5,8 @@
 //! Bundle: the vault header record followed by every other record, sorted
 //! by storage key in strictly ascending byte order — so the encoding of a
 //! given set of records is unique, and a reordered file is refused.
+//!
+//! Needs the `unlock` cargo feature (on by default).
 
 use std::collections::BTreeMap;
 

@@ -1,6 +1,8 @@
 //! Tag normalisation: NFC for the spelling kept, full Unicode case folding
 //! for matching (so `Straße` matches `STRASSE`, and `İ`/`ı` fold as Unicode
 //! says rather than as ASCII lowercasing would).
+//!
+//! Needs the `unlock` cargo feature (on by default).
 
 use caseless::Caseless;
 use unicode_normalization::UnicodeNormalization;

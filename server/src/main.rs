@@ -1,7 +1,8 @@
 //! `promptvault-server`: the reference sync server. It stores opaque
 //! records per vault, checks each with the core's keyless API, and never
-//! holds a key. SPEC.md §12 is the protocol; SECURITY.md says what it
-//! learns.
+//! holds a key: it links the core without its `unlock` feature, so it has
+//! no code that could derive one. SPEC.md §12 is the protocol; SECURITY.md
+//! says what it learns.
 
 use std::io::Write as _;
 use std::net::SocketAddr;

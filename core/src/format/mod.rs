@@ -13,7 +13,6 @@ pub mod read;
 pub mod text;
 pub mod write;
 
-use crate::hazmat::{NONCE_LEN, TAG_LEN};
 use crate::ids::{ID_LEN, PromptId, VaultId, VersionId};
 
 /// The four magic bytes that start every record: `PVLT`.
@@ -24,10 +23,17 @@ pub const FORMAT_VERSION: u8 = 1;
 pub const SUITE_V1: u8 = 1;
 /// Length of the cleartext record header.
 pub const HEADER_LEN: usize = 72;
+/// Length of a key (vault, item, KEK) in bytes. Also
+/// `hazmat::KEY_LEN` with the `unlock` feature.
+pub const KEY_LEN: usize = 32;
+/// Length of an AES-GCM nonce in bytes. Also `hazmat::NONCE_LEN`.
+pub const NONCE_LEN: usize = 12;
+/// Length of an AES-GCM tag in bytes. Also `hazmat::TAG_LEN`.
+pub const TAG_LEN: usize = 16;
 /// Length of a KDF block inside a header body: m, t, p (u32 LE each) and salt.
 pub const KDF_BLOCK_LEN: usize = 12 + crate::kdf::SALT_LEN;
 /// Length of a key slot: nonce, wrapped 32-byte key, tag.
-pub const SLOT_LEN: usize = NONCE_LEN + crate::hazmat::KEY_LEN + TAG_LEN;
+pub const SLOT_LEN: usize = NONCE_LEN + KEY_LEN + TAG_LEN;
 /// Length of a key commitment (SPEC §4.1).
 pub const COMMITMENT_LEN: usize = 32;
 /// Length of a key-committing slot (password, recovery, export password):
@@ -112,7 +118,7 @@ impl RecordKind {
     #[must_use]
     pub const fn max_plaintext(self) -> usize {
         match self {
-            RecordKind::ItemKey => crate::hazmat::KEY_LEN,
+            RecordKind::ItemKey => KEY_LEN,
             RecordKind::PromptMeta => MAX_META_PLAINTEXT,
             RecordKind::PromptVersion => MAX_VERSION_PLAINTEXT,
             RecordKind::ExportPayload => MAX_EXPORT_PLAINTEXT,

@@ -139,7 +139,7 @@ fn check_kind_rules(h: &RecordHeader) -> Result<()> {
         if !padding::is_canonical_padded_len(padded) {
             return Err(Error::malformed("sealed body length is not a padded size"));
         }
-        if h.kind == RecordKind::ItemKey && padded != padding::padded_len(crate::hazmat::KEY_LEN) {
+        if h.kind == RecordKind::ItemKey && padded != padding::padded_len(super::KEY_LEN) {
             return Err(Error::malformed("item key body length"));
         }
     } else if body != max {

@@ -18,12 +18,8 @@ use zeroize::{Zeroize, ZeroizeOnDrop};
 use crate::error::{Error, Result};
 use crate::rng;
 
-/// Key length in bytes.
-pub const KEY_LEN: usize = 32;
-/// Nonce length in bytes.
-pub const NONCE_LEN: usize = 12;
-/// Tag length in bytes.
-pub const TAG_LEN: usize = 16;
+// Defined with the format (keyless), which sizes slots and bodies by them.
+pub use crate::format::{KEY_LEN, NONCE_LEN, TAG_LEN};
 
 /// A 256-bit symmetric key: zeroized on drop, redacted in `Debug`, compared
 /// in constant time, and readable only through [`Key::expose_secret`].

@@ -6,6 +6,8 @@
 //! context) silently breaks the guarantees the safe layer gives. Prefer
 //! [`crate::Vault`]; reach for this module only to build a compatible
 //! implementation or to test one.
+//!
+//! Needs the `unlock` cargo feature (on by default).
 
 pub mod aead;
 

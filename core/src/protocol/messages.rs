@@ -9,7 +9,6 @@ use crate::format::text;
 use crate::ids::VaultId;
 use crate::inspect::KdfInfo;
 use crate::kdf::{KdfParams, SALT_LEN};
-use crate::vault::Changeset;
 
 use super::login::{Action, KeyKind, LoginParams};
 
@@ -229,39 +228,6 @@ pub struct CommitRequest {
     /// Keys to delete.
     #[serde(default)]
     pub deletes: Vec<Delete>,
-}
-
-impl CommitRequest {
-    /// Builds a commit from a core changeset; `seen` gives the `seq` the
-    /// client last saw for a storage key (0 for none).
-    pub fn from_changeset(
-        idempotency_key: String,
-        changes: &Changeset,
-        mut seen: impl FnMut(&str) -> u64,
-    ) -> Self {
-        let puts = changes
-            .header
-            .iter()
-            .chain(changes.puts.iter())
-            .map(|r| Put {
-                seen: seen(&r.storage_key()),
-                record: r.to_text(),
-            })
-            .collect();
-        let deletes = changes
-            .deletes
-            .iter()
-            .map(|k| Delete {
-                key: k.clone(),
-                seen: seen(k),
-            })
-            .collect();
-        CommitRequest {
-            idempotency_key,
-            puts,
-            deletes,
-        }
-    }
 }
 
 /// The answer to a commit.

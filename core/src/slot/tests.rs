@@ -13,9 +13,10 @@ use aes_gcm::aes::cipher::BlockCipherEncrypt;
 use aes_gcm::{Aes256Gcm, Nonce, Tag};
 
 use super::*;
+use crate::argon::{self, Password};
 use crate::format::{HEADER_LEN, KDF_BLOCK_LEN, RecordKind, SEAL_LEN};
 use crate::header::{Credential, KeyHeader};
-use crate::kdf::{self, KdfParams, Password};
+use crate::kdf::KdfParams;
 
 /// Known answers, computed independently with Python's
 /// `hashlib.blake2b(label + b"\0" + aad, key=kek, digest_size=32)`.
@@ -210,8 +211,8 @@ fn a_colliding_password_slot_is_refused_by_the_commitment() {
     let vault = crate::Vault::create(&pw1, params).unwrap().vault;
     let original = KeyHeader::parse(vault.header_bytes(), RecordKind::VaultHeader).unwrap();
     let aad = original.password_aad();
-    let kek1 = kdf::derive_kek(&pw1, &original.salt, params).unwrap();
-    let kek2 = kdf::derive_kek(&pw2, &original.salt, params).unwrap();
+    let kek1 = argon::derive_kek(&pw1, &original.salt, params).unwrap();
+    let kek2 = argon::derive_kek(&pw2, &original.salt, params).unwrap();
     let k1 = *derive_slot_key(&kek1, &aad).unwrap().expose_secret();
     let k2 = *derive_slot_key(&kek2, &aad).unwrap().expose_secret();
     let nonce = [0x5au8; 12];

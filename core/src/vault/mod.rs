@@ -29,16 +29,18 @@ pub use prompts::Published;
 pub use query::{ArchivedFilter, DiffLine, DiffOp, Query, TagCount, TagMode};
 pub use sync::MergeReport;
 
+use crate::argon::{self, Password};
 use crate::error::{Error, Result};
 use crate::format::{RecordHeader, RecordKind};
 use crate::hazmat::Key;
 use crate::header::{Credential, HeaderBuilder, KeyHeader, SlotSource};
 use crate::ids::{ID_LEN, PromptId, VaultId, VersionId};
-use crate::kdf::{self, KdfParams, Password};
+use crate::kdf::{self, KdfParams};
 use crate::model::{Meta, VersionContent};
-use crate::record::{self, SealedRecord};
+use crate::record::SealedRecord;
 use crate::recovery::RecoveryKey;
 use crate::rng;
+use crate::sealing;
 
 /// Revisions a client has already seen, to detect a server rolling data back.
 ///
@@ -240,7 +242,7 @@ impl Vault {
         let vault_id = VaultId::generate()?;
         let vk = Key::generate()?;
         let salt = rng::array()?;
-        let kek = kdf::derive_kek(password, &salt, params)?;
+        let kek = argon::derive_kek(password, &salt, params)?;
         let recovery_key = RecoveryKey::generate()?;
         let header = HeaderBuilder {
             kind: RecordKind::VaultHeader,
@@ -442,7 +444,7 @@ impl Vault {
     ) -> Result<Changeset> {
         let params = params.unwrap_or(self.header.kdf);
         let salt = rng::array()?;
-        let kek = kdf::derive_kek(new_password, &salt, params)?;
+        let kek = argon::derive_kek(new_password, &salt, params)?;
         let header = self.rebuild_header(
             self.header.record.key_gen,
             params,
@@ -533,7 +535,7 @@ impl Vault {
             .ok_or(Error::invalid("key generation overflow"))?;
         let new_vk = Key::generate()?;
         let salt = rng::array()?;
-        let kek = kdf::derive_kek(password, &salt, self.header.kdf)?;
+        let kek = argon::derive_kek(password, &salt, self.header.kdf)?;
         let rk = RecoveryKey::generate()?;
         let header = self.rebuild_header(
             new_gen,
@@ -728,7 +730,7 @@ impl Vault {
                     .keys
                     .get(&rec.header().key_gen)
                     .ok_or(Error::Authentication)?;
-                record::open(key, rec)?;
+                sealing::open(key, rec)?;
             }
         }
         Ok(())
@@ -770,7 +772,7 @@ impl Vault {
             revision,
         );
         let mut changes = Changeset::default();
-        changes.put_new(record::seal(item, h, meta_json)?);
+        changes.put_new(sealing::seal(item, h, meta_json)?);
         Ok(changes)
     }
 
@@ -799,7 +801,7 @@ impl Vault {
             0,
         );
         let mut changes = Changeset::default();
-        changes.put_new(record::seal(item, h, content_json)?);
+        changes.put_new(sealing::seal(item, h, content_json)?);
         Ok(changes)
     }
 
@@ -903,7 +905,7 @@ impl Vault {
             .keys
             .get(&rec.header().key_gen)
             .ok_or(Error::Authentication)?;
-        let plain = record::open(key, rec)?;
+        let plain = sealing::open(key, rec)?;
         parse_json(&plain, "version JSON")
     }
 }
@@ -946,7 +948,7 @@ pub(crate) fn seal_item_key_with(
     item: &Key,
 ) -> Result<SealedRecord> {
     let h = record_header(RecordKind::ItemKey, vault, generation, prompt, None, 0);
-    record::seal(vk, h, item.expose_secret())
+    sealing::seal(vk, h, item.expose_secret())
 }
 
 /// Seals a prompt's metadata. The one way metadata is written: it checks
@@ -975,7 +977,7 @@ pub(crate) fn seal_meta(
         None,
         revision,
     );
-    record::seal(item, h, &json)
+    sealing::seal(item, h, &json)
 }
 
 /// Seals new version content after checking it against the model rules
@@ -1017,7 +1019,7 @@ pub(crate) fn reseal_version(
         Some(version),
         0,
     );
-    record::seal(item, h, &json)
+    sealing::seal(item, h, &json)
 }
 
 /// Every sealed plaintext is RFC 8785 canonical JSON (SPEC §6).

@@ -23,8 +23,9 @@ use crate::format::RecordKind;
 use crate::hazmat::Key;
 use crate::ids::{PromptId, VersionId};
 use crate::model::{IndexEntry, MAX_MERGED_VERSIONS, MAX_PROMPTS, Meta, VersionContent};
-use crate::record::{self, SealedRecord};
+use crate::record::SealedRecord;
 use crate::rules::{self, sort_entries};
+use crate::sealing;
 
 /// Most records accepted in one open or merge.
 pub const MAX_RECORDS_PER_BATCH: usize = 8 * MAX_PROMPTS;
@@ -141,7 +142,7 @@ impl Vault {
             match h.kind {
                 RecordKind::ItemKey => {
                     let vk = self.vault_key(h.key_gen).ok_or(Error::Authentication)?;
-                    let plain = record::open(vk, &rec)?;
+                    let plain = sealing::open(vk, &rec)?;
                     let key = Key::from_slice(&plain).map_err(|_| Error::Authentication)?;
                     keys.insert((prompt, h.key_gen), (key, rec));
                 }
@@ -177,7 +178,7 @@ impl Vault {
             let prompt = h.prompt_id().ok_or(Error::Authentication)?;
             // No key for it: sealed elsewhere or tampered. Opaque, like a bad tag.
             let key = key_for(prompt, h.key_gen).ok_or(Error::Authentication)?;
-            let plain = record::open(key, &rec)?;
+            let plain = sealing::open(key, &rec)?;
             if let Some(&seen_rev) = seen.prompts.get(&prompt) {
                 if h.revision < seen_rev {
                     return Err(Error::Rollback {
@@ -517,7 +518,7 @@ impl Vault {
             .get(&generation)
             .or_else(|| keys.get(&(prompt, generation)).map(|(k, _)| k))
             .ok_or(Error::MissingRecord { what: "item key" })?;
-        record::open(key, rec)
+        sealing::open(key, rec)
     }
 }
 

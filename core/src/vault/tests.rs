@@ -2,9 +2,10 @@
 //! that disagrees with it is refused, never shown.
 #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
 
+use crate::argon::Password;
 use crate::error::Error;
 use crate::ids::Timestamp;
-use crate::kdf::{KdfParams, Password};
+use crate::kdf::KdfParams;
 use crate::model::Draft;
 use crate::vault::Vault;
 
