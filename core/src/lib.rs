@@ -27,6 +27,8 @@ pub mod model;
 #[cfg(feature = "unlock")]
 pub mod store;
 #[cfg(feature = "unlock")]
+pub mod sync;
+#[cfg(feature = "unlock")]
 pub mod tags;
 
 #[cfg(feature = "unlock")]

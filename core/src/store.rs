@@ -45,10 +45,28 @@ impl MemoryStore {
         }
     }
 
+    /// Replaces the vault header (a header the vault was just opened with,
+    /// e.g. one a sync server holds).
+    pub fn put_header(&mut self, header: SealedRecord) {
+        self.header = Some(header);
+    }
+
+    /// The record stored under `key` (not the header), if any.
+    #[must_use]
+    pub fn get(&self, key: &str) -> Option<&SealedRecord> {
+        self.records.get(key)
+    }
+
     /// The stored vault header, if any.
     #[must_use]
     pub fn header(&self) -> Option<&[u8]> {
         self.header.as_ref().map(SealedRecord::as_bytes)
+    }
+
+    /// The stored vault header as a record, if any.
+    #[must_use]
+    pub fn header_record(&self) -> Option<&SealedRecord> {
+        self.header.as_ref()
     }
 
     /// Every stored record except the header, in storage-key order.

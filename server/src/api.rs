@@ -219,7 +219,15 @@ pub(crate) async fn register(
             }
         };
     let password_key = fixed::<PUBLIC_KEY_LEN>("passwordKey", &req.password_key)?;
-    let recovery_key = fixed::<PUBLIC_KEY_LEN>("recoveryKey", &req.recovery_key)?;
+    let recovery = match (&req.recovery_key, &req.recovery_signature) {
+        (Some(k), Some(s)) => Some((fixed::<PUBLIC_KEY_LEN>("recoveryKey", k)?, s)),
+        (None, None) => None,
+        _ => {
+            return Err(ApiError::bad_request(
+                "recoveryKey and recoverySignature come together",
+            ));
+        }
+    };
     let signed = verify(
         &state,
         &password_key,
@@ -230,15 +238,17 @@ pub(crate) async fn register(
         KeyKind::Password,
     )
     .and_then(|()| {
-        verify(
-            &state,
-            &recovery_key,
-            &req.recovery_signature,
-            &challenge,
-            Action::Register,
-            &req.account,
-            KeyKind::Recovery,
-        )
+        recovery.as_ref().map_or(Ok(()), |(key, sig)| {
+            verify(
+                &state,
+                key,
+                sig,
+                &challenge,
+                Action::Register,
+                &req.account,
+                KeyKind::Recovery,
+            )
+        })
     });
     if let Err(e) = signed {
         auth::record_failure(&state, &scopes).await?;
@@ -302,7 +312,9 @@ pub(crate) async fn register(
     .bind(&req.account)
     .bind(&vault_hex)
     .bind(text::encode(&password_key))
-    .bind(text::encode(&recovery_key))
+    // No recovery login key registered: stored empty, and a recovery
+    // login then fails like a wrong key.
+    .bind(recovery.as_ref().map_or_else(String::new, |(k, _)| text::encode(k)))
     .bind(text::encode(&params.salt))
     .bind(i64::from(params.kdf.m_cost_kib()))
     .bind(i64::from(params.kdf.t_cost()))
@@ -375,6 +387,10 @@ async fn login_inner(state: &AppState, req: &LoginRequest) -> ApiResult<SessionR
         KeyKind::Recovery => "recovery_key",
     };
     let key_text: String = row.try_get(column)?;
+    if key_text.is_empty() {
+        // Registered without a recovery login key.
+        return Err(ApiError::authentication_failed());
+    }
     let key = decode_fixed::<PUBLIC_KEY_LEN>(&key_text).map_err(|_| ApiError::internal())?;
     verify(
         state,
@@ -607,11 +623,11 @@ pub(crate) async fn commit(
         ops.push(Op::Put(c, p.seen));
     }
     for d in req.deletes {
-        if d.key == "h" {
+        if d.key == "h" || d.key == "c" {
             return Err(ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "not_allowed",
-                "the vault header cannot be deleted",
+                "the vault header and the checkpoint cannot be deleted",
             ));
         }
         if d.key.is_empty() || d.key.len() > 128 || !d.key.bytes().all(|b| b.is_ascii_graphic()) {

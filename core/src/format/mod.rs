@@ -55,6 +55,9 @@ pub const MAX_META_PLAINTEXT: usize = 256 << 10;
 /// Largest payload of a prompt-version record (8 MiB; every version within
 /// the field limits fits, see [`crate::model::MAX_VERSION_JSON`]).
 pub const MAX_VERSION_PLAINTEXT: usize = 8 << 20;
+/// Largest payload of a checkpoint record (24 MiB: the base64url of
+/// [`crate::model::MAX_PROMPTS`] 16-byte prompt ids, and a little more).
+pub const MAX_CHECKPOINT_PLAINTEXT: usize = 24 << 20;
 /// Largest payload of an export-payload record (256 MiB).
 pub const MAX_EXPORT_PLAINTEXT: usize = 256 << 20;
 /// Largest record of any kind, in bytes.
@@ -78,6 +81,9 @@ pub enum RecordKind {
     ExportHeader = 5,
     /// The payload of an export file, sealed by the export key.
     ExportPayload = 6,
+    /// The sync checkpoint: the set of prompts a sync server must hold,
+    /// sealed by the vault key (SPEC §12.10). Stored only on the server.
+    Checkpoint = 8,
 }
 
 impl RecordKind {
@@ -91,6 +97,7 @@ impl RecordKind {
             4 => RecordKind::PromptVersion,
             5 => RecordKind::ExportHeader,
             6 => RecordKind::ExportPayload,
+            8 => RecordKind::Checkpoint,
             _ => return None,
         })
     }
@@ -105,6 +112,7 @@ impl RecordKind {
             RecordKind::PromptVersion => "prompt-version",
             RecordKind::ExportHeader => "export-header",
             RecordKind::ExportPayload => "export-payload",
+            RecordKind::Checkpoint => "checkpoint",
         }
     }
 
@@ -122,6 +130,7 @@ impl RecordKind {
             RecordKind::PromptMeta => MAX_META_PLAINTEXT,
             RecordKind::PromptVersion => MAX_VERSION_PLAINTEXT,
             RecordKind::ExportPayload => MAX_EXPORT_PLAINTEXT,
+            RecordKind::Checkpoint => MAX_CHECKPOINT_PLAINTEXT,
             RecordKind::VaultHeader | RecordKind::ExportHeader => 0,
         }
     }
@@ -135,9 +144,8 @@ impl RecordKind {
             RecordKind::ItemKey
             | RecordKind::PromptMeta
             | RecordKind::PromptVersion
-            | RecordKind::ExportPayload => {
-                SEALED_OVERHEAD + padding::padded_len(self.max_plaintext())
-            }
+            | RecordKind::ExportPayload
+            | RecordKind::Checkpoint => SEALED_OVERHEAD + padding::padded_len(self.max_plaintext()),
         }
     }
 }
@@ -206,6 +214,7 @@ impl RecordHeader {
     /// - metadata: `m.<prompt>`
     /// - version: `v.<prompt>.<version>`
     /// - export header / payload: `xh` / `xp`
+    /// - sync checkpoint: `c`
     #[must_use]
     pub fn storage_key(&self) -> String {
         match self.kind {
@@ -215,6 +224,7 @@ impl RecordHeader {
             RecordKind::PromptVersion => storage_key::version(&self.id1, &self.id2),
             RecordKind::ExportHeader => "xh".to_owned(),
             RecordKind::ExportPayload => "xp".to_owned(),
+            RecordKind::Checkpoint => "c".to_owned(),
         }
     }
 }

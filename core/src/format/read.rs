@@ -110,6 +110,7 @@ fn check_kind_rules(h: &RecordHeader) -> Result<()> {
         RecordKind::PromptMeta => (true, false, true),
         RecordKind::PromptVersion => (true, true, false),
         RecordKind::ExportHeader | RecordKind::ExportPayload => (false, false, false),
+        RecordKind::Checkpoint => (false, false, true),
     };
     if needs_prompt == (h.id1 == zero) {
         return Err(Error::malformed(

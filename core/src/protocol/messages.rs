@@ -114,12 +114,18 @@ pub struct RegisterRequest {
     pub challenge: String,
     /// The password login public key (32 bytes, base64url).
     pub password_key: String,
-    /// The recovery login public key (32 bytes, base64url).
-    pub recovery_key: String,
+    /// The recovery login public key (32 bytes, base64url). Optional: a
+    /// client that does not hold the recovery key when it registers (the
+    /// CLI's first sync asks only for the password) registers without it,
+    /// and then cannot log in with the recovery key (SPEC §12.3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovery_key: Option<String>,
     /// The password login key's signature over the challenge.
     pub password_signature: String,
-    /// The recovery login key's signature over the challenge.
-    pub recovery_signature: String,
+    /// The recovery login key's signature over the challenge (present
+    /// exactly when `recovery_key` is).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovery_signature: Option<String>,
     /// The vault-header record (text form).
     pub header: String,
     /// The vault's other records (text form); may be empty.

@@ -13,6 +13,7 @@
 //! ```
 
 mod changeset;
+pub(crate) mod checkpoint;
 mod prompts;
 mod query;
 pub(crate) mod sync;

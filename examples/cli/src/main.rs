@@ -11,9 +11,11 @@ mod input;
 mod keys;
 mod lock;
 mod output;
+mod remote;
 mod secrets;
 mod seen_state;
 mod session;
+mod sync_cmd;
 mod term;
 mod vault_file;
 mod views;
@@ -197,6 +199,10 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Sync with a server that stores only ciphertext. The first run from an
+    /// existing vault registers the account; with no vault file (or an
+    /// empty one) it logs in and downloads; later runs pull, merge and push.
+    Sync(sync_cmd::SyncArgs),
 }
 
 #[derive(Args)]
@@ -308,7 +314,7 @@ fn locked(command: Command, path: &Path, accept: bool, out: &mut impl Write) -> 
     let Some(access) = command.access() else {
         return run(command, path, accept, out);
     };
-    if matches!(command, Command::Init(_)) {
+    if matches!(command, Command::Init(_) | Command::Sync(_)) {
         files::create_private_dir(files::parent_dir(path))?;
     } else if std::fs::symlink_metadata(path).is_err() {
         // Nothing to lock (and maybe no directory for the lock file).
@@ -640,5 +646,6 @@ fn run(command: Command, path: &Path, accept: bool, out: &mut impl Write) -> Res
             )
         }
         Command::Inspect { json: as_json } => views::inspect(path, out, as_json),
+        Command::Sync(a) => sync_cmd::sync(path, &a, accept, out),
     }
 }

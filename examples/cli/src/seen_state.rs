@@ -41,7 +41,7 @@ pub(crate) struct Seen {
 
 /// The state directory: `$XDG_STATE_HOME/promptvault`, else
 /// `$HOME/.local/state/promptvault`; `None` if neither is set.
-fn state_dir() -> Option<PathBuf> {
+pub(crate) fn state_dir() -> Option<PathBuf> {
     std::env::var_os("XDG_STATE_HOME")
         .filter(|v| !v.is_empty())
         .map(PathBuf::from)

@@ -73,6 +73,23 @@ impl Session {
         Ok(())
     }
 
+    /// The vault and its store, for a sync that changes both.
+    pub(crate) fn parts(&mut self) -> (&mut Vault, &mut MemoryStore) {
+        (&mut self.vault, &mut self.store)
+    }
+
+    /// Writes the store as it is now (a sync changed it) and records the
+    /// vault's revisions as seen.
+    ///
+    /// # Errors
+    ///
+    /// Io if the file cannot be written.
+    pub(crate) fn write_store(&mut self) -> Result<(), Fail> {
+        vault_file::write(&self.path, &self.store)?;
+        self.seen.record(&self.vault, false);
+        Ok(())
+    }
+
     /// The prompt whose id starts with `prefix`.
     ///
     /// # Errors

@@ -88,6 +88,16 @@ pub(crate) fn save(path: &Path, store: &mut MemoryStore, changes: &Changeset) ->
         return Ok(());
     }
     store.apply(changes);
+    write(path, store)
+}
+
+/// Writes `store` to the file atomically. Call with the vault's exclusive
+/// lock held.
+///
+/// # Errors
+///
+/// Io; a failure leaves the previous file intact.
+pub(crate) fn write(path: &Path, store: &MemoryStore) -> Result<(), Fail> {
     let bytes = store.to_bundle().map_err(Fail::from_core)?;
     files::remove_stale_temps(path);
     files::write_atomic(path, &bytes)

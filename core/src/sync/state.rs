@@ -1,0 +1,80 @@
+//! What a client persists between syncs: the cursor, and what it last saw
+//! the server hold under every storage key.
+
+use std::collections::BTreeMap;
+
+use blake2::digest::consts::U32;
+use blake2::{Blake2b, Digest as _};
+use serde::{Deserialize, Serialize};
+
+use crate::format::text;
+use crate::ids::VaultId;
+
+/// The digest a client keeps of a record's bytes: BLAKE2b-256, base64url.
+pub(crate) fn digest(bytes: &[u8]) -> String {
+    text::encode(&Blake2b::<U32>::digest(bytes))
+}
+
+/// One live row on the server, as this client last saw it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Row {
+    /// The commit that wrote it.
+    pub seq: u64,
+    /// BLAKE2b-256 of its bytes.
+    pub digest: String,
+    /// Its record header's revision (headers, metadata, checkpoint; else 0).
+    pub revision: u64,
+    /// Whether the local store held exactly these bytes when this client
+    /// last finished a step: a key that is synced and then missing locally
+    /// was deleted here, and the deletion is pushed.
+    pub synced: bool,
+}
+
+/// The sync state of one vault on one server. Persist it after every
+/// successful step (it is public data: keys, sequence numbers, digests of
+/// ciphertext) and never share it between devices.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SyncState {
+    /// The vault this state belongs to (set by the first step).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) vault: Option<VaultId>,
+    /// Every row of the server's vault up to this cursor has been merged.
+    pub(crate) cursor: u64,
+    /// The highest checkpoint revision ever seen from this server (kept
+    /// through a start-over, so a server cannot roll it back).
+    pub(crate) checkpoint_seen: u64,
+    /// The key generation the server's checkpoint is sealed under (a
+    /// rotation makes the next commit re-seal it).
+    #[serde(default)]
+    pub(crate) checkpoint_generation: u32,
+    /// The server's live rows as last seen, by storage key.
+    pub(crate) rows: BTreeMap<String, Row>,
+}
+
+impl SyncState {
+    /// A state for a vault never synced with this server.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The cursor: every commit up to it has been pulled and merged.
+    #[must_use]
+    pub fn cursor(&self) -> u64 {
+        self.cursor
+    }
+
+    /// How many live rows the server holds, as last seen.
+    #[must_use]
+    pub fn server_rows(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// The vault this state belongs to, once a step ran.
+    #[must_use]
+    pub fn vault_id(&self) -> Option<VaultId> {
+        self.vault
+    }
+}
