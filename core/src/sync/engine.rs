@@ -219,6 +219,10 @@ pub const MAX_COMMIT_RECORDS: usize = 5_000;
 /// Most record bytes in one prepared commit (more may follow).
 pub const MAX_COMMIT_BYTES: usize = 12 << 20;
 
+/// One prompt's share of a commit: records to put (with the `seq` seen
+/// under their key) and keys to delete (likewise).
+type Group<'a> = (Vec<(&'a SealedRecord, u64)>, Vec<(String, u64)>);
+
 fn prompt_of_key(key: &str) -> Option<PromptId> {
     let rest = key
         .strip_prefix("m.")
@@ -567,10 +571,7 @@ impl SyncState {
     ) -> Result<Option<Prepared>, SyncError> {
         self.bind(vault)?;
         // Candidate changes, grouped so a prompt's records travel together.
-        let mut groups: BTreeMap<
-            Option<PromptId>,
-            (Vec<(&SealedRecord, u64)>, Vec<(String, u64)>),
-        > = BTreeMap::new();
+        let mut groups: BTreeMap<Option<PromptId>, Group<'_>> = BTreeMap::new();
         let seen = |key: &str| self.rows.get(key).map_or(0, |r| r.seq);
         let differs = |key: &str, r: &SealedRecord| {
             self.rows
@@ -706,7 +707,9 @@ impl SyncState {
     }
 
     /// Records an accepted commit: its rows are now on the server at
-    /// `cursor`, byte for byte what this client holds.
+    /// `cursor`, byte for byte what this client holds. (A server that
+    /// answers a wrong cursor gains nothing: the next pull brings the true
+    /// rows, checked against these.)
     pub fn committed(&mut self, prepared: Prepared, cursor: u64) {
         for (key, mut row) in prepared.puts {
             row.seq = cursor;
@@ -720,6 +723,12 @@ impl SyncState {
         }
         if let Some(g) = prepared.checkpoint_generation {
             self.checkpoint_generation = g;
+        }
+        // Commits are numbered one by one: when this one directly follows
+        // the cursor, nothing else came in between and the cursor moves on
+        // (the next pull would only bring back these rows).
+        if cursor == self.cursor + 1 {
+            self.cursor = cursor;
         }
     }
 }
