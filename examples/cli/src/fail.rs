@@ -29,7 +29,8 @@ Exit codes:
   1  other error
   2  bad command line
   3  wrong password or recovery key, or the vault file was modified or is
-     older than one seen before (rollback; see --accept-rollback)
+     older than one seen before (rollback; see --accept-rollback), or a
+     sync server hid or rolled back data (nothing was pushed)
   4  the vault or export file is damaged or not a promptvault file
   5  no such vault, prompt, version or tag
   6  an argument was rejected (empty title, bad tag, size limit, not a
