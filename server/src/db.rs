@@ -73,6 +73,9 @@ pub(crate) async fn connect(url: &str, backend: Backend) -> Result<Db, sqlx::Err
             Backend::Sqlite => 4,
             Backend::Postgres => 16,
         })
+        // While the database is down a request waits this long for a
+        // connection, then answers 503 `unavailable`.
+        .acquire_timeout(std::time::Duration::from_secs(10))
         .after_connect(move |conn, _meta| {
             Box::pin(async move {
                 if backend == Backend::Sqlite {

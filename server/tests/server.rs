@@ -64,6 +64,10 @@ impl Backend {
     }
 }
 
+/// PostgreSQL tests share the cluster (read); the one that restarts it
+/// runs alone (write).
+static PG_RESTART: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
 /// Runs a test body on SQLite and on PostgreSQL: `name::sqlite` and
 /// `name::postgres`.
 macro_rules! on_both_backends {
@@ -76,6 +80,9 @@ macro_rules! on_both_backends {
             #[test]
             fn postgres() {
                 if let Some(b) = super::Backend::postgres() {
+                    let _shared = super::PG_RESTART
+                        .read()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
                     super::$name(&b);
                 }
             }
@@ -1246,7 +1253,7 @@ fn no_plaintext_password_or_token_in_the_database_or_the_log_and_sigterm_stops(b
     assert!(contains(&log, b"listening"), "the log is written");
     assert!(contains(&log, b"shutting down"));
     let mut places = s.stored();
-    assert!(places.len() >= 2, "{places:?}");
+    assert!(!places.is_empty(), "no database to search");
     places.push(("server.log".to_owned(), log));
     // The test PostgreSQL's own log (shared by the tests running at once,
     // all of which use the same marker and password).
@@ -1566,4 +1573,91 @@ fn account_delete_erases_every_row_and_the_name_can_be_registered_again(backend:
     let (again, _, _) = device_a(&s, NAME);
     assert_ne!(again.vault.id(), a.vault.id());
     assert_eq!(password_login(&s, NAME).vault_id, again.vault.id());
+}
+
+impl Device {
+    /// Commits `changes` as one request, retrying the very same request
+    /// (same idempotency key) while the server answers 503; returns
+    /// the cursor and how many retries it took.
+    fn commit_retrying(&mut self, s: &Server, changes: &Changeset) -> (u64, u32) {
+        let req = CommitRequest::from_changeset(new_key(), changes, |k| {
+            self.seen.get(k).copied().unwrap_or(0)
+        });
+        let body = serde_json::to_value(&req).unwrap();
+        let mut retries = 0;
+        loop {
+            let (status, v) = s.post("commit", Some(&self.token), &body);
+            match status {
+                200 => {
+                    let cursor = v["cursor"].as_u64().unwrap();
+                    for r in changes.header.iter().chain(&changes.puts) {
+                        self.seen.insert(r.storage_key(), cursor);
+                    }
+                    return (cursor, retries);
+                }
+                503 => {
+                    retries += 1;
+                    assert!(retries < 200, "the server does not recover: {v}");
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                _ => panic!("{status} {v}"),
+            }
+        }
+    }
+}
+
+/// `PV_TEST_POSTGRES_CTL` (from scripts/pg.sh) restarts the test cluster
+/// while a client commits: every commit lands exactly once.
+#[test]
+fn a_postgresql_restart_mid_sync_is_retried_and_nothing_is_lost_or_doubled() {
+    let Some(backend) = Backend::postgres() else {
+        return;
+    };
+    let ctl = std::env::var("PV_TEST_POSTGRES_CTL")
+        .expect("PV_TEST_POSTGRES_CTL is not set: run under scripts/pg.sh");
+    let _alone = PG_RESTART
+        .write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let s = Server::start(&backend, &[]);
+    let (mut a, ids, _) = device_a(&s, "alice");
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let (commits, retries) = std::thread::scope(|scope| {
+        let restart = scope.spawn(|| {
+            std::thread::sleep(Duration::from_millis(300));
+            let out = Command::new("sh").args(["-c", &ctl]).output().unwrap();
+            done.store(true, std::sync::atomic::Ordering::SeqCst);
+            assert!(out.status.success(), "{out:?}");
+        });
+        let (mut commits, mut retries, mut after) = (0u64, 0u32, 0);
+        // Commit until the restart is over, then a few more.
+        while after < 5 {
+            let (_, c) = a
+                .vault
+                .add_version(
+                    ids[0],
+                    &draft("t", &format!("v{commits}")),
+                    Timestamp(2 + commits),
+                )
+                .unwrap();
+            let (cursor, r) = a.commit_retrying(&s, &c);
+            commits += 1;
+            retries += r;
+            assert_eq!(cursor, 1 + commits, "a commit was lost or applied twice");
+            if done.load(std::sync::atomic::Ordering::SeqCst) {
+                after += 1;
+            }
+            assert!(commits < 5000, "the restart never finished");
+        }
+        restart.join().unwrap();
+        (commits, retries)
+    });
+    eprintln!("{commits} commits across a PostgreSQL restart, {retries} retried");
+    // A new device downloads exactly those versions.
+    let (b, _) = device_b(&s, "alice", None);
+    assert_eq!(b.cursor, 1 + commits);
+    assert_eq!(
+        b.vault.history(ids[0]).unwrap(),
+        a.vault.history(ids[0]).unwrap()
+    );
+    assert_eq!(b.vault.history(ids[0]).unwrap().len() as u64, 1 + commits);
 }
