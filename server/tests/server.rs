@@ -888,6 +888,9 @@ fn hostile_requests_are_typed_refusals_and_store_nothing(backend: &Backend) {
     let (mut a, ids, _) = device_a(&s, "alice");
     let (bob, _, _) = device_a(&s, "bob");
     let before = cursor_of(&s, &a);
+    // The "nothing stored" check of every refusal below compares real rows.
+    assert_eq!(s.store.dump("records").len(), 14);
+    assert_eq!(s.store.dump("accounts").len(), 2);
 
     // No session, or a made-up one.
     s.refused("pull", None, &json!({"after": 0}), 401, "unauthorized");
@@ -902,6 +905,15 @@ fn hostile_requests_are_typed_refusals_and_store_nothing(backend: &Backend) {
     // Another account's vault: bob's records through alice's session, and
     // bob's vault registered again under another name.
     let bobs = record_text(&bob.vault, RecordKind::PromptMeta);
+    // A session reaches its own vault only: naming another is not even
+    // part of the protocol.
+    s.refused(
+        "pull",
+        Some(&a.token),
+        &json!({"after": 0, "vaultId": bob.vault.id().to_hex()}),
+        400,
+        "bad_request",
+    );
     s.refused(
         "commit",
         Some(&a.token),
