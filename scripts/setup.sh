@@ -44,7 +44,9 @@ say() { echo "setup: $*"; }
 
 # ---- Debian packages ----------------------------------------------------------
 debs=()
-have_lib() { ldconfig -p 2>/dev/null | grep -q "$1"; }
+# Not grep -q: it would exit at the first match, and under pipefail the
+# SIGPIPE ldconfig then gets makes a present library look missing.
+have_lib() { ldconfig -p 2>/dev/null | grep "$1" >/dev/null; }
 need_deb() { # need_deb PACKAGE TEST...: queue PACKAGE unless TEST succeeds
   local pkg=$1
   shift
