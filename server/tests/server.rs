@@ -136,6 +136,10 @@ fn with_database(url: &str, name: &str) -> String {
     out
 }
 
+/// The connections `Store::with_conn` keeps, by database URL.
+static KEPT: std::sync::Mutex<BTreeMap<String, sqlx::AnyConnection>> =
+    std::sync::Mutex::new(BTreeMap::new());
+
 /// Where a test server keeps its data.
 enum Store {
     Sqlite(PathBuf),
@@ -184,8 +188,7 @@ impl Store {
                 "SELECT CAST(tablename AS TEXT) AS t FROM pg_tables WHERE schemaname = 'public'"
             }
         };
-        let mut conn = connect(&self.url());
-        let rows = block_on(sqlx::query(q).fetch_all(&mut conn)).unwrap();
+        let rows = self.with_conn(|c| block_on(sqlx::query(q).fetch_all(c)).unwrap());
         let mut out: Vec<String> = rows
             .iter()
             .map(|r| sqlx::Row::get::<String, _>(r, "t"))
@@ -194,40 +197,63 @@ impl Store {
         out
     }
 
+    /// Runs `f` on a connection to the test's database: on PostgreSQL one
+    /// kept per database (a new backend with password authentication for
+    /// every check would dominate the tests' time); on SQLite a fresh one
+    /// each time, so the test never holds the file open while the server
+    /// checkpoints it.
+    fn with_conn<T>(&self, f: impl FnOnce(&mut sqlx::AnyConnection) -> T) -> T {
+        let url = self.url();
+        if !self.is_postgres() {
+            let mut c = connect(&url);
+            let out = f(&mut c);
+            block_on(sqlx::Connection::close(c)).unwrap();
+            return out;
+        }
+        let kept = KEPT
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&url);
+        let mut c = kept.unwrap_or_else(|| connect(&url));
+        let out = f(&mut c);
+        KEPT.lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(url, c);
+        out
+    }
+
     /// Every row of a table as a line of text, sorted.
     fn dump(&self, table: &str) -> Vec<String> {
-        let mut conn = connect(&self.url());
+        let rows = self.with_conn(|c| {
+            let q = match self {
+                Store::Postgres { .. } => format!("SELECT CAST(t AS TEXT) AS r FROM {table} t"),
+                Store::Sqlite(_) => format!("SELECT * FROM {table}"),
+            };
+            block_on(sqlx::query(&q).fetch_all(c)).unwrap()
+        });
         let mut out: Vec<String> = match self {
-            Store::Postgres { .. } => {
-                let q = format!("SELECT CAST(t AS TEXT) AS r FROM {table} t");
-                block_on(sqlx::query(&q).fetch_all(&mut conn))
-                    .unwrap()
-                    .iter()
-                    .map(|r| sqlx::Row::get::<String, _>(r, "r"))
-                    .collect()
-            }
-            Store::Sqlite(_) => {
-                let q = format!("SELECT * FROM {table}");
-                block_on(sqlx::query(&q).fetch_all(&mut conn))
-                    .unwrap()
-                    .iter()
-                    .map(|r| {
-                        (0..sqlx::Row::len(r))
-                            .map(|i| {
-                                use sqlx::Row as _;
-                                if let Ok(v) = r.try_get::<Option<i64>, _>(i) {
-                                    format!("{v:?}")
-                                } else if let Ok(v) = r.try_get::<Option<String>, _>(i) {
-                                    format!("{v:?}")
-                                } else {
-                                    format!("{:?}", r.try_get::<Option<Vec<u8>>, _>(i).unwrap())
-                                }
-                            })
-                            .collect::<Vec<_>>()
-                            .join(",")
-                    })
-                    .collect()
-            }
+            Store::Postgres { .. } => rows
+                .iter()
+                .map(|r| sqlx::Row::get::<String, _>(r, "r"))
+                .collect(),
+            Store::Sqlite(_) => rows
+                .iter()
+                .map(|r| {
+                    (0..sqlx::Row::len(r))
+                        .map(|i| {
+                            use sqlx::Row as _;
+                            if let Ok(v) = r.try_get::<Option<i64>, _>(i) {
+                                format!("{v:?}")
+                            } else if let Ok(v) = r.try_get::<Option<String>, _>(i) {
+                                format!("{v:?}")
+                            } else {
+                                format!("{:?}", r.try_get::<Option<Vec<u8>>, _>(i).unwrap())
+                            }
+                        })
+                        .collect::<Vec<_>>()
+                        .join(",")
+                })
+                .collect(),
         };
         out.sort();
         out
@@ -245,7 +271,14 @@ impl Store {
 
 impl Drop for Store {
     fn drop(&mut self) {
-        if let Store::Postgres { admin, name, .. } = self {
+        if let Store::Postgres { admin, name, url } = self {
+            let kept = KEPT
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .remove(url.as_str());
+            if let Some(c) = kept {
+                let _ = block_on(sqlx::Connection::close(c));
+            }
             sqlx::any::install_default_drivers();
             let _ = block_on(async {
                 let mut c = <sqlx::AnyConnection as sqlx::Connection>::connect(admin).await?;
