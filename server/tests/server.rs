@@ -1534,6 +1534,29 @@ fn account_delete_erases_every_row_and_the_name_can_be_registered_again(backend:
     );
     refuse(Some(&a.token), &key, "login", 401, "challenge_invalid");
 
+    // A long-poll is waiting on the vault when it goes.
+    let (url, token, after) = (
+        s.url.clone(),
+        other_session.token.clone(),
+        cursor_of(&s, &a),
+    );
+    let waiter = std::thread::spawn(move || {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        let mut r = agent
+            .post(format!("{url}/v1/wait"))
+            .header("Authorization", format!("Bearer {token}"))
+            .send_json(json!({"after": after, "timeoutMs": 20_000}))
+            .unwrap();
+        (
+            r.status().as_u16(),
+            r.body_mut().read_json::<Value>().unwrap(),
+        )
+    });
+    std::thread::sleep(Duration::from_millis(200));
+
     // The recovery key re-authenticates (the password would too).
     let rk = LoginKey::derive_from_recovery_key(&recovery).unwrap();
     let (status, v) = delete_account(&s, Some(&a.token), NAME, &rk, "delete");
@@ -1541,6 +1564,12 @@ fn account_delete_erases_every_row_and_the_name_can_be_registered_again(backend:
     let done: promptvault::protocol::DeleteAccountResponse = serde_json::from_value(v).unwrap();
     assert_eq!(done.vault_id, a.vault.id());
     assert_eq!(done.records, rows_before);
+    let (w_status, w) = waiter.join().unwrap();
+    assert_eq!(
+        (w_status, w["error"]["code"].as_str()),
+        (401, Some("unauthorized")),
+        "{w}"
+    );
 
     // Nothing of the account is left, in any table or (SQLite) in any byte
     // of the database files: not its name, not its vault id in hex or raw,
