@@ -12,7 +12,8 @@
 #
 # What it installs, and from where:
 # - Debian packages (apt): libclang-dev (bindgen, for the benches' reference
-#   C Argon2), valgrind, chromium + chromium-driver, nodejs + npm, gcc.
+#   C Argon2), valgrind, chromium + chromium-driver, nodejs + npm, gcc,
+#   postgresql (the server's tests start a throwaway cluster: scripts/pg.sh).
 # - rustup: clippy, rustfmt and llvm-tools on the default toolchain; the
 #   wasm32-unknown-unknown target; the pinned nightly ($PV_NIGHTLY in
 #   scripts/lib.sh) with miri and rust-src (miri and cargo-fuzz).
@@ -43,7 +44,9 @@ say() { echo "setup: $*"; }
 
 # ---- Debian packages ----------------------------------------------------------
 debs=()
-have_lib() { ldconfig -p 2>/dev/null | grep -q "$1"; }
+# Not grep -q: it would exit at the first match, and under pipefail the
+# SIGPIPE ldconfig then gets makes a present library look missing.
+have_lib() { ldconfig -p 2>/dev/null | grep "$1" >/dev/null; }
 need_deb() { # need_deb PACKAGE TEST...: queue PACKAGE unless TEST succeeds
   local pkg=$1
   shift
@@ -51,6 +54,8 @@ need_deb() { # need_deb PACKAGE TEST...: queue PACKAGE unless TEST succeeds
 }
 if want core || want benches; then need_deb libclang-dev have_lib 'libclang\(-[0-9.]*\)\?\.so'; fi
 if want core || want ffi; then need_deb gcc command -v cc; fi
+have_pg() { compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; }
+if want core; then need_deb postgresql have_pg; fi
 if want ffi; then
   need_deb valgrind command -v valgrind
   need_deb python3 command -v python3
@@ -157,6 +162,7 @@ need() { # need WHAT-FOR TEST...
 if want core; then
   need "libclang (libclang-dev; bindgen for the benches' C Argon2, built by clippy --all-targets)" have_lib 'libclang\(-[0-9.]*\)\?\.so'
   need "cargo clippy" cargo clippy --version
+  need "PostgreSQL (postgresql; initdb under /usr/lib/postgresql/*/bin, for the server's tests)" have_pg
   need "cargo fmt" cargo fmt --version
   need "cargo llvm-cov (the core's coverage floor)" cargo llvm-cov --version
   need "llvm-tools (rustup component, for cargo llvm-cov)" bash -c 'rustup component list --installed | grep -q ^llvm-tools'

@@ -29,6 +29,12 @@ if grep -q 'promptvault feature "\(unlock\|default\)"' <<<"$server_core"; then
   exit 1
 fi
 cargo check -p promptvault-server --locked
+# Every server test runs against SQLite and against a real PostgreSQL: a
+# throwaway cluster on loopback, stopped and removed when this script exits.
+# PV_REQUIRE_POSTGRES makes a test without PV_TEST_POSTGRES_URL fail rather
+# than skip.
+source scripts/pg.sh
+export PV_REQUIRE_POSTGRES=1
 # Every test target of the workspace but the FFI's and the benches', under
 # coverage instrumentation.
 cargo llvm-cov --no-report --workspace --exclude promptvault-ffi --exclude promptvault-benches --locked

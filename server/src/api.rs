@@ -12,10 +12,11 @@ use blake2::Digest as _;
 use promptvault::format::text;
 use promptvault::inspect::{self, RecordInfo};
 use promptvault::protocol::{
-    Action, ChallengeRequest, ChallengeResponse, Change, CommitRequest, CommitResponse, KeyKind,
-    LoginParams, LoginRequest, MAX_IDEMPOTENCY_KEY_LEN, PUBLIC_KEY_LEN, PreLoginRequest,
-    PreLoginResponse, PullRequest, PullResponse, RegisterRequest, SIGNATURE_LEN, SessionResponse,
-    WaitRequest, WaitResponse, check_account, decode_fixed, verify_login,
+    Action, ChallengeRequest, ChallengeResponse, Change, CommitRequest, CommitResponse,
+    DeleteAccountRequest, DeleteAccountResponse, KeyKind, LoginParams, LoginRequest,
+    MAX_IDEMPOTENCY_KEY_LEN, PUBLIC_KEY_LEN, PreLoginRequest, PreLoginResponse, PullRequest,
+    PullResponse, RegisterRequest, SIGNATURE_LEN, SessionResponse, WaitRequest, WaitResponse,
+    check_account, decode_fixed, verify_login,
 };
 use promptvault::{KdfParams, RecordKind, SALT_LEN, VaultId};
 use serde::de::DeserializeOwned;
@@ -321,7 +322,8 @@ pub(crate) async fn register(
     .bind(i64::from(params.kdf.p_cost()))
     .bind(now())
     .execute(&mut *tx)
-    .await?;
+    .await
+    .map_err(|e| taken_or(e, "account_exists"))?;
     sqlx::query(
         "INSERT INTO vaults (vault_id, counter, floor, record_count, byte_count) VALUES ($1, 1, 0, $2, $3)",
     )
@@ -329,7 +331,8 @@ pub(crate) async fn register(
     .bind(count)
     .bind(bytes)
     .execute(&mut *tx)
-    .await?;
+    .await
+    .map_err(|e| taken_or(e, "vault_exists"))?;
     for row in &rows {
         upsert(&mut tx, &vault_hex, 1, row).await?;
     }
@@ -342,6 +345,17 @@ pub(crate) async fn register(
         vault_id: vault,
         cursor: 1,
     }))
+}
+
+/// A unique violation while registering: a concurrent registration (on
+/// PostgreSQL, which does not serialise the two) took the name or vault.
+fn taken_or(e: sqlx::Error, code: &'static str) -> ApiError {
+    if crate::error::is_unique_violation(&e) {
+        // On `accounts` the name or the vault id (both unique) is taken.
+        ApiError::conflict(code, "this account name or vault is already registered")
+    } else {
+        e.into()
+    }
 }
 
 /// Login: a signed challenge for [`Action::Login`] opens a session.
@@ -362,7 +376,7 @@ pub(crate) async fn login(
             Ok(Json(ok))
         }
         Err(e) => {
-            if e.code() != "internal" {
+            if !e.is_server_side() {
                 auth::record_failure(&state, &scopes).await?;
                 tracing::info!(code = e.code(), "login refused");
             }
@@ -386,12 +400,7 @@ async fn login_inner(state: &AppState, req: &LoginRequest) -> ApiResult<SessionR
         KeyKind::Password => "password_key",
         KeyKind::Recovery => "recovery_key",
     };
-    let key_text: String = row.try_get(column)?;
-    if key_text.is_empty() {
-        // Registered without a recovery login key.
-        return Err(ApiError::authentication_failed());
-    }
-    let key = decode_fixed::<PUBLIC_KEY_LEN>(&key_text).map_err(|_| ApiError::internal())?;
+    let key = stored_key(&row, column)?;
     verify(
         state,
         &key,
@@ -404,8 +413,23 @@ async fn login_inner(state: &AppState, req: &LoginRequest) -> ApiResult<SessionR
     let vault_hex: String = row.try_get("vault_id")?;
     let counter: i64 = row.try_get("counter")?;
     let vault_id: VaultId = vault_hex.parse().map_err(|_| ApiError::internal())?;
-    let mut conn = state.db.pool.acquire().await?;
-    let token = auth::create_session(&mut conn, state, &req.account, &vault_hex).await?;
+    // The session is made only while the account (with this vault) still
+    // exists: the update locks its row (PostgreSQL) or runs under the write
+    // lock (SQLite), so an account deletion either sees this session and
+    // erases it, or comes first and the login fails.
+    let mut tx = state.db.begin_write().await?;
+    let exists = sqlx::query(
+        "UPDATE accounts SET created_at = created_at WHERE name = $1 AND vault_id = $2",
+    )
+    .bind(&req.account)
+    .bind(&vault_hex)
+    .execute(&mut *tx)
+    .await?;
+    if exists.rows_affected() != 1 {
+        return Err(ApiError::authentication_failed());
+    }
+    let token = auth::create_session(&mut tx, state, &req.account, &vault_hex).await?;
+    tx.commit().await?;
     Ok(SessionResponse {
         token,
         expires_in: to_u64(state.cfg.session_ttl_secs),
@@ -426,8 +450,9 @@ pub(crate) async fn pull(
     });
     let vault = sqlx::query("SELECT counter, floor FROM vaults WHERE vault_id = $1")
         .bind(&session.vault_id)
-        .fetch_one(&state.db.pool)
-        .await?;
+        .fetch_optional(&state.db.pool)
+        .await?
+        .ok_or_else(ApiError::unauthorized)?;
     let counter: i64 = vault.try_get("counter")?;
     let floor: i64 = vault.try_get("floor")?;
     if after > counter {
@@ -650,7 +675,16 @@ pub(crate) async fn commit(
     let vault_hex = session.vault_id.clone();
     let key = req.idempotency_key;
     let outcome = tokio::spawn(async move {
-        apply_commit(&task_state, &vault_hex, &key, &request_hash, ops).await
+        let mut attempt = 0;
+        loop {
+            match apply_commit(&task_state, &vault_hex, &key, &request_hash, &ops).await {
+                Err(e) if e.is_transient() && attempt < MAX_TX_RETRIES => {
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_millis(5 << attempt)).await;
+                }
+                other => return other,
+            }
+        }
     })
     .await
     .map_err(|_| ApiError::internal())??;
@@ -665,24 +699,36 @@ pub(crate) async fn commit(
     }
 }
 
+/// How often a transaction that hit a serialization failure, a deadlock
+/// or a busy database is run again before the client gets `unavailable`.
+const MAX_TX_RETRIES: u32 = 5;
+
+/// One attempt at a commit, in one transaction.
+///
+/// On PostgreSQL it runs at READ COMMITTED and is correct there because
+/// its first statement takes the vault row's lock and holds it to the end:
+/// every other commit of the vault has either committed before it (and
+/// each later statement, with a fresh snapshot, sees its rows) or waits
+/// for it. So the compare-and-swap reads the latest rows, and cursor
+/// values follow commit order. On SQLite the whole transaction holds the
+/// database's write lock from `BEGIN IMMEDIATE`.
 async fn apply_commit(
     state: &AppState,
     vault: &str,
     idempotency_key: &str,
     request_hash: &str,
-    ops: Vec<Op>,
+    ops: &[Op],
 ) -> ApiResult<CommitResponse> {
     let mut tx = state.db.begin_write().await?;
-    // First statement writes: it takes the row lock (PostgreSQL) or is
-    // already under the write lock (SQLite), so commits get consecutive
-    // cursor values in the order they become visible.
     let v = sqlx::query(
         "UPDATE vaults SET counter = counter + 1 WHERE vault_id = $1 \
          RETURNING counter, floor, record_count, byte_count",
     )
     .bind(vault)
-    .fetch_one(&mut *tx)
-    .await?;
+    .fetch_optional(&mut *tx)
+    .await?
+    // The account was deleted after the session was checked.
+    .ok_or_else(ApiError::unauthorized)?;
     let seq: i64 = v.try_get("counter")?;
     let floor: i64 = v.try_get("floor")?;
     let mut count: i64 = v.try_get("record_count")?;
@@ -713,7 +759,7 @@ async fn apply_commit(
 
     let mut conflicts = Vec::new();
     let mut writes: Vec<&Op> = Vec::new();
-    for op in &ops {
+    for op in ops {
         let row = sqlx::query(
             "SELECT seq, key_gen, revision, size, body FROM records WHERE vault_id = $1 AND storage_key = $2",
         )
@@ -900,8 +946,9 @@ pub(crate) async fn wait(
     loop {
         let counter: i64 = sqlx::query("SELECT counter FROM vaults WHERE vault_id = $1")
             .bind(&session.vault_id)
-            .fetch_one(&state.db.pool)
+            .fetch_optional(&state.db.pool)
             .await?
+            .ok_or_else(ApiError::unauthorized)?
             .try_get("counter")?;
         if counter > after || tokio::time::Instant::now() >= deadline || *shutdown.borrow() {
             return Ok(Json(WaitResponse {
@@ -916,4 +963,151 @@ pub(crate) async fn wait(
             () = tokio::time::sleep_until(tick) => {}
         }
     }
+}
+
+/// Account deletion (the right to erasure): a session for the account plus
+/// a fresh challenge for [`Action::Delete`] signed by its password or
+/// recovery login key. Erases, in one transaction, the account, its vault,
+/// every record and tombstone, its idempotency entries, sessions,
+/// challenges and failed-login counter. A failed signature counts as a
+/// failed login.
+pub(crate) async fn delete_account(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    session: Session,
+    Body(req): Body<DeleteAccountRequest>,
+) -> ApiResult<Json<DeleteAccountResponse>> {
+    account_ok(&req.account)?;
+    if session.account != req.account {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "wrong_account",
+            "this session belongs to another account",
+        ));
+    }
+    let scopes = auth::scopes(&state, &req.account, &peer.ip().to_string());
+    auth::check_rate(&state, &scopes).await?;
+    if let Err(e) = reauthenticate(&state, &req, &session.vault_id).await {
+        if !e.is_server_side() {
+            auth::record_failure(&state, &scopes).await?;
+            tracing::info!(code = e.code(), "account deletion refused");
+        }
+        return Err(e);
+    }
+    let task_state = state.clone();
+    let account = req.account;
+    let vault_hex = session.vault_id;
+    let records = tokio::spawn(async move {
+        let mut attempt = 0;
+        loop {
+            match erase_account(&task_state, &account, &vault_hex).await {
+                Err(e) if e.is_transient() && attempt < MAX_TX_RETRIES => {
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_millis(5 << attempt)).await;
+                }
+                other => return other.map(|n| (n, vault_hex)),
+            }
+        }
+    })
+    .await
+    .map_err(|_| ApiError::internal())??;
+    let (records, vault_hex) = records;
+    // Long-polls of the erased vault wake up and find it gone.
+    state.commits.send_modify(|n| *n = n.wrapping_add(1));
+    state.db.scrub().await;
+    tracing::info!(vault = %vault_hex, records, "account deleted");
+    Ok(Json(DeleteAccountResponse {
+        vault_id: vault_hex.parse().map_err(|_| ApiError::internal())?,
+        records,
+    }))
+}
+
+/// A stored login public key. An account registered without a recovery
+/// login key has it empty: a recovery login then fails like a wrong key.
+fn stored_key(row: &sqlx::any::AnyRow, column: &str) -> ApiResult<[u8; PUBLIC_KEY_LEN]> {
+    let key_text: String = row.try_get(column)?;
+    if key_text.is_empty() {
+        return Err(ApiError::authentication_failed());
+    }
+    decode_fixed::<PUBLIC_KEY_LEN>(&key_text).map_err(|_| ApiError::internal())
+}
+
+/// Consumes the challenge and checks the signature against the account's
+/// stored login key.
+async fn reauthenticate(
+    state: &AppState,
+    req: &DeleteAccountRequest,
+    vault_hex: &str,
+) -> ApiResult<()> {
+    let challenge =
+        auth::consume_challenge(state, &req.challenge, &req.account, Action::Delete).await?;
+    let row = sqlx::query(
+        "SELECT password_key, recovery_key FROM accounts WHERE name = $1 AND vault_id = $2",
+    )
+    .bind(&req.account)
+    .bind(vault_hex)
+    .fetch_optional(&state.db.pool)
+    .await?
+    .ok_or_else(ApiError::authentication_failed)?;
+    let column = match req.key {
+        KeyKind::Password => "password_key",
+        KeyKind::Recovery => "recovery_key",
+    };
+    let key = stored_key(&row, column)?;
+    verify(
+        state,
+        &key,
+        &req.signature,
+        &challenge,
+        Action::Delete,
+        &req.account,
+        req.key,
+    )
+}
+
+/// The erasure, in one transaction. The account row goes first (so a
+/// concurrent login, which locks it, either finished and its session is
+/// erased below, or finds no account), then the vault row, which waits for
+/// a commit in flight and makes every later commit find no vault; each
+/// later statement then sees every row committed before. Returns the
+/// number of record rows erased.
+async fn erase_account(state: &AppState, account: &str, vault: &str) -> ApiResult<u64> {
+    let mut tx = state.db.begin_write().await?;
+    let gone = sqlx::query("DELETE FROM accounts WHERE name = $1 AND vault_id = $2")
+        .bind(account)
+        .bind(vault)
+        .execute(&mut *tx)
+        .await?;
+    if gone.rows_affected() != 1 {
+        // Deleted by a concurrent request already.
+        return Err(ApiError::unauthorized());
+    }
+    sqlx::query("DELETE FROM vaults WHERE vault_id = $1")
+        .bind(vault)
+        .execute(&mut *tx)
+        .await?;
+    let records = sqlx::query("DELETE FROM records WHERE vault_id = $1")
+        .bind(vault)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    sqlx::query("DELETE FROM commits WHERE vault_id = $1")
+        .bind(vault)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("DELETE FROM sessions WHERE account = $1 OR vault_id = $2")
+        .bind(account)
+        .bind(vault)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("DELETE FROM challenges WHERE account = $1")
+        .bind(account)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("DELETE FROM login_failures WHERE scope = $1")
+        .bind(auth::account_scope(state, account))
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(records)
 }

@@ -50,6 +50,7 @@ pub(crate) fn keyed(secret: &[u8; 32], label: &str, input: &[u8]) -> [u8; 32] {
 /// An authenticated request's session.
 #[derive(Clone, Debug)]
 pub(crate) struct Session {
+    pub(crate) account: String,
     pub(crate) vault_id: String,
 }
 
@@ -63,14 +64,16 @@ impl FromRequestParts<AppState> for Session {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
             .ok_or_else(ApiError::unauthorized)?;
-        let row =
-            sqlx::query("SELECT vault_id FROM sessions WHERE token_hash = $1 AND expires_at > $2")
-                .bind(token_hash(token))
-                .bind(now())
-                .fetch_optional(&state.db.pool)
-                .await?
-                .ok_or_else(ApiError::unauthorized)?;
+        let row = sqlx::query(
+            "SELECT account, vault_id FROM sessions WHERE token_hash = $1 AND expires_at > $2",
+        )
+        .bind(token_hash(token))
+        .bind(now())
+        .fetch_optional(&state.db.pool)
+        .await?
+        .ok_or_else(ApiError::unauthorized)?;
         Ok(Session {
+            account: row.try_get("account")?,
             vault_id: row.try_get("vault_id")?,
         })
     }
@@ -161,12 +164,22 @@ pub(crate) async fn consume_challenge(
     Ok(bytes)
 }
 
+/// The rate-limit scope of an account's failed logins (its row is erased
+/// with the account).
+pub(crate) fn account_scope(state: &AppState, account: &str) -> String {
+    text::encode(&keyed(
+        &state.secret,
+        "login-failure scope",
+        format!("account:{account}").as_bytes(),
+    ))
+}
+
 /// The scopes a failed login counts against.
 pub(crate) fn scopes(state: &AppState, account: &str, address: &str) -> [(String, i64); 2] {
     let h = |s: String| text::encode(&keyed(&state.secret, "login-failure scope", s.as_bytes()));
     [
         (
-            h(format!("account:{account}")),
+            account_scope(state, account),
             state.cfg.max_failed_logins_per_account,
         ),
         (

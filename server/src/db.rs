@@ -73,12 +73,18 @@ pub(crate) async fn connect(url: &str, backend: Backend) -> Result<Db, sqlx::Err
             Backend::Sqlite => 4,
             Backend::Postgres => 16,
         })
+        // While the database is down a request waits this long for a
+        // connection, then answers 503 `unavailable`.
+        .acquire_timeout(std::time::Duration::from_secs(10))
         .after_connect(move |conn, _meta| {
             Box::pin(async move {
                 if backend == Backend::Sqlite {
                     conn.execute("PRAGMA journal_mode = WAL").await?;
                     conn.execute("PRAGMA synchronous = FULL").await?;
                     conn.execute("PRAGMA busy_timeout = 10000").await?;
+                    // Deleted and overwritten content is zeroed, so an
+                    // erased account's bytes do not linger in free pages.
+                    conn.execute("PRAGMA secure_delete = ON").await?;
                 }
                 Ok(())
             })
@@ -120,6 +126,32 @@ impl Db {
         match self.backend {
             Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
             Backend::Postgres => self.pool.begin().await,
+        }
+    }
+
+    /// After an erasure: on SQLite, checkpoints the write-ahead log and
+    /// truncates it, so the old page images that still held the erased
+    /// rows leave the disk (the database file's own pages were zeroed by
+    /// `secure_delete`). A reader holding an old snapshot can make the
+    /// truncation wait; the next erasure or a restart finishes it. On
+    /// PostgreSQL, nothing: dead rows stay in its files until vacuum
+    /// reuses the space (SECURITY.md).
+    pub(crate) async fn scrub(&self) {
+        if self.backend != Backend::Sqlite {
+            return;
+        }
+        match sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .fetch_one(&self.pool)
+            .await
+        {
+            Ok(row) => {
+                if row.try_get::<i64, _>(0).unwrap_or(1) != 0 {
+                    tracing::warn!(
+                        "the WAL could not be truncated after an erasure: readers active"
+                    );
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "the WAL checkpoint after an erasure failed"),
         }
     }
 

@@ -14,6 +14,9 @@ pub(crate) struct ApiError {
     code: &'static str,
     message: String,
     retry_after: Option<u64>,
+    /// A database failure that retrying the whole transaction may cure (a
+    /// PostgreSQL serialization failure or deadlock, a busy SQLite).
+    transient: bool,
 }
 
 pub(crate) type ApiResult<T> = Result<T, ApiError>;
@@ -25,6 +28,7 @@ impl ApiError {
             code,
             message: message.into(),
             retry_after: None,
+            transient: false,
         }
     }
 
@@ -112,16 +116,88 @@ impl ApiError {
         }
     }
 
+    /// The database is unreachable (restarting, failing over): retry soon.
+    pub(crate) fn unavailable() -> Self {
+        ApiError {
+            retry_after: Some(1),
+            ..Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "the database is unavailable: retry shortly",
+            )
+        }
+    }
+
     pub(crate) fn code(&self) -> &'static str {
         self.code
     }
+
+    /// Whether the failed transaction may simply be run again.
+    pub(crate) fn is_transient(&self) -> bool {
+        self.transient
+    }
+
+    /// Whether this refusal says something about the credentials (and so
+    /// counts as a failed login), rather than about the server.
+    pub(crate) fn is_server_side(&self) -> bool {
+        self.status.is_server_error()
+    }
+}
+
+/// SQLSTATEs (PostgreSQL) and result codes (SQLite) after which the whole
+/// transaction can be retried: serialization failure, deadlock, busy.
+fn is_retryable(code: &str) -> bool {
+    matches!(code, "40001" | "40P01" | "5" | "6" | "517" | "261" | "262")
+}
+
+/// SQLSTATE classes of a database that went away: connection exceptions
+/// (08), operator intervention such as a shutdown or a restart (57P).
+fn is_unavailable(code: &str) -> bool {
+    code.starts_with("08") || code.starts_with("57P")
+}
+
+/// Whether a database error is a unique-key violation (a concurrent
+/// insert of the same key won).
+pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
+    e.as_database_error()
+        .is_some_and(sqlx::error::DatabaseError::is_unique_violation)
 }
 
 impl From<sqlx::Error> for ApiError {
     fn from(e: sqlx::Error) -> Self {
-        // The database error names tables and constraints, never values.
-        tracing::error!(error = %e, "database error");
-        ApiError::internal()
+        let code = e
+            .as_database_error()
+            .and_then(|d| d.code().map(|c| c.into_owned()));
+        match (&e, code.as_deref()) {
+            (_, Some(c)) if is_retryable(c) => {
+                tracing::info!(code = c, "transient database error");
+                ApiError {
+                    transient: true,
+                    ..ApiError::unavailable()
+                }
+            }
+            (_, Some(c)) if is_unavailable(c) => {
+                tracing::warn!(code = c, "the database is unavailable");
+                ApiError::unavailable()
+            }
+            (
+                sqlx::Error::Io(_)
+                | sqlx::Error::PoolTimedOut
+                | sqlx::Error::PoolClosed
+                | sqlx::Error::WorkerCrashed,
+                _,
+            ) => {
+                tracing::warn!(error = %e, "the database is unavailable");
+                ApiError::unavailable()
+            }
+            _ => {
+                // The database error names tables and constraints. Only
+                // PostgreSQL's DETAIL would carry values, and sqlx's Display
+                // shows the message only.
+                tracing::error!(error = %e, "database error");
+                ApiError::internal()
+            }
+        }
     }
 }
 

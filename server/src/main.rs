@@ -115,7 +115,8 @@ fn router(state: AppState, max_body: usize) -> Router {
         .route("/login", post(api::login))
         .route("/pull", post(api::pull))
         .route("/commit", post(api::commit))
-        .route("/wait", post(api::wait));
+        .route("/wait", post(api::wait))
+        .route("/account/delete", post(api::delete_account));
     Router::new()
         .route("/healthz", get(api::healthz))
         .nest(promptvault::protocol::API_PREFIX, v1)

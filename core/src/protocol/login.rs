@@ -59,6 +59,9 @@ pub enum Action {
     Register,
     /// Open a session.
     Login,
+    /// Erase the account, its vault and every row it owns (re-authentication
+    /// for `POST /v1/account/delete`).
+    Delete,
 }
 
 impl Action {
@@ -67,6 +70,7 @@ impl Action {
         match self {
             Action::Register => "register",
             Action::Login => "login",
+            Action::Delete => "delete",
         }
     }
 }
@@ -202,5 +206,8 @@ mod tests {
         assert!(
             login_message(&ch, Action::Login, "o", &"a".repeat(129), KeyKind::Password).is_err()
         );
+        let d = login_message(&ch, Action::Delete, "o", "a", KeyKind::Recovery).unwrap();
+        assert!(d.starts_with(b"promptvault v1 login\0\x06\0\0\0delete"));
+        assert_eq!(Action::Delete.name(), "delete");
     }
 }

@@ -104,6 +104,34 @@ pub struct LoginRequest {
     pub signature: String,
 }
 
+/// `POST /v1/account/delete` (with the session's bearer token): erase the
+/// account, its vault and every row the server holds for it. A fresh
+/// challenge for [`Action::Delete`], signed by the password or the recovery
+/// login key, re-authenticates the request: a stolen session alone cannot
+/// erase an account.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DeleteAccountRequest {
+    /// The account name (the session's account).
+    pub account: String,
+    /// Which login key signed.
+    pub key: KeyKind,
+    /// A challenge received for [`Action::Delete`].
+    pub challenge: String,
+    /// The Ed25519 signature (64 bytes, base64url) over SPEC §12.2's message.
+    pub signature: String,
+}
+
+/// The answer to an account deletion: everything is gone.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DeleteAccountResponse {
+    /// The erased vault.
+    pub vault_id: VaultId,
+    /// How many record rows (records and tombstones) were erased.
+    pub records: u64,
+}
+
 /// `POST /v1/register`: create an account and its vault in one step.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -325,6 +353,14 @@ mod tests {
         )
         .unwrap();
         assert_eq!(l.key, KeyKind::Recovery);
+        let d: DeleteAccountRequest = serde_json::from_str(
+            r#"{"account":"a","key":"password","challenge":"AA","signature":"AA"}"#,
+        )
+        .unwrap();
+        assert_eq!(d.key, KeyKind::Password);
+        let c: ChallengeRequest =
+            serde_json::from_str(r#"{"account":"a","action":"delete"}"#).unwrap();
+        assert_eq!(c.action, Action::Delete);
         assert!(
             serde_json::from_str::<PullRequest>(r#"{"after":1,"extra":true}"#).is_err(),
             "unknown fields are refused"

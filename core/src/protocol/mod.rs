@@ -20,7 +20,7 @@ pub use login::{
 };
 pub use messages::{
     API_PREFIX, ChallengeRequest, ChallengeResponse, Change, CommitRequest, CommitResponse, Delete,
-    ErrorDetail, ErrorResponse, LoginRequest, MAX_IDEMPOTENCY_KEY_LEN, PreLoginRequest,
-    PreLoginResponse, PullRequest, PullResponse, Put, RegisterRequest, SessionResponse,
-    WaitRequest, WaitResponse, decode_fixed,
+    DeleteAccountRequest, DeleteAccountResponse, ErrorDetail, ErrorResponse, LoginRequest,
+    MAX_IDEMPOTENCY_KEY_LEN, PreLoginRequest, PreLoginResponse, PullRequest, PullResponse, Put,
+    RegisterRequest, SessionResponse, WaitRequest, WaitResponse, decode_fixed,
 };

@@ -203,6 +203,16 @@ enum Command {
     /// existing vault registers the account; with no vault file (or an
     /// empty one) it logs in and downloads; later runs pull, merge and push.
     Sync(sync_cmd::SyncArgs),
+    /// Your account on a sync server.
+    #[command(subcommand)]
+    Account(AccountCommand),
+}
+
+#[derive(Subcommand)]
+enum AccountCommand {
+    /// Erase the account and every record it owns from the server (after
+    /// logging in afresh with the password). The local vault is kept.
+    Delete(sync_cmd::ServerArgs),
 }
 
 #[derive(Args)]
@@ -296,7 +306,7 @@ impl Command {
     /// reads one atomically replaced file and touches no state.
     fn access(&self) -> Option<Access> {
         match self {
-            Command::Inspect { .. } => None,
+            Command::Inspect { .. } | Command::Account(_) => None,
             Command::Show { .. }
             | Command::History { .. }
             | Command::Diff { .. }
@@ -647,5 +657,6 @@ fn run(command: Command, path: &Path, accept: bool, out: &mut impl Write) -> Res
         }
         Command::Inspect { json: as_json } => views::inspect(path, out, as_json),
         Command::Sync(a) => sync_cmd::sync(path, &a, accept, out),
+        Command::Account(AccountCommand::Delete(to)) => sync_cmd::delete_account(path, &to, out),
     }
 }

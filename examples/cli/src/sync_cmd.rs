@@ -13,7 +13,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use blake2::digest::consts::U16;
 use blake2::{Blake2b, Digest as _};
 use clap::Args;
-use promptvault::protocol::{LoginParams, check_account};
+use promptvault::protocol::{Action, KeyKind, LoginParams, check_account};
 use promptvault::sync::{self, Options, SyncError, SyncReport, SyncState, Transport};
 use promptvault::{Credential, MemoryStore, Password, RecoveryKey, SealedRecord, Vault};
 use serde::{Deserialize, Serialize};
@@ -459,4 +459,43 @@ fn download(
     vault_file::write(path, &store).map_err(io)?;
     cache.data.state = state;
     cache.save().map_err(io)
+}
+
+/// `promptvault account delete`: erase the account and every record it
+/// owns from the server, after logging in afresh with the password.
+pub(crate) fn delete_account(
+    path: &Path,
+    to: &ServerArgs,
+    out: &mut impl Write,
+) -> Result<(), Fail> {
+    let origin = remote::origin(&to.server).map_err(Fail::invalid)?;
+    let account = to.account.as_str();
+    check_account(account).map_err(|_| {
+        Fail::invalid("an account name is 1 to 128 printable ASCII characters, no spaces")
+    })?;
+    let fail = |e| fail(e, account);
+    let password = secrets::password()?;
+    let mut remote = Remote::new(origin.clone(), account.to_owned(), None);
+    remote.set_password(password);
+    remote.login().map_err(fail)?;
+    let (challenge, signature) = remote.signed(Action::Delete).map_err(fail)?;
+    let gone: promptvault::protocol::DeleteAccountResponse = remote
+        .call(
+            "account/delete",
+            &promptvault::protocol::DeleteAccountRequest {
+                account: account.to_owned(),
+                key: KeyKind::Password,
+                challenge,
+                signature,
+            },
+        )
+        .map_err(fail)?;
+    Cache::load(&origin, account, path)?.remove();
+    say(
+        out,
+        format!(
+            "Deleted the account {account} from {origin}: its vault and all {} record rows",
+            gone.records
+        ),
+    )
 }

@@ -193,6 +193,13 @@ impl Server {
     /// Everything the server stored or logged, as bytes to search.
     fn everything(&self) -> Vec<u8> {
         let mut all = std::fs::read(self.dir.path().join("server.log")).unwrap();
+        all.extend(self.stored());
+        all
+    }
+
+    /// Everything the server's database holds, as bytes to search.
+    fn stored(&self) -> Vec<u8> {
+        let mut all = Vec::new();
         match self.backend {
             Backend::Sqlite => {
                 for entry in std::fs::read_dir(self.dir.path()).unwrap() {
@@ -358,6 +365,42 @@ fn story(backend: Backend) {
             "{needle:?} found in the {backend:?} server's storage or log"
         );
     }
+
+    // The right to erasure: after `account delete`, no row of the account.
+    let vault_id = a.json(&["inspect", "--json"]);
+    let vault_hex = vault_id[0]["vaultId"].as_str().map(str::to_owned);
+    let out = a.ok(&[
+        "account",
+        "delete",
+        "--server",
+        &s.url,
+        "--account",
+        "alice",
+    ]);
+    assert!(out.contains("Deleted the account alice"), "{out}");
+    let mut s = s;
+    s.stop();
+    for table in ["accounts", "vaults", "records", "sessions", "commits"] {
+        assert_eq!(
+            s.sql(&format!("SELECT COUNT(*) FROM {table}")).trim(),
+            "0",
+            "{table}"
+        );
+    }
+    if let Some(hex) = vault_hex {
+        // (Its log keeps operational lines naming the vault: the
+        // operator's to rotate, SECURITY.md.)
+        let stored = s.stored();
+        assert!(
+            !stored.windows(hex.len()).any(|w| w == hex.as_bytes()),
+            "vault id left"
+        );
+    }
+    s.spawn();
+    let gone = b.sync_fails(&s);
+    assert_eq!(gone.status.code(), Some(3), "{}", stderr(&gone));
+    // The local vaults are untouched.
+    assert_eq!(b.json(&["list", "--json"]), list_a);
 }
 
 #[test]
