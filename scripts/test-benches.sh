@@ -12,6 +12,15 @@ cd "$PV_ROOT"
 bash scripts/setup.sh benches
 
 cargo test -p promptvault-benches --benches --locked -- --test
+# Sync under load and faults (issue 17): 20 clients x 100 commits through
+# the engine against the real server, killed with SIGKILL mid-load on
+# SQLite, and with PostgreSQL restarted under it; each asserts convergence
+# with no version lost or doubled, and prints its throughput and latency.
+# Then a smoke run of the sync bench (one long-poll round trip per edit).
+source scripts/pg.sh
+export PV_REQUIRE_POSTGRES=1
+cargo test -p promptvault-server --test load --locked -- --ignored --nocapture --test-threads 1
+cargo test -p promptvault-server --bench sync --locked
 # The native pairs, and the WASM pairs when scripts/test-wasm.sh has built
 # the npm package (it runs before this in scripts/test.sh).
 bash scripts/compare.sh --smoke

@@ -74,6 +74,12 @@ impl MemoryStore {
         self.records.values()
     }
 
+    /// Every stored record except the header with its storage key, in
+    /// storage-key order.
+    pub fn entries(&self) -> impl Iterator<Item = (&str, &SealedRecord)> {
+        self.records.iter().map(|(k, r)| (k.as_str(), r))
+    }
+
     /// Every stored record's bytes (for [`crate::Vault::open`]).
     #[must_use]
     pub fn record_bytes(&self) -> Vec<&[u8]> {

@@ -211,10 +211,7 @@ fn load(backend: Backend) {
                 Backend::Postgres => {
                     let ctl = std::env::var("PV_TEST_POSTGRES_CTL")
                         .expect("PV_TEST_POSTGRES_CTL (scripts/pg.sh) restarts PostgreSQL");
-                    let out = Command::new("sh")
-                        .args(["-c", &format!("{ctl} restart")])
-                        .output()
-                        .unwrap();
+                    let out = Command::new("sh").args(["-c", &ctl]).output().unwrap();
                     assert!(
                         out.status.success(),
                         "{}",

@@ -468,7 +468,9 @@ impl SyncState {
                 // an offline edit is never lost).
                 let unchanged = before.is_some_and(|b| {
                     b.synced
-                        && store.get(&mkey).map(|r| digest(r.as_bytes())) == Some(b.digest.clone())
+                        && store
+                            .get(&mkey)
+                            .is_some_and(|r| self.local.of(&mkey, r.as_bytes()) == b.digest)
                 });
                 if held && unchanged {
                     changes.extend(vault.delete_prompt(prompt)?);
@@ -522,12 +524,14 @@ impl SyncState {
         store.apply(&changes);
 
         // What the store now agrees with.
-        let local_digest = |key: &str| -> Option<String> {
-            if key == HEADER_KEY {
-                store.header_record().map(|h| digest(h.as_bytes()))
+        let local = &mut self.local;
+        let mut local_digest = |key: &str| -> Option<super::state::Digest> {
+            let rec = if key == HEADER_KEY {
+                store.header_record()
             } else {
-                store.get(key).map(|r| digest(r.as_bytes()))
-            }
+                store.get(key)
+            };
+            rec.map(|r| local.of(key, r.as_bytes()))
         };
         let mut changed: BTreeSet<String> =
             changes.puts.iter().map(SealedRecord::storage_key).collect();
@@ -541,7 +545,7 @@ impl SyncState {
                 .filter(|o| o.digest == row.digest && o.seq == row.seq);
             row.synced = match same {
                 Some(o) if !changed.contains(key) => o.synced,
-                _ => local_digest(key).as_deref() == Some(row.digest.as_str()),
+                _ => local_digest(key) == Some(row.digest),
             };
         }
         if let Some(c) = view.get(CHECKPOINT_KEY) {
@@ -572,11 +576,12 @@ impl SyncState {
         self.bind(vault)?;
         // Candidate changes, grouped so a prompt's records travel together.
         let mut groups: BTreeMap<Option<PromptId>, Group<'_>> = BTreeMap::new();
-        let seen = |key: &str| self.rows.get(key).map_or(0, |r| r.seq);
-        let differs = |key: &str, r: &SealedRecord| {
-            self.rows
-                .get(key)
-                .is_none_or(|row| row.digest != digest(r.as_bytes()))
+        let rows = &self.rows;
+        let local = &mut self.local;
+        let seen = |key: &str| rows.get(key).map_or(0, |r| r.seq);
+        let mut differs = |key: &str, r: &SealedRecord| {
+            rows.get(key)
+                .is_none_or(|row| row.digest != local.of(key, r.as_bytes()))
         };
         if let Some(h) = store.header_record() {
             if differs(HEADER_KEY, h) {
@@ -587,14 +592,13 @@ impl SyncState {
                     .push((h, seen(HEADER_KEY)));
             }
         }
-        for r in store.records() {
-            let key = r.storage_key();
-            if key != CHECKPOINT_KEY && differs(&key, r) {
+        for (key, r) in store.entries() {
+            if key != CHECKPOINT_KEY && differs(key, r) {
                 groups
-                    .entry(prompt_of_key(&key))
+                    .entry(prompt_of_key(key))
                     .or_default()
                     .0
-                    .push((r, seen(&key)));
+                    .push((r, seen(key)));
             }
         }
         for (key, row) in &self.rows {
@@ -643,7 +647,8 @@ impl SyncState {
         }
 
         // The checkpoint: the server's prompt set after this commit.
-        let mut after = meta_prompts(&self.rows);
+        let before = meta_prompts(&self.rows);
+        let mut after = before.clone();
         for (key, ..) in &puts {
             if let (true, Some(p)) = (key.starts_with("m."), prompt_of_key(key)) {
                 after.insert(p);
@@ -657,7 +662,7 @@ impl SyncState {
         let current = self.rows.get(CHECKPOINT_KEY);
         let mut checkpoint_generation = None;
         if current.is_none()
-            || after != meta_prompts(&self.rows)
+            || after != before
             || self.checkpoint_generation != vault.key_generation()
         {
             let revision = current.map_or(0, |c| c.revision).max(self.checkpoint_seen) + 1;

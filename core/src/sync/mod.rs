@@ -44,6 +44,12 @@ pub trait Transport {
     /// [`SyncError::Transport`] or [`SyncError::Refused`].
     fn commit(&mut self, request: &CommitRequest) -> Result<CommitResponse, SyncError>;
 
+    /// Called after a commit met a conflict, before pulling again
+    /// (`attempt` counts from 1): a place to back off with jitter, so
+    /// clients racing for the same keys stop colliding in lockstep. The
+    /// default returns at once (the core has no clock).
+    fn conflicted(&mut self, _attempt: u32) {}
+
     /// Called after every step that changed the store or the state, so the
     /// caller can persist both (a crash then loses at most a step, which
     /// the next sync redoes). The default does nothing.
@@ -194,6 +200,7 @@ pub fn run<T: Transport + ?Sized>(
                         attempts: report.conflicts,
                     });
                 }
+                transport.conflicted(report.conflicts);
                 // The conflict's rows are a subset of what changed; a pull
                 // brings all of it, so the checkpoint can be checked.
                 pull_and_integrate(vault, store, state, transport, options, &mut report)?;

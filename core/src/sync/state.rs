@@ -10,9 +10,61 @@ use serde::{Deserialize, Serialize};
 use crate::format::text;
 use crate::ids::VaultId;
 
-/// The digest a client keeps of a record's bytes: BLAKE2b-256, base64url.
-pub(crate) fn digest(bytes: &[u8]) -> String {
-    text::encode(&Blake2b::<U32>::digest(bytes))
+/// BLAKE2b-256 of a record's bytes (base64url in JSON).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Digest([u8; 32]);
+
+impl Serialize for Digest {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&text::encode(&self.0))
+    }
+}
+
+impl<'de> Deserialize<'de> for Digest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let t = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        crate::protocol::decode_fixed::<32>(&t)
+            .map(Digest)
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// The digest a client keeps of a record's bytes.
+pub(crate) fn digest(bytes: &[u8]) -> Digest {
+    Digest(Blake2b::<U32>::digest(bytes).into())
+}
+
+/// Digests of local records, so a sync does not hash every record of the
+/// store each time it looks for changes: an entry is reused while the
+/// record under that key keeps its length and its last 32 bytes (the
+/// AEAD tag, or the header's seal). Only for the device's own store, which
+/// is trusted; never persisted, never compared.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct LocalDigests(BTreeMap<String, (usize, [u8; 32], Digest)>);
+
+impl PartialEq for LocalDigests {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+impl Eq for LocalDigests {}
+
+impl LocalDigests {
+    pub(crate) fn of(&mut self, key: &str, bytes: &[u8]) -> Digest {
+        let mut tail = [0u8; 32];
+        let n = bytes.len().min(32);
+        if let (Some(dst), Some(src)) = (tail.get_mut(..n), bytes.get(bytes.len() - n..)) {
+            dst.copy_from_slice(src);
+        }
+        if let Some((len, t, d)) = self.0.get(key) {
+            if *len == bytes.len() && *t == tail {
+                return *d;
+            }
+        }
+        let d = digest(bytes);
+        self.0.insert(key.to_owned(), (bytes.len(), tail, d));
+        d
+    }
 }
 
 /// One live row on the server, as this client last saw it.
@@ -22,7 +74,7 @@ pub struct Row {
     /// The commit that wrote it.
     pub seq: u64,
     /// BLAKE2b-256 of its bytes.
-    pub digest: String,
+    pub digest: Digest,
     /// Its record header's revision (headers, metadata, checkpoint; else 0).
     pub revision: u64,
     /// Whether the local store held exactly these bytes when this client
@@ -51,6 +103,8 @@ pub struct SyncState {
     pub(crate) checkpoint_generation: u32,
     /// The server's live rows as last seen, by storage key.
     pub(crate) rows: BTreeMap<String, Row>,
+    #[serde(skip)]
+    pub(crate) local: LocalDigests,
 }
 
 impl SyncState {

@@ -259,6 +259,20 @@ impl Remote {
 }
 
 impl Transport for Remote {
+    fn conflicted(&mut self, attempt: u32) {
+        // Another device committed first: wait a random moment (growing
+        // with the attempt, at most ~0.25 s) so two devices syncing at once
+        // do not collide again in lockstep.
+        let mut b = [0u8; 2];
+        let spread = if getrandom::fill(&mut b).is_ok() {
+            u64::from(u16::from_le_bytes(b))
+        } else {
+            0
+        };
+        let cap = 1u64 << attempt.clamp(1, 8);
+        std::thread::sleep(Duration::from_millis(1 + spread % cap));
+    }
+
     fn pull(&mut self, request: &PullRequest) -> Result<PullResponse, SyncError> {
         self.call("pull", request)
     }

@@ -208,6 +208,10 @@ impl Http {
 }
 
 impl Transport for Http {
+    fn conflicted(&mut self, attempt: u32) {
+        std::thread::sleep(jitter(attempt));
+    }
+
     fn pull(&mut self, r: &PullRequest) -> Result<PullResponse, SyncError> {
         let v = self.call("pull", &serde_json::to_value(r).unwrap())?;
         Ok(serde_json::from_value(v).unwrap())
@@ -273,4 +277,13 @@ fn unique() -> u64 {
     use std::sync::atomic::{AtomicU64, Ordering};
     static N: AtomicU64 = AtomicU64::new(0);
     N.fetch_add(1, Ordering::Relaxed)
+}
+
+/// A random pause that grows with the attempt (2 ms .. 2^attempt ms, at
+/// most 64 ms), so racing clients stop colliding in lockstep.
+pub fn jitter(attempt: u32) -> Duration {
+    let mut b = [0u8; 2];
+    getrandom::fill(&mut b).unwrap();
+    let cap = 1u64 << attempt.clamp(1, 6);
+    Duration::from_millis(1 + u64::from(u16::from_le_bytes(b)) % cap)
 }
