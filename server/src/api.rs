@@ -72,7 +72,7 @@ pub(crate) async fn healthz(State(state): State<AppState>) -> ApiResult<&'static
     Ok("ok")
 }
 
-fn account_ok(account: &str) -> ApiResult<()> {
+pub(crate) fn account_ok(account: &str) -> ApiResult<()> {
     check_account(account).map_err(|e| {
         ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -82,7 +82,7 @@ fn account_ok(account: &str) -> ApiResult<()> {
     })
 }
 
-fn fixed<const N: usize>(what: &str, s: &str) -> ApiResult<[u8; N]> {
+pub(crate) fn fixed<const N: usize>(what: &str, s: &str) -> ApiResult<[u8; N]> {
     decode_fixed::<N>(s)
         .map_err(|_| ApiError::bad_request(format!("{what} is not {N} bytes of base64url")))
 }
@@ -145,7 +145,7 @@ pub(crate) async fn challenge(
     }))
 }
 
-fn verify(
+pub(crate) fn verify(
     state: &AppState,
     key: &[u8; PUBLIC_KEY_LEN],
     signature: &str,
@@ -1024,7 +1024,7 @@ pub(crate) async fn delete_account(
 
 /// A stored login public key. An account registered without a recovery
 /// login key has it empty: a recovery login then fails like a wrong key.
-fn stored_key(row: &sqlx::any::AnyRow, column: &str) -> ApiResult<[u8; PUBLIC_KEY_LEN]> {
+pub(crate) fn stored_key(row: &sqlx::any::AnyRow, column: &str) -> ApiResult<[u8; PUBLIC_KEY_LEN]> {
     let key_text: String = row.try_get(column)?;
     if key_text.is_empty() {
         return Err(ApiError::authentication_failed());

@@ -22,6 +22,7 @@ mod api;
 mod auth;
 mod db;
 mod error;
+mod keys;
 
 /// The reference promptvault sync server: stores only ciphertext.
 #[derive(Parser, Debug)]
@@ -116,7 +117,8 @@ fn router(state: AppState, max_body: usize) -> Router {
         .route("/pull", post(api::pull))
         .route("/commit", post(api::commit))
         .route("/wait", post(api::wait))
-        .route("/account/delete", post(api::delete_account));
+        .route("/account/delete", post(api::delete_account))
+        .route("/account/keys", post(keys::rekey));
     Router::new()
         .route("/healthz", get(api::healthz))
         .nest(promptvault::protocol::API_PREFIX, v1)

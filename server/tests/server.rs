@@ -91,6 +91,7 @@ macro_rules! on_both_backends {
 }
 
 on_both_backends!(
+    login_keys_follow_the_header_of_a_password_change,
     register_login_pull_commit_and_wait_round_trip,
     cas_conflict_returns_current_rows_then_merge_and_retry_succeeds,
     concurrent_commits_of_one_key_have_one_winner_and_consecutive_cursors,
@@ -1794,4 +1795,82 @@ fn concurrent_registrations_of_one_name_have_one_winner(backend: &Backend) {
     }
     assert_eq!(s.store.dump("accounts").len(), 1);
     assert_eq!(s.store.dump("vaults").len(), 1);
+}
+
+fn rekey_body(s: &Server, account: &str, key: &LoginKey, ch: &[u8; 32]) -> Value {
+    json!({
+        "account": account,
+        "challenge": text::encode(ch),
+        "passwordKey": text::encode(&key.public_key()),
+        "passwordSignature": text::encode(&key.sign_challenge(ch, Action::Rekey, &s.url, account).unwrap()),
+    })
+}
+
+/// `account/keys`: a new password login key only with a pushed header of a
+/// password change, signed by that key; then pre-login serves the new salt,
+/// the new key logs in and the old one does not.
+fn login_keys_follow_the_header_of_a_password_change(backend: &Backend) {
+    let s = Server::start(backend, &[]);
+    let (mut a, _, _) = device_a(&s, "alice");
+    let new_pw = Password::new("the new password, long enough").unwrap();
+    let other = LoginKey::derive_from_password(
+        &new_pw,
+        &LoginParams::from_header(a.vault.header_bytes()).unwrap(),
+    )
+    .unwrap();
+    // No password change pushed yet: refused, nothing stored.
+    let ch = challenge(&s, "alice", "rekey");
+    s.refused(
+        "account/keys",
+        Some(&a.token),
+        &rekey_body(&s, "alice", &other, &ch),
+        422,
+        "not_allowed",
+    );
+    // A signature by another key, or over a login challenge: refused.
+    let ch = challenge(&s, "alice", "rekey");
+    let mut body = rekey_body(&s, "alice", &other, &ch);
+    body["passwordSignature"] = json!(text::encode(&[7u8; 64]));
+    s.refused(
+        "account/keys",
+        Some(&a.token),
+        &body,
+        401,
+        "authentication_failed",
+    );
+    let ch = challenge(&s, "alice", "login");
+    s.refused(
+        "account/keys",
+        Some(&a.token),
+        &rekey_body(&s, "alice", &other, &ch),
+        401,
+        "challenge_invalid",
+    );
+    s.refused(
+        "account/keys",
+        None,
+        &rekey_body(&s, "alice", &other, &ch),
+        401,
+        "unauthorized",
+    );
+    assert_eq!(password_login(&s, "alice").vault_id, a.vault.id());
+
+    // The password change: its header pushed, then the new key.
+    let changes = a.vault.change_password(&new_pw, None).unwrap();
+    let (status, v) = a.commit(&s, &changes);
+    assert_eq!(status, 200, "{v}");
+    let params = LoginParams::from_header(a.vault.header_bytes()).unwrap();
+    let new_key = LoginKey::derive_from_password(&new_pw, &params).unwrap();
+    let ch = challenge(&s, "alice", "rekey");
+    let pre: PreLoginResponse = s.ok(
+        "account/keys",
+        Some(&a.token),
+        &rekey_body(&s, "alice", &new_key, &ch),
+    );
+    assert_eq!(pre.params().unwrap(), params);
+    let served: PreLoginResponse = s.ok("prelogin", None, &json!({"account": "alice"}));
+    assert_eq!(served.params().unwrap(), params);
+    assert_eq!(sign_login(&s, "alice", &new_key).0, 200);
+    let old = LoginKey::derive_from_password(&pw(), &params).unwrap();
+    assert_eq!(sign_login(&s, "alice", &old).0, 401);
 }

@@ -62,6 +62,9 @@ pub enum Action {
     /// Erase the account, its vault and every row it owns (re-authentication
     /// for `POST /v1/account/delete`).
     Delete,
+    /// Replace the login keys after a password change or a new recovery
+    /// key (`POST /v1/account/keys`).
+    Rekey,
 }
 
 impl Action {
@@ -71,6 +74,7 @@ impl Action {
             Action::Register => "register",
             Action::Login => "login",
             Action::Delete => "delete",
+            Action::Rekey => "rekey",
         }
     }
 }

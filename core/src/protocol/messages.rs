@@ -132,6 +132,32 @@ pub struct DeleteAccountResponse {
     pub records: u64,
 }
 
+/// `POST /v1/account/keys` (with the session's bearer token): replace the
+/// login keys after the vault header changed. `passwordKey` is the key
+/// derived from the password and the salt of the vault header the server
+/// now holds; it may differ from the stored one only when that header's
+/// salt or KDF parameters differ from the account's (a password change
+/// was pushed). Every key given signs a fresh [`Action::Rekey`]
+/// challenge (proof of possession). The answer is the new pre-login.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RekeyRequest {
+    /// The account name (the session's account).
+    pub account: String,
+    /// A challenge received for [`Action::Rekey`].
+    pub challenge: String,
+    /// The password login public key (32 bytes, base64url).
+    pub password_key: String,
+    /// Its signature over the challenge.
+    pub password_signature: String,
+    /// A new recovery login public key, if the recovery key changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovery_key: Option<String>,
+    /// Its signature over the challenge (exactly when `recovery_key` is).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovery_signature: Option<String>,
+}
+
 /// `POST /v1/register`: create an account and its vault in one step.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

@@ -22,5 +22,5 @@ pub use messages::{
     API_PREFIX, ChallengeRequest, ChallengeResponse, Change, CommitRequest, CommitResponse, Delete,
     DeleteAccountRequest, DeleteAccountResponse, ErrorDetail, ErrorResponse, LoginRequest,
     MAX_IDEMPOTENCY_KEY_LEN, PreLoginRequest, PreLoginResponse, PullRequest, PullResponse, Put,
-    RegisterRequest, SessionResponse, WaitRequest, WaitResponse, decode_fixed,
+    RegisterRequest, RekeyRequest, SessionResponse, WaitRequest, WaitResponse, decode_fixed,
 };

@@ -9,7 +9,7 @@ use promptvault::format::text;
 use promptvault::protocol::{
     Action, ChallengeRequest, ChallengeResponse, CommitRequest, CommitResponse, ErrorResponse,
     KeyKind, LoginKey, LoginParams, LoginRequest, PreLoginRequest, PreLoginResponse, PullRequest,
-    PullResponse, RegisterRequest, SessionResponse, decode_fixed,
+    PullResponse, RegisterRequest, RekeyRequest, SessionResponse, decode_fixed,
 };
 use promptvault::sync::{SyncError, Transport};
 use promptvault::{Password, RecoveryKey, SealedRecord};
@@ -147,21 +147,26 @@ impl Remote {
             .map_err(|_| SyncError::Transport("a malformed challenge".into()))
     }
 
+    /// The salt and KDF parameters the server holds for the account.
+    pub(crate) fn prelogin(&self) -> Result<LoginParams, SyncError> {
+        let pre: PreLoginResponse = self.post(
+            "prelogin",
+            &PreLoginRequest {
+                account: self.account.clone(),
+            },
+            false,
+        )?;
+        pre.params().map_err(SyncError::Vault)
+    }
+
     /// The password login key: pre-login for the salt, then Argon2id once.
     fn login_key(&mut self) -> Result<&LoginKey, SyncError> {
         if self.login_key.is_none() {
+            let params = self.prelogin()?;
             let password = self
                 .password
                 .as_ref()
                 .ok_or_else(|| SyncError::Transport("no password to log in with".into()))?;
-            let pre: PreLoginResponse = self.post(
-                "prelogin",
-                &PreLoginRequest {
-                    account: self.account.clone(),
-                },
-                false,
-            )?;
-            let params = pre.params().map_err(SyncError::Vault)?;
             self.login_key =
                 Some(LoginKey::derive_from_password(password, &params).map_err(SyncError::Vault)?);
         }
@@ -236,6 +241,42 @@ impl Remote {
         self.token = Some(s.token.clone());
         self.login_key = Some(key);
         Ok(s)
+    }
+
+    /// Replaces the account's password login key with the one of `params`
+    /// (the salt of the vault header just pushed, after a password change),
+    /// and the recovery login key when one is given (SPEC §12.3).
+    pub(crate) fn rekey(
+        &mut self,
+        password: &Password,
+        params: LoginParams,
+        recovery: Option<&RecoveryKey>,
+    ) -> Result<(), SyncError> {
+        let key = LoginKey::derive_from_password(password, &params).map_err(SyncError::Vault)?;
+        let challenge = self.challenge(Action::Rekey)?;
+        let sign = |k: &LoginKey| {
+            k.sign_challenge(&challenge, Action::Rekey, &self.origin, &self.account)
+                .map(|s| text::encode(&s))
+                .map_err(SyncError::Vault)
+        };
+        let (recovery_key, recovery_signature) = match recovery {
+            Some(rk) => {
+                let k = LoginKey::derive_from_recovery_key(rk).map_err(SyncError::Vault)?;
+                (Some(text::encode(&k.public_key())), Some(sign(&k)?))
+            }
+            None => (None, None),
+        };
+        let req = RekeyRequest {
+            account: self.account.clone(),
+            challenge: text::encode(&challenge),
+            password_key: text::encode(&key.public_key()),
+            password_signature: sign(&key)?,
+            recovery_key,
+            recovery_signature,
+        };
+        let _: PreLoginResponse = self.call("account/keys", &req)?;
+        self.login_key = Some(key);
+        Ok(())
     }
 
     /// A call that needs a session: logs in (again) when there is none or

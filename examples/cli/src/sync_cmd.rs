@@ -245,12 +245,23 @@ pub(crate) fn sync(
     if downloaded {
         download(path, &password, &mut remote, &mut cache, &mut report).map_err(fail)?;
     }
-    let mut s = Session::open_with(
-        path,
-        vault_file::read(path)?,
-        Credential::Password(&password),
-        accept,
-    )?;
+    let store = vault_file::read(path)?;
+    let mut s =
+        match Session::open_with(path, store.clone(), Credential::Password(&password), accept) {
+            Err(f) if f.kind == Kind::Auth && !downloaded => {
+                // Perhaps the password was changed on another device: the
+                // server then holds a newer header that this password opens.
+                adopt_server_header(path, store, &password, &mut remote, &mut cache)
+                    .map_err(|_| f)?;
+                Session::open_with(
+                    path,
+                    vault_file::read(path)?,
+                    Credential::Password(&password),
+                    accept,
+                )?
+            }
+            other => other?,
+        };
     if remote.token.is_none() {
         let (vault, store) = s.parts();
         let header = store
@@ -332,6 +343,17 @@ pub(crate) fn sync(
         }
     }
     s.write_store()?;
+    // After a password change here, the server holds the new header: its
+    // login keys follow it (SPEC §12.3).
+    let (vault, _) = s.parts();
+    let params = LoginParams::from_header(vault.header_bytes()).map_err(Fail::from_core)?;
+    let rekeyed = remote.prelogin().map_err(fail)? != params;
+    if rekeyed {
+        let recovery = recovery_for(vault)?;
+        remote
+            .rekey(&password, params, recovery.as_ref())
+            .map_err(fail)?;
+    }
     cache.set_token(
         remote.token.clone(),
         if remote.token.is_some() { 3600 } else { 0 },
@@ -416,6 +438,51 @@ fn recovery_for(vault: &Vault) -> Result<Option<RecoveryKey>, Fail> {
         )
     })?;
     Ok(Some(rk))
+}
+
+/// The local vault did not open with this password: if the server holds
+/// a newer header of this vault that does (the password changed on another
+/// device), write it into the vault file. Any failure means "no": the
+/// caller reports the local file's error.
+fn adopt_server_header(
+    path: &Path,
+    mut store: MemoryStore,
+    password: &Password,
+    remote: &mut Remote,
+    cache: &mut Cache,
+) -> Result<(), SyncError> {
+    let local = store
+        .header_record()
+        .cloned()
+        .ok_or_else(|| SyncError::Transport("no local header".into()))?;
+    let session = remote.login()?;
+    if session.vault_id != local.header().vault_id() {
+        return Err(SyncError::Vault(promptvault::Error::WrongVault));
+    }
+    cache.set_token(remote.token.clone(), session.expires_in);
+    let mut scratch = SyncState::new();
+    let inbox = sync::pull(
+        remote,
+        scratch.begin_download(session.vault_id)?,
+        Options::default(),
+    )?;
+    let header = inbox
+        .header()
+        .cloned()
+        .ok_or_else(|| SyncError::Transport("the server sent no vault header".into()))?;
+    if header.header().revision() <= local.header().revision() {
+        return Err(SyncError::Vault(promptvault::Error::Authentication));
+    }
+    // Authentic (its password slot opens with this password, its seal
+    // with the vault key) and newer: the local records open under it.
+    Vault::open(
+        header.as_bytes(),
+        store.record_bytes(),
+        Credential::Password(password),
+    )?;
+    store.put_header(header);
+    let io = |f: Fail| SyncError::Transport(f.message);
+    vault_file::write(path, &store).map_err(io)
 }
 
 /// A device without the vault: log in, pull everything, open it with the

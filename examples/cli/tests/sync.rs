@@ -21,6 +21,7 @@ use std::process::{Child, Command, Output, Stdio};
 use serde_json::Value;
 
 const PW: &str = "sync story password 42";
+const NEW_PW: &str = "a brand new password 43";
 const MARKERS: [&str; 5] = [
     "MARKER-alpha-1c9e",
     "MARKER-beta-77d1",
@@ -244,10 +245,15 @@ impl Device {
     }
 
     fn run(&self, args: &[&str]) -> Output {
+        self.run_pw(PW, args)
+    }
+
+    fn run_pw(&self, password: &str, args: &[&str]) -> Output {
         Command::new(env!("CARGO_BIN_EXE_promptvault"))
             .args(args)
             .env("PROMPTVAULT_VAULT", &self.vault)
-            .env("PROMPTVAULT_PASSWORD", PW)
+            .env("PROMPTVAULT_PASSWORD", password)
+            .env("PROMPTVAULT_NEW_PASSWORD", NEW_PW)
             .env("XDG_STATE_HOME", &self.state)
             .env_remove("PROMPTVAULT_RECOVERY_KEY")
             .stdin(Stdio::null())
@@ -486,4 +492,67 @@ fn hostile_server_on_sqlite() {
 #[test]
 fn hostile_server_on_postgres() {
     hostile_server(Backend::Postgres);
+}
+
+/// A password change on one device follows to the server (its login keys
+/// follow the pushed header) and to the other device, which then needs the
+/// new password; nothing is lost on the way.
+fn password_change(backend: Backend) {
+    let Some(s) = Server::start(backend) else {
+        return;
+    };
+    let root = tempfile::tempdir().unwrap();
+    let a = Device::new(root.path(), "a");
+    let b = Device::new(root.path(), "b");
+    a.ok(&["init", "--kdf-memory-mib", "19", "--kdf-time", "1"]);
+    a.add("kept", MARKERS[0]);
+    a.sync(&s);
+    b.sync(&s);
+    b.add("from b", MARKERS[1]);
+
+    let out = a.run(&["passwd"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let sync = |d: &Device, pw: &str| {
+        d.run_pw(
+            pw,
+            &["sync", "--server", &s.url, "--account", "alice", "--json"],
+        )
+    };
+    let out = sync(&a, NEW_PW);
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    // B with the old password: refused by the server, nothing changes.
+    let before = std::fs::read(&b.vault).unwrap();
+    let old = sync(&b, PW);
+    assert_eq!(old.status.code(), Some(3), "{}", stderr(&old));
+    assert_eq!(std::fs::read(&b.vault).unwrap(), before);
+    // With the new one: B takes the new header and pushes its prompt.
+    let out = sync(&b, NEW_PW);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = sync(&a, NEW_PW);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let list = |d: &Device| {
+        let o = d.run_pw(NEW_PW, &["list", "--json"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        String::from_utf8(o.stdout).unwrap()
+    };
+    assert_eq!(list(&a), list(&b));
+    assert!(list(&a).contains("from b"));
+    // The old password opens neither vault file any more.
+    assert_eq!(b.run_pw(PW, &["list"]).status.code(), Some(3));
+    // A new device logs in with the new password.
+    let c = Device::new(root.path(), "c");
+    let out = sync(&c, NEW_PW);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(list(&c), list(&a));
+}
+
+#[test]
+fn password_change_on_sqlite() {
+    password_change(Backend::Sqlite);
+}
+
+#[test]
+fn password_change_on_postgres() {
+    password_change(Backend::Postgres);
 }
