@@ -1,0 +1,491 @@
+//! Issue 11 B: the version index in write-once segments (SPEC §6.4). An
+//! edit re-seals the metadata's open tail (under 64 entries) and the
+//! segment list, whatever the history; full blocks of 64 entries move to
+//! `prompt-index` records. Merges, prunes, imports and rotation rebuild or
+//! re-seal the segments; every state they reach stays writable.
+// Test code: unwrap/expect/indexing/panic are how a test fails, and failing
+// loudly is the point; the library itself denies them (workspace lints).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    missing_docs
+)]
+
+use std::collections::BTreeSet;
+
+use promptvault::format::read::parse_record;
+use promptvault::inspect::inspect;
+use promptvault::model::{MAX_MERGED_VERSIONS, MAX_SEGMENTS, MAX_TITLE_LEN, SEGMENT_ENTRIES};
+use promptvault::{
+    Credential, Draft, Error, KdfParams, MemoryStore, Password, PromptId, RecordKind, Timestamp,
+    Vault,
+};
+
+fn fast() -> KdfParams {
+    KdfParams::new(KdfParams::MIN_M_COST_KIB, 1, 1).unwrap()
+}
+
+fn pw() -> Password {
+    Password::new("pw").unwrap()
+}
+
+fn draft(i: usize) -> Draft {
+    Draft {
+        title: format!("v{i}"),
+        body: format!("body {i}"),
+        ..Draft::default()
+    }
+}
+
+/// A title of exactly [`MAX_TITLE_LEN`] bytes, unique per `i`.
+fn long_draft(i: usize) -> Draft {
+    let head = format!("{i:06} ");
+    Draft {
+        title: format!("{head}{}", "t".repeat(MAX_TITLE_LEN - head.len())),
+        body: "b".into(),
+        ..Draft::default()
+    }
+}
+
+fn new_vault() -> (Vault, MemoryStore) {
+    let c = Vault::create(&pw(), fast()).unwrap();
+    let mut s = MemoryStore::new();
+    s.apply(&c.changes);
+    (c.vault, s)
+}
+
+fn reopen(s: &MemoryStore) -> Result<Vault, Error> {
+    Vault::open(
+        s.header().unwrap(),
+        s.record_bytes(),
+        Credential::Password(&pw()),
+    )
+}
+
+fn records_of(s: &MemoryStore, kind: RecordKind) -> Vec<Vec<u8>> {
+    s.records()
+        .filter(|r| r.kind() == kind)
+        .map(|r| r.as_bytes().to_vec())
+        .collect()
+}
+
+/// The body length of the prompt's metadata record.
+fn meta_body(s: &MemoryStore) -> usize {
+    let metas = records_of(s, RecordKind::PromptMeta);
+    assert_eq!(metas.len(), 1);
+    parse_record(&metas[0]).unwrap().1.len()
+}
+
+/// A prompt with `n` versions, each `make(i)`, in one vault.
+fn prompt_with(n: usize, make: fn(usize) -> Draft) -> (Vault, MemoryStore, PromptId) {
+    let (mut v, mut s) = new_vault();
+    let (id, c) = v
+        .create_prompt(&make(0), &[], false, Timestamp(1_000))
+        .unwrap();
+    s.apply(&c);
+    for i in 1..n {
+        let (_, c) = v
+            .add_version(id, &make(i), Timestamp(1_000 + i as u64))
+            .unwrap();
+        s.apply(&c);
+    }
+    (v, s, id)
+}
+
+/// Every 64th edit seals one segment; the others put only the version and
+/// the metadata, whose size does not grow with the history.
+#[test]
+fn an_edit_reseals_the_tail_and_the_segment_list_only() {
+    let (mut v, mut s, id) = prompt_with(1, draft);
+    let small = meta_body(&s);
+    let mut sizes = BTreeSet::new();
+    for i in 1..1000 {
+        let (_, c) = v
+            .add_version(id, &draft(i), Timestamp(2_000 + i as u64))
+            .unwrap();
+        let segments = c
+            .puts
+            .iter()
+            .filter(|r| r.kind() == RecordKind::PromptIndex)
+            .count();
+        // Versions 64, 128, …: the tail is full and becomes a segment.
+        assert_eq!(
+            segments,
+            usize::from((i + 1) % SEGMENT_ENTRIES == 0),
+            "edit {i}"
+        );
+        assert_eq!(c.puts.len(), 2 + segments, "edit {i}");
+        assert!(c.deletes.is_empty());
+        s.apply(&c);
+        sizes.insert(meta_body(&s));
+    }
+    assert_eq!(records_of(&s, RecordKind::PromptIndex).len(), 1000 / 64);
+    // The metadata record stays within a few padded sizes: a tail of under
+    // 64 entries (2 KiB of base64url) and 15 segment ids.
+    let largest = *sizes.iter().max().unwrap();
+    assert!(largest <= 4096, "metadata body {largest} bytes");
+    assert!(small <= largest);
+    let back = reopen(&s).unwrap();
+    assert_eq!(back.history(id).unwrap(), v.history(id).unwrap());
+    assert_eq!(back.summary(id).unwrap().version_count, 1000);
+    back.verify().unwrap();
+}
+
+/// The keyless API knows the new kind: its storage key, its segment id,
+/// and a body limit that refuses a longer record before allocating.
+#[test]
+fn inspect_reads_a_segment_keylessly() {
+    let (_, s, id) = prompt_with(SEGMENT_ENTRIES, draft);
+    let seg = records_of(&s, RecordKind::PromptIndex);
+    assert_eq!(seg.len(), 1);
+    let info = inspect(&seg[0]).unwrap();
+    assert_eq!(info.kind, "prompt-index");
+    assert_eq!(info.kind_code, 7);
+    assert_eq!(info.prompt_id, Some(id));
+    assert_eq!(info.version_id, None);
+    let sid = info.segment_id.unwrap();
+    assert_eq!(
+        info.storage_key,
+        format!("i.{}.{}", id.to_hex(), sid.to_hex())
+    );
+    // 64 entries: padmé(4 + 1536) = 1600, plus nonce and tag.
+    assert_eq!(seg[0].len(), 72 + 12 + 1600 + 16);
+    let json = serde_json::to_value(&info).unwrap();
+    assert_eq!(json["segmentId"], sid.to_hex());
+    // Other kinds carry no segment id in their JSON form.
+    let meta = records_of(&s, RecordKind::PromptMeta);
+    assert!(
+        serde_json::to_value(inspect(&meta[0]).unwrap())
+            .unwrap()
+            .get("segmentId")
+            .is_none()
+    );
+    // A body one padded size larger than the limit is refused keylessly.
+    let mut big = seg[0][..72].to_vec();
+    big[68..72].copy_from_slice(&(12u32 + 1792 + 16).to_le_bytes());
+    big.resize(72 + 12 + 1792 + 16, 0);
+    assert!(matches!(inspect(&big), Err(Error::LimitExceeded { .. })));
+}
+
+/// A listed segment that the server drops is a missing record, as a
+/// dropped version is; a segment the metadata does not list is ignored
+/// and deleted with the prompt.
+#[test]
+fn a_dropped_segment_is_missing_and_a_stray_one_is_ignored() {
+    let (v, s, id) = prompt_with(130, draft);
+    let segs = records_of(&s, RecordKind::PromptIndex);
+    assert_eq!(segs.len(), 2);
+    let dropped: Vec<&[u8]> = s
+        .records()
+        .filter(|r| r.as_bytes() != segs[0].as_slice())
+        .map(|r| r.as_bytes())
+        .collect();
+    let err = Vault::open(s.header().unwrap(), dropped, Credential::Password(&pw())).unwrap_err();
+    assert!(matches!(err, Error::MissingRecord { .. }), "{err}");
+
+    // A stray: a segment of this prompt sealed by another store's edit
+    // that this metadata never listed.
+    let (mut other, mut os) = (v.clone(), s.clone());
+    for i in 0..64 {
+        let (_, c) = other
+            .add_version(id, &draft(1000 + i), Timestamp(9_000 + i as u64))
+            .unwrap();
+        os.apply(&c);
+    }
+    let mut with_stray = s.clone();
+    for r in os.records().filter(|r| r.kind() == RecordKind::PromptIndex) {
+        if !segs.contains(&r.as_bytes().to_vec()) {
+            let mut c = promptvault::Changeset::default();
+            c.puts.push(r.clone());
+            with_stray.apply(&c);
+        }
+    }
+    assert_eq!(records_of(&with_stray, RecordKind::PromptIndex).len(), 3);
+    let mut back = reopen(&with_stray).unwrap();
+    assert_eq!(back.history(id).unwrap(), v.history(id).unwrap());
+    // It survives edits (a newer metadata may list it) and goes with the prompt.
+    let (_, c) = back
+        .add_version(id, &draft(5000), Timestamp(99_999))
+        .unwrap();
+    assert!(c.deletes.is_empty());
+    with_stray.apply(&c);
+    let c = back.delete_prompt(id).unwrap();
+    with_stray.apply(&c);
+    assert_eq!(with_stray.len(), 0, "every record of the prompt is deleted");
+}
+
+/// Pruning a version inside a sealed segment retires that segment (its
+/// record is deleted, its live entries cut again with the tail); the
+/// tombstone keeps a replayed copy deleted.
+#[test]
+fn prune_inside_a_segment_rewrites_it() {
+    let (mut v, mut s, id) = prompt_with(200, draft);
+    let before: BTreeSet<Vec<u8>> = records_of(&s, RecordKind::PromptIndex)
+        .into_iter()
+        .collect();
+    assert_eq!(before.len(), 3);
+    let victim = v.history(id).unwrap()[5].id;
+    let c = v.delete_version(id, victim, Timestamp(50_000)).unwrap();
+    let retired = c.deletes.iter().filter(|k| k.starts_with("i.")).count();
+    assert_eq!(retired, 1, "{:?}", c.deletes);
+    s.apply(&c);
+    let after: BTreeSet<Vec<u8>> = records_of(&s, RecordKind::PromptIndex)
+        .into_iter()
+        .collect();
+    assert_eq!(before.intersection(&after).count(), 2);
+    let back = reopen(&s).unwrap();
+    assert_eq!(back.history(id).unwrap(), v.history(id).unwrap());
+    assert_eq!(back.summary(id).unwrap().version_count, 199);
+    // Keep 10: every segment goes, the 10 newest stay in the tail.
+    let c = v.prune_history(id, 10, Timestamp(60_000)).unwrap();
+    s.apply(&c);
+    assert!(records_of(&s, RecordKind::PromptIndex).is_empty());
+    assert_eq!(reopen(&s).unwrap().history(id).unwrap().len(), 10);
+}
+
+/// Two devices cut different segments from the same tail; merging either
+/// way gives the same index, and a second exchange writes nothing.
+#[test]
+fn concurrent_segments_merge_and_converge() {
+    let (a, s0, id) = prompt_with(60, draft);
+    let (mut a, mut sa) = (a, s0.clone());
+    let mut b = reopen(&s0).unwrap();
+    let mut sb = s0.clone();
+    for i in 0..10 {
+        let (_, c) = a
+            .add_version(id, &draft(100 + i), Timestamp(10_000 + i as u64))
+            .unwrap();
+        sa.apply(&c);
+        let (_, c) = b
+            .add_version(id, &draft(200 + i), Timestamp(20_000 + i as u64))
+            .unwrap();
+        sb.apply(&c);
+    }
+    // Each side sealed its own segment holding the shared first 60.
+    let seg_a: BTreeSet<Vec<u8>> = records_of(&sa, RecordKind::PromptIndex)
+        .into_iter()
+        .collect();
+    let seg_b: BTreeSet<Vec<u8>> = records_of(&sb, RecordKind::PromptIndex)
+        .into_iter()
+        .collect();
+    assert_eq!((seg_a.len(), seg_b.len()), (1, 1));
+    assert!(seg_a.is_disjoint(&seg_b));
+
+    let ra = a.merge(sb.record_bytes()).unwrap();
+    sa.apply(&ra.changes);
+    let rb = b.merge(sa.record_bytes()).unwrap();
+    sb.apply(&rb.changes);
+    assert_eq!(a.history(id).unwrap(), b.history(id).unwrap());
+    assert_eq!(a.history(id).unwrap().len(), 80);
+    for s in [&sa, &sb] {
+        assert_eq!(
+            reopen(s).unwrap().history(id).unwrap(),
+            a.history(id).unwrap()
+        );
+    }
+    // Settled: another exchange changes nothing on either side.
+    let again = a.merge(sb.record_bytes()).unwrap();
+    assert_eq!(
+        again
+            .changes
+            .puts
+            .iter()
+            .filter(|r| r.kind() == RecordKind::PromptMeta)
+            .count(),
+        0
+    );
+    let again = b.merge(sa.record_bytes()).unwrap();
+    assert_eq!(
+        again
+            .changes
+            .puts
+            .iter()
+            .filter(|r| r.kind() == RecordKind::PromptMeta)
+            .count(),
+        0
+    );
+}
+
+/// Rotation re-seals every segment under the new generation with the same
+/// id, and an interrupted rotation still opens.
+#[test]
+fn rotation_reseals_segments() {
+    let (mut v, mut s, id) = prompt_with(150, draft);
+    let keys: BTreeSet<String> = s
+        .records()
+        .filter(|r| r.kind() == RecordKind::PromptIndex)
+        .map(promptvault::SealedRecord::storage_key)
+        .collect();
+    let (_, c) = v.rotate(&pw()).unwrap();
+    let mut half = s.clone();
+    let mut partial = c.clone();
+    partial.puts.retain(|r| {
+        r.kind() != RecordKind::PromptIndex || r.storage_key() == *keys.first().unwrap()
+    });
+    partial.deletes.clear();
+    half.apply(&partial);
+    let mut h = reopen(&half).unwrap();
+    assert_eq!(h.history(id).unwrap(), v.history(id).unwrap());
+    assert!(h.rotation_pending());
+    half.apply(&h.finish_rotation().unwrap());
+    s.apply(&c);
+    s.apply(&v.finish_rotation().unwrap());
+    for store in [&s, &half] {
+        let segs: Vec<_> = store
+            .records()
+            .filter(|r| r.kind() == RecordKind::PromptIndex)
+            .collect();
+        assert_eq!(segs.len(), 2);
+        assert!(segs.iter().all(|r| r.header().key_generation() == 2));
+        let after: BTreeSet<String> = segs.iter().map(|r| r.storage_key()).collect();
+        assert_eq!(after, keys);
+        let back = reopen(store).unwrap();
+        assert!(!back.rotation_pending());
+        assert_eq!(back.history(id).unwrap(), v.history(id).unwrap());
+    }
+}
+
+/// Versions written before their metadata arrives are adopted, segments or
+/// not, and the next edit files them in the index.
+#[test]
+fn versions_before_their_metadata_are_adopted() {
+    let (mut v, mut s, id) = prompt_with(10, draft);
+    let mut late = s.clone();
+    let mut c_all = promptvault::Changeset::default();
+    for i in 0..100 {
+        let (_, c) = v
+            .add_version(id, &draft(300 + i), Timestamp(30_000 + i as u64))
+            .unwrap();
+        c_all.extend(c);
+    }
+    s.apply(&c_all);
+    // Only the version records reach `late`, not the metadata or segments.
+    let mut versions_only = c_all.clone();
+    versions_only
+        .puts
+        .retain(|r| r.kind() == RecordKind::PromptVersion);
+    late.apply(&versions_only);
+    let mut back = reopen(&late).unwrap();
+    assert_eq!(back.history(id).unwrap().len(), 110);
+    let (_, c) = back
+        .add_version(id, &draft(999), Timestamp(40_000))
+        .unwrap();
+    late.apply(&c);
+    assert!(!records_of(&late, RecordKind::PromptIndex).is_empty());
+    let again = reopen(&late).unwrap();
+    assert_eq!(again.history(id).unwrap(), back.history(id).unwrap());
+    assert!(meta_body(&late) <= 4096);
+}
+
+/// Device `seed` of a prompt: a copy of `base` that adds `n` versions with
+/// long titles.
+fn device(base: &MemoryStore, id: PromptId, seed: usize, n: usize) -> (Vault, MemoryStore) {
+    let mut v = reopen(base).unwrap();
+    let mut s = base.clone();
+    for i in 0..n {
+        let k = seed * 10_000 + i;
+        let (_, c) = v
+            .add_version(id, &long_draft(k), Timestamp(1_000_000 + k as u64))
+            .unwrap();
+        s.apply(&c);
+    }
+    (v, s)
+}
+
+/// The issue's failing case: two sides of 600+ long-titled versions each
+/// merge, import and export.
+#[test]
+fn two_sides_of_600_long_titled_versions_merge() {
+    let (_, base, id) = prompt_with(1, long_draft);
+    let (mut a, mut sa) = device(&base, id, 1, 650);
+    let (b, sb) = device(&base, id, 2, 650);
+    let r = a.merge(sb.record_bytes()).unwrap();
+    sa.apply(&r.changes);
+    assert_eq!(a.summary(id).unwrap().version_count, 1301);
+    assert!(meta_body(&sa) <= 4096);
+    let back = reopen(&sa).unwrap();
+    assert_eq!(back.history(id).unwrap(), a.history(id).unwrap());
+    let file = b.export(&pw(), fast()).unwrap();
+    let rep = a.import(&file, &pw(), Timestamp(5)).unwrap();
+    assert_eq!(rep.versions_added, 0);
+    assert!(rep.refused.is_empty());
+}
+
+/// No state an edit, import or merge can reach is unwritable: a prompt at
+/// the merged limit (4000 versions) with 1024-byte titles, built by merging
+/// two sides of 2000, is edited, pruned, merged again, exported and
+/// imported, every record within its limits and re-read whole.
+#[test]
+fn the_largest_history_stays_writable() {
+    let (_, base, id) = prompt_with(1, long_draft);
+    // Four devices of 999 or 1000 new versions: sides of 2000 each.
+    let (mut a, mut sa) = device(&base, id, 1, 999);
+    let (b, sb) = device(&base, id, 2, 999);
+    let (mut c, mut sc) = device(&base, id, 3, 999);
+    let (d, sd) = device(&base, id, 4, 999);
+    let r = a.merge(sb.record_bytes()).unwrap();
+    sa.apply(&r.changes);
+    let r = c.merge(sd.record_bytes()).unwrap();
+    sc.apply(&r.changes);
+    assert_eq!(a.summary(id).unwrap().version_count, 1999);
+    // Each side edits its metadata after its own merge.
+    sa.apply(&a.add_tags(id, &["side a".into()], Timestamp(7)).unwrap());
+    sc.apply(&c.set_favorite(id, true, Timestamp(8)).unwrap());
+    let r = a.merge(sc.record_bytes()).unwrap();
+    sa.apply(&r.changes);
+    assert_eq!(a.summary(id).unwrap().version_count, 3997);
+    // Metadata members resolve to one side's (the later edit, SPEC §8).
+    assert!(a.summary(id).unwrap().favorite);
+
+    // Local adds stop at the local limit; merged histories are edited by
+    // their metadata and pruned.
+    assert!(matches!(
+        a.add_version(id, &long_draft(1), Timestamp(9)),
+        Err(Error::LimitExceeded { .. })
+    ));
+    sa.apply(&a.add_tags(id, &["x".repeat(64)], Timestamp(10)).unwrap());
+    sa.apply(&a.set_archived(id, true, Timestamp(11)).unwrap());
+    let oldest = a.history(id).unwrap()[1].id;
+    sa.apply(&a.delete_version(id, oldest, Timestamp(12)).unwrap());
+
+    // Every record within its kind's limits, the metadata small.
+    for r in sa.records() {
+        let (h, body) = parse_record(r.as_bytes()).unwrap();
+        assert!(body.len() <= h.kind().max_body_len());
+    }
+    assert!(meta_body(&sa) <= 8192, "{}", meta_body(&sa));
+    let segments = records_of(&sa, RecordKind::PromptIndex).len();
+    assert!(
+        segments <= MAX_SEGMENTS && segments >= 3996 / 64,
+        "{segments}"
+    );
+    let back = reopen(&sa).unwrap();
+    assert_eq!(back.history(id).unwrap(), a.history(id).unwrap());
+    assert_eq!(back.summary(id).unwrap().version_count, 3996);
+
+    // The other side merges the whole thing back, and the result reopens.
+    let r = c.merge(sa.record_bytes()).unwrap();
+    sc.apply(&r.changes);
+    assert_eq!(c.history(id).unwrap(), a.history(id).unwrap());
+    assert_eq!(
+        reopen(&sc).unwrap().history(id).unwrap(),
+        a.history(id).unwrap()
+    );
+
+    // Export and import into a fresh vault: the same history, all of it.
+    let file = a.export(&pw(), fast()).unwrap();
+    let (mut fresh, mut fs) = new_vault();
+    let rep = fresh.import(&file, &pw(), Timestamp(13)).unwrap();
+    assert!(rep.refused.is_empty(), "{:?}", rep.refused);
+    assert_eq!(rep.versions_added, 3996);
+    fs.apply(&rep.changes);
+    assert!(meta_body(&fs) <= 8192);
+    let imported = reopen(&fs).unwrap();
+    assert_eq!(imported.history(id).unwrap(), a.history(id).unwrap());
+    // And into the vault it came from: nothing new.
+    let rep = a.import(&file, &pw(), Timestamp(14)).unwrap();
+    assert_eq!(rep.versions_added, 0);
+    assert!(MAX_MERGED_VERSIONS >= 3996);
+}
