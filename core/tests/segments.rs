@@ -489,3 +489,59 @@ fn the_largest_history_stays_writable() {
     assert_eq!(rep.versions_added, 0);
     assert!(MAX_MERGED_VERSIONS >= 3996);
 }
+
+/// An authentic segment that breaks a rule (SPEC §6.4) damages its prompt
+/// only (SPEC §6.3): the rest of the vault opens, and the damaged prompt is
+/// exported as far as readable and deleted with its segment records.
+#[test]
+fn a_rule_breaking_segment_damages_its_prompt_only() {
+    use promptvault::SegmentId;
+    use promptvault::format::text;
+    let (mut v, mut s, bad) = prompt_with(3, draft);
+    let (good, c) = v
+        .create_prompt(&draft(7), &[], false, Timestamp(5))
+        .unwrap();
+    s.apply(&c);
+    let sid = SegmentId::from_bytes([0x5e; 16]);
+    // Two entries out of order: authentic, but not a segment a writer makes.
+    let h = v.history(bad).unwrap();
+    let mut plain = Vec::new();
+    for e in [&h[2], &h[1]] {
+        plain.extend_from_slice(e.id.as_bytes());
+        plain.extend_from_slice(&e.created.0.to_le_bytes());
+    }
+    s.apply(&v.unchecked_segment_for_tests(bad, sid, &plain).unwrap());
+    let mut meta: serde_json::Value =
+        serde_json::from_slice(&v.meta_json_for_tests(bad).unwrap()).unwrap();
+    // The tail keeps the first entry; the segment lists the other two.
+    let tail = text::decode(meta["versions"].as_str().unwrap()).unwrap();
+    meta["versions"] = serde_json::json!(text::encode(&tail[..24]));
+    meta["segments"] = serde_json::json!(text::encode(sid.as_bytes()));
+    s.apply(
+        &v.unchecked_meta_for_tests(bad, &serde_json::to_vec(&meta).unwrap())
+            .unwrap(),
+    );
+    let mut back = reopen(&s).unwrap();
+    assert_eq!(back.prompt_ids(), [good]);
+    let damaged = back.damaged_prompts();
+    assert_eq!(damaged.len(), 1);
+    assert_eq!(damaged[0].id, bad);
+    assert!(matches!(damaged[0].reason, Error::Malformed { .. }));
+    back.verify().unwrap();
+    // Exported as far as readable: rebuilt from its three versions.
+    let file = back.export(&pw(), fast()).unwrap();
+    let (mut fresh, _) = new_vault();
+    let rep = fresh.import(&file, &pw(), Timestamp(9)).unwrap();
+    assert!(rep.refused.is_empty());
+    assert_eq!(fresh.history(bad).unwrap().len(), 3);
+    // Deleted with every record, the segment included.
+    let c = back.delete_prompt(bad).unwrap();
+    assert!(
+        c.deletes.iter().any(|k| k.starts_with("i.")),
+        "{:?}",
+        c.deletes
+    );
+    s.apply(&c);
+    assert!(records_of(&s, RecordKind::PromptIndex).is_empty());
+    assert_eq!(reopen(&s).unwrap().prompt_ids(), [good]);
+}

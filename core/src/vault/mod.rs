@@ -792,8 +792,9 @@ impl Vault {
         }
     }
 
-    /// Opens every stored version, proving the whole vault authentic (open
-    /// only authenticates item keys and metadata; versions open on demand).
+    /// Opens every stored version and index segment, proving the whole
+    /// vault authentic (open only authenticates item keys, metadata and
+    /// the segments it lists; versions open on demand).
     ///
     /// # Errors
     ///
@@ -805,9 +806,17 @@ impl Vault {
             for rec in p.versions.values() {
                 self.open_version_record(p, rec)?;
             }
+            // Listed segments opened with their metadata; strays did not.
+            for rec in p.strays.values() {
+                let key = p
+                    .keys
+                    .get(&rec.header().key_gen)
+                    .ok_or(Error::Authentication)?;
+                sealing::open(key, rec)?;
+            }
         }
         for d in self.damaged.values() {
-            for rec in d.versions.values() {
+            for rec in d.versions.values().chain(d.segments.values()) {
                 let key = d
                     .keys
                     .get(&rec.header().key_gen)
@@ -886,6 +895,32 @@ impl Vault {
         );
         let mut changes = Changeset::default();
         changes.put_new(sealing::seal(item, h, content_json)?);
+        Ok(changes)
+    }
+
+    /// Seals `plaintext` as index segment `segment` of prompt `id` with no
+    /// rule applied (the metadata is not changed): what a buggy or hostile
+    /// client holding the keys could write. A test hook for degraded
+    /// reads, not API.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotFound`] for an unknown prompt; [`Error::Randomness`].
+    #[doc(hidden)]
+    pub fn unchecked_segment_for_tests(
+        &self,
+        id: PromptId,
+        segment: SegmentId,
+        plaintext: &[u8],
+    ) -> Result<Changeset> {
+        let p = self.prompt(id)?;
+        let (generation, item) = p.current_key()?;
+        let mut changes = Changeset::default();
+        changes.put_new(sealing::seal(
+            item,
+            segment_header(self.id(), generation, id, segment),
+            plaintext,
+        )?);
         Ok(changes)
     }
 

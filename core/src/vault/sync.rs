@@ -575,8 +575,12 @@ impl Vault {
                         // `keep` kept only segments of live entries.
                         let (layout, _, _) =
                             settle(self.id(), prompt, generation, key, kept, &|_| true)?;
-                        for rec in layout.segments.values() {
-                            changes.put(rec.record.clone());
+                        // Kept segments this store does not hold yet
+                        // (incoming ones were put above) and new ones.
+                        for (sid, seg) in &layout.segments {
+                            if !local_listed.contains(sid) && !state.strays.contains_key(sid) {
+                                changes.put(seg.record.clone());
+                            }
                         }
                         changes.put(seal_meta(
                             self.id(),
