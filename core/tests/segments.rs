@@ -415,79 +415,98 @@ fn two_sides_of_600_long_titled_versions_merge() {
 
 /// No state an edit, import or merge can reach is unwritable: a prompt at
 /// the merged limit (4000 versions) with 1024-byte titles, built by merging
-/// two sides of 2000, is edited, pruned, merged again, exported and
-/// imported, every record within its limits and re-read whole.
+/// two sides of about 2000, has its metadata edited, is merged with
+/// another device's 4000-version copy, exported, imported and pruned,
+/// every record within its limits and re-read whole; one version more is
+/// refused.
 #[test]
 fn the_largest_history_stays_writable() {
     let (_, base, id) = prompt_with(1, long_draft);
-    // Four devices of 999 or 1000 new versions: sides of 2000 each.
+    // Devices of 999 new versions each (1000 with the first), and one of 3:
+    // sides of 2002 and 1999, 4000 together.
     let (mut a, mut sa) = device(&base, id, 1, 999);
-    let (b, sb) = device(&base, id, 2, 999);
+    let (_, sb) = device(&base, id, 2, 999);
     let (mut c, mut sc) = device(&base, id, 3, 999);
-    let (d, sd) = device(&base, id, 4, 999);
-    let r = a.merge(sb.record_bytes()).unwrap();
-    sa.apply(&r.changes);
+    let (_, sd) = device(&base, id, 4, 999);
+    let (_, se) = device(&base, id, 5, 3);
+    for s in [&sb, &se] {
+        let r = a.merge(s.record_bytes()).unwrap();
+        sa.apply(&r.changes);
+    }
     let r = c.merge(sd.record_bytes()).unwrap();
     sc.apply(&r.changes);
-    assert_eq!(a.summary(id).unwrap().version_count, 1999);
-    // Each side edits its metadata after its own merge.
-    sa.apply(&a.add_tags(id, &["side a".into()], Timestamp(7)).unwrap());
-    sc.apply(&c.set_favorite(id, true, Timestamp(8)).unwrap());
+    assert_eq!(a.summary(id).unwrap().version_count, 2002);
+    assert_eq!(c.summary(id).unwrap().version_count, 1999);
     let r = a.merge(sc.record_bytes()).unwrap();
     sa.apply(&r.changes);
-    assert_eq!(a.summary(id).unwrap().version_count, 3997);
-    // Metadata members resolve to one side's (the later edit, SPEC §8).
-    assert!(a.summary(id).unwrap().favorite);
+    assert_eq!(a.summary(id).unwrap().version_count, MAX_MERGED_VERSIONS);
 
-    // Local adds stop at the local limit; merged histories are edited by
-    // their metadata and pruned.
+    // Edits at the limit: metadata (local adds stop at the local limit).
     assert!(matches!(
         a.add_version(id, &long_draft(1), Timestamp(9)),
         Err(Error::LimitExceeded { .. })
     ));
     sa.apply(&a.add_tags(id, &["x".repeat(64)], Timestamp(10)).unwrap());
     sa.apply(&a.set_archived(id, true, Timestamp(11)).unwrap());
-    let oldest = a.history(id).unwrap()[1].id;
-    sa.apply(&a.delete_version(id, oldest, Timestamp(12)).unwrap());
 
-    // Every record within its kind's limits, the metadata small.
-    for r in sa.records() {
-        let (h, body) = parse_record(r.as_bytes()).unwrap();
-        assert!(body.len() <= h.kind().max_body_len());
-    }
-    assert!(meta_body(&sa) <= 8192, "{}", meta_body(&sa));
-    let segments = records_of(&sa, RecordKind::PromptIndex).len();
-    assert!(
-        segments <= MAX_SEGMENTS && segments >= 3996 / 64,
-        "{segments}"
-    );
-    let back = reopen(&sa).unwrap();
-    assert_eq!(back.history(id).unwrap(), a.history(id).unwrap());
-    assert_eq!(back.summary(id).unwrap().version_count, 3996);
-
-    // The other side merges the whole thing back, and the result reopens.
+    // The other side reaches 4000 too, edits its own metadata, and the two
+    // 4000-version copies merge both ways.
+    let r = c.merge(sa.record_bytes()).unwrap();
+    sc.apply(&r.changes);
+    sc.apply(&c.set_favorite(id, true, Timestamp(12)).unwrap());
+    let r = a.merge(sc.record_bytes()).unwrap();
+    sa.apply(&r.changes);
     let r = c.merge(sa.record_bytes()).unwrap();
     sc.apply(&r.changes);
     assert_eq!(c.history(id).unwrap(), a.history(id).unwrap());
-    assert_eq!(
-        reopen(&sc).unwrap().history(id).unwrap(),
-        a.history(id).unwrap()
-    );
+    assert_eq!(a.summary(id).unwrap(), c.summary(id).unwrap());
+    assert!(a.summary(id).unwrap().favorite);
+
+    // Every record within its kind's limits; the metadata small.
+    for s in [&sa, &sc] {
+        for r in s.records() {
+            let (h, body) = parse_record(r.as_bytes()).unwrap();
+            assert!(body.len() <= h.kind().max_body_len());
+        }
+        assert!(meta_body(s) <= 8192, "{}", meta_body(s));
+        let segments = records_of(s, RecordKind::PromptIndex).len();
+        assert!((4000 / 64..=MAX_SEGMENTS).contains(&segments), "{segments}");
+        let back = reopen(s).unwrap();
+        assert_eq!(back.history(id).unwrap(), a.history(id).unwrap());
+        back.verify().unwrap();
+    }
+
+    // One version more than the limit is refused, and nothing changes.
+    let (_, sf) = device(&base, id, 6, 1);
+    let before = a.history(id).unwrap();
+    assert!(matches!(
+        a.merge(sf.record_bytes()),
+        Err(Error::LimitExceeded { .. })
+    ));
+    assert_eq!(a.history(id).unwrap(), before);
 
     // Export and import into a fresh vault: the same history, all of it.
     let file = a.export(&pw(), fast()).unwrap();
     let (mut fresh, mut fs) = new_vault();
     let rep = fresh.import(&file, &pw(), Timestamp(13)).unwrap();
     assert!(rep.refused.is_empty(), "{:?}", rep.refused);
-    assert_eq!(rep.versions_added, 3996);
+    assert_eq!(rep.versions_added, MAX_MERGED_VERSIONS);
     fs.apply(&rep.changes);
     assert!(meta_body(&fs) <= 8192);
-    let imported = reopen(&fs).unwrap();
-    assert_eq!(imported.history(id).unwrap(), a.history(id).unwrap());
+    assert_eq!(reopen(&fs).unwrap().history(id).unwrap(), before);
     // And into the vault it came from: nothing new.
     let rep = a.import(&file, &pw(), Timestamp(14)).unwrap();
     assert_eq!(rep.versions_added, 0);
-    assert!(MAX_MERGED_VERSIONS >= 3996);
+
+    // Pruning one version inside a segment at the limit.
+    let oldest = before[1].id;
+    sa.apply(&a.delete_version(id, oldest, Timestamp(15)).unwrap());
+    let back = reopen(&sa).unwrap();
+    assert_eq!(
+        back.summary(id).unwrap().version_count,
+        MAX_MERGED_VERSIONS - 1
+    );
+    assert_eq!(back.history(id).unwrap(), a.history(id).unwrap());
 }
 
 /// An authentic segment that breaks a rule (SPEC §6.4) damages its prompt
