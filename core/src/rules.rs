@@ -326,15 +326,16 @@ pub(crate) fn resolve_index<'a>(
     tail: &[IndexEntry],
     segments: impl IntoIterator<Item = &'a [IndexEntry]>,
 ) -> Result<Vec<IndexEntry>> {
+    const MAX: usize = MAX_MERGED_VERSIONS + MAX_TOMBSTONES;
+    let over = |n: usize| Error::too_large("index entries of one prompt", MAX, n);
     let mut all: Vec<IndexEntry> = tail.to_vec();
+    if all.len() > MAX {
+        return Err(over(all.len()));
+    }
     for s in segments {
         all.extend_from_slice(s);
-        if all.len() > MAX_MERGED_VERSIONS + MAX_TOMBSTONES {
-            return Err(Error::too_large(
-                "index entries of one prompt",
-                MAX_MERGED_VERSIONS + MAX_TOMBSTONES,
-                all.len(),
-            ));
+        if all.len() > MAX {
+            return Err(over(all.len()));
         }
     }
     let mut ids: HashSet<VersionId> = HashSet::with_capacity(all.len());
@@ -469,6 +470,62 @@ mod tests {
         for c in ['a', ' ', '\u{200f}', '\u{200e}', '\u{61c}', 'ß'] {
             assert!(!forbidden_in_label(c), "{c:?}");
         }
+    }
+
+    fn entry(t: u64, b: u8) -> IndexEntry {
+        IndexEntry {
+            created: crate::ids::Timestamp(t),
+            id: VersionId::from_bytes([b; 16]),
+        }
+    }
+
+    #[test]
+    fn segment_rules() {
+        let full: Vec<IndexEntry> = (0..64u8).map(|i| entry(u64::from(i), i)).collect();
+        check_segment(&full).unwrap();
+        check_segment(&full[..1]).unwrap();
+        assert!(check_segment(&[]).is_err());
+        let mut over = full.clone();
+        over.push(entry(99, 99));
+        assert!(check_segment(&over).is_err());
+        assert!(check_segment(&[entry(2, 1), entry(1, 2)]).is_err());
+        assert!(check_segment(&[entry(1, 1), entry(1, 1)]).is_err());
+        // Same time: ordered by id bytes.
+        check_segment(&[entry(1, 1), entry(1, 2)]).unwrap();
+
+        let ids: Vec<SegmentId> = (1..=3u8).map(|b| SegmentId::from_bytes([b; 16])).collect();
+        check_segment_ids(&ids).unwrap();
+        check_segment_ids(&[]).unwrap();
+        assert!(check_segment_ids(&[ids[1], ids[0]]).is_err());
+        assert!(check_segment_ids(&[ids[0], ids[0]]).is_err());
+        assert!(check_segment_ids(&[SegmentId::from_bytes([0; 16])]).is_err());
+        let many: Vec<SegmentId> = (0..=MAX_SEGMENTS)
+            .map(|i| {
+                let mut b = [1u8; 16];
+                b[..8].copy_from_slice(&(i as u64).to_be_bytes());
+                SegmentId::from_bytes(b)
+            })
+            .collect();
+        assert_eq!(
+            check_segment_ids(&many),
+            Err(Error::LimitExceeded {
+                what: "index segments of one prompt",
+                limit: 128,
+                actual: 129
+            })
+        );
+    }
+
+    #[test]
+    fn a_version_in_two_places_is_refused() {
+        let tail = [entry(1, 1)];
+        let seg = [entry(2, 2), entry(3, 3)];
+        assert_eq!(resolve_index(&tail, [&seg[..]]).unwrap().len(), 3);
+        let twice = [entry(1, 1)];
+        assert!(resolve_index(&tail, [&twice[..]]).is_err());
+        assert!(resolve_index(&[], [&seg[..], &seg[..1]]).is_err());
+        // The same id at another time is still the same version.
+        assert!(resolve_index(&[entry(9, 2)], [&seg[..]]).is_err());
     }
 
     #[test]
