@@ -131,6 +131,10 @@ fn an_edit_reseals_the_tail_and_the_segment_list_only() {
     assert_eq!(back.history(id).unwrap(), v.history(id).unwrap());
     assert_eq!(back.summary(id).unwrap().version_count, 1000);
     back.verify().unwrap();
+    // The state edits built passes the full check (every entry, the
+    // layout), which `records()` runs when it re-seals the metadata.
+    let all = v.records().unwrap();
+    assert_eq!(all.len(), s.len());
 }
 
 /// The keyless API knows the new kind: its storage key, its segment id,
@@ -475,6 +479,9 @@ fn the_largest_history_stays_writable() {
         assert_eq!(back.history(id).unwrap(), a.history(id).unwrap());
         back.verify().unwrap();
     }
+    // What the merges and edits built passes the full check.
+    assert_eq!(a.records().unwrap().len(), sa.len());
+    assert_eq!(c.records().unwrap().len(), sc.len());
 
     // One version more than the limit is refused, and nothing changes.
     let (_, sf) = device(&base, id, 6, 1);
