@@ -309,12 +309,13 @@ impl Vault {
         rules::sort_entries(&mut state.layout.tail);
         // The new entries join the tail, cut into segments (SPEC §6.4).
         let layout = core::mem::take(&mut state.layout);
-        let (layout, puts, deletes) = settle(vault_id, id, kgen, &item, layout, &|v| {
+        let settled = settle(vault_id, id, kgen, &item, layout, &|v| {
             state.versions.contains_key(&v)
         })?;
-        state.layout = layout;
-        changes.puts.extend(puts);
-        changes.deletes.extend(deletes);
+        state.layout = settled.layout;
+        state.strays.extend(settled.dropped);
+        changes.puts.extend(settled.puts);
+        changes.deletes.extend(settled.deletes);
         if !new {
             state.meta.updated = now;
         }

@@ -649,3 +649,63 @@ proptest::proptest! {
         proptest::prop_assert!(again.changes.puts.iter().all(|r| r.kind() != RecordKind::PromptMeta));
     }
 }
+
+/// A segment a merge stops listing is not deleted: another device may
+/// still list it and win a later merge. X cuts segment S; Y adopts it;
+/// Z, diverged before S, cuts an overlapping one and wins X's merge, so X
+/// stops listing S; then Y, whose metadata is newer, merges X's result,
+/// keeps S, and the shared store still opens.
+#[test]
+fn a_segment_no_longer_listed_here_may_still_be_listed_elsewhere() {
+    let (_, s0, id) = prompt_with(60, draft);
+    let mut server = s0.clone();
+    let mut x = reopen(&s0).unwrap();
+    let mut z = reopen(&s0).unwrap();
+    for i in 0..4 {
+        server.apply(
+            &x.add_version(id, &draft(100 + i), Timestamp(10_000 + i as u64))
+                .unwrap()
+                .1,
+        );
+    }
+    let s_x: Vec<Vec<u8>> = records_of(&server, RecordKind::PromptIndex);
+    assert_eq!(s_x.len(), 1);
+    // Y takes X's state, S included.
+    let mut y = reopen(&server).unwrap();
+    // Z edits more (a higher revision) from before S: its own segment.
+    let mut zs = s0.clone();
+    for i in 0..6 {
+        zs.apply(
+            &z.add_version(id, &draft(200 + i), Timestamp(20_000 + i as u64))
+                .unwrap()
+                .1,
+        );
+    }
+    let r = x.merge(zs.record_bytes()).unwrap();
+    server.apply(&zs_changes(&zs));
+    server.apply(&r.changes);
+    assert!(
+        r.changes.deletes.iter().all(|k| !k.starts_with("i.")),
+        "{:?}",
+        r.changes.deletes
+    );
+    // Y, offline, edits further (the newest revision) and then merges.
+    for i in 0..8 {
+        let (_, c) = y
+            .add_version(id, &draft(300 + i), Timestamp(30_000 + i as u64))
+            .unwrap();
+        server.apply(&c);
+    }
+    let r = y.merge(server.record_bytes()).unwrap();
+    server.apply(&r.changes);
+    let back = reopen(&server).unwrap();
+    assert_eq!(back.history(id).unwrap(), y.history(id).unwrap());
+    assert_eq!(back.history(id).unwrap().len(), 60 + 4 + 6 + 8);
+}
+
+/// Every record of a store, as one changeset of puts.
+fn zs_changes(s: &MemoryStore) -> promptvault::Changeset {
+    let mut c = promptvault::Changeset::default();
+    c.puts.extend(s.records().cloned());
+    c
+}

@@ -45,8 +45,13 @@ pub(crate) struct LayoutChange {
     pub(crate) tail: Vec<IndexEntry>,
     /// Segments sealed by this write.
     pub(crate) added: Vec<(SegmentId, Segment)>,
-    /// Segments no longer listed: their records are deleted.
+    /// Segments dissolved because they held an entry no longer live:
+    /// their records are deleted (every device that merges this write's
+    /// tombstones stops listing them too).
     pub(crate) retired: Vec<SegmentId>,
+    /// Segments dissolved by compaction: no longer listed here, but kept
+    /// as strays (another device's metadata may still list them).
+    pub(crate) dropped: Vec<SegmentId>,
     /// Every segment the new metadata lists, ascending.
     pub(crate) ids: Vec<SegmentId>,
 }
@@ -82,9 +87,9 @@ impl Layout {
     /// retired. Then, while the tail holds [`SEGMENT_ENTRIES`] or more, its
     /// oldest 64 entries become a new segment. If more than
     /// [`MAX_SEGMENTS`] would be listed, every segment of fewer than 64
-    /// entries is dissolved too and the tail cut again (at most
-    /// ⌊4000 / 64⌋ full segments remain). An edit of a clean layout costs
-    /// the tail and the segment list, nothing more.
+    /// entries is dissolved too (dropped, not deleted) and the tail cut
+    /// again (at most ⌊4000 / 64⌋ full segments remain). An edit of a
+    /// clean layout costs the tail and the segment list, nothing more.
     ///
     /// # Errors
     ///
@@ -110,11 +115,12 @@ impl Layout {
             tail.sort_unstable();
         }
         let mut added = Vec::new();
+        let mut dropped: Vec<SegmentId> = Vec::new();
         cut(&mut tail, &mut added, seal)?;
         if self.segments.len() - retired.len() + added.len() > MAX_SEGMENTS {
             for (id, s) in &self.segments {
                 if s.entries.len() < SEGMENT_ENTRIES && !retired.contains(id) {
-                    retired.push(*id);
+                    dropped.push(*id);
                     tail.extend(s.entries.iter().filter(|e| live(e.id)));
                 }
             }
@@ -124,7 +130,7 @@ impl Layout {
         let mut ids: Vec<SegmentId> = self
             .segments
             .keys()
-            .filter(|id| !retired.contains(id))
+            .filter(|id| !retired.contains(id) && !dropped.contains(id))
             .copied()
             .chain(added.iter().map(|(id, _)| *id))
             .collect();
@@ -133,22 +139,33 @@ impl Layout {
             tail,
             added,
             retired,
+            dropped,
             ids,
         })
     }
 
     /// Installs a planned change; returns the storage keys of the retired
-    /// segments, for the changeset's deletes.
-    pub(crate) fn apply(&mut self, prompt: PromptId, change: LayoutChange) -> Vec<String> {
+    /// segments, for the changeset's deletes, and the dropped segments'
+    /// records, for the prompt's strays.
+    pub(crate) fn apply(
+        &mut self,
+        prompt: PromptId,
+        change: LayoutChange,
+    ) -> (Vec<String>, Vec<(SegmentId, SealedRecord)>) {
         let mut deletes = Vec::with_capacity(change.retired.len());
         for id in change.retired {
             self.segments.remove(&id);
             deletes.push(segment_storage_key(prompt, id));
         }
+        let dropped = change
+            .dropped
+            .into_iter()
+            .filter_map(|id| self.segments.remove(&id).map(|s| (id, s.record)))
+            .collect();
         self.segments.extend(change.added);
         self.tail = change.tail;
         self.dirty = false;
-        deletes
+        (deletes, dropped)
     }
 
     /// A layout holding exactly `versions` (the live index, in index order),

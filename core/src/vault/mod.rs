@@ -170,7 +170,8 @@ impl PromptState {
         };
         self.revision = next.revision;
         self.meta_gen = next.generation;
-        let mut deletes = self.layout.apply(prompt, next.layout);
+        let (mut deletes, dropped) = self.layout.apply(prompt, next.layout);
+        self.strays.extend(dropped);
         deletes.extend(self.take_stale(prompt));
         deletes
     }
@@ -1180,8 +1181,9 @@ pub(crate) fn seal_meta_view(
 /// segments holding an entry `live` refuses are dissolved, the tail is cut
 /// into new segments of 64 sealed under `item` at `generation`, and the
 /// segment list is compacted above [`crate::model::MAX_SEGMENTS`].
-/// Returns the layout, the records to put and the keys to delete. The
-/// layout's tail must hold only live entries.
+/// Returns the layout, the records to put, the keys to delete and the
+/// segments compaction dropped (strays now). The layout's tail must hold
+/// only live entries.
 ///
 /// # Errors
 ///
@@ -1193,7 +1195,7 @@ pub(crate) fn settle(
     item: &Key,
     mut layout: Layout,
     live: &dyn Fn(VersionId) -> bool,
-) -> Result<(Layout, Vec<SealedRecord>, Vec<String>)> {
+) -> Result<Settled> {
     let mut seal = |entries: &[IndexEntry]| -> Result<(SegmentId, SealedRecord)> {
         let sid = SegmentId::generate()?;
         Ok((
@@ -1204,8 +1206,24 @@ pub(crate) fn settle(
     let tail = layout.tail.clone();
     let change = layout.plan(tail, live, &mut seal)?;
     let puts = change.puts().cloned().collect();
-    let deletes = layout.apply(prompt, change);
-    Ok((layout, puts, deletes))
+    let (deletes, dropped) = layout.apply(prompt, change);
+    Ok(Settled {
+        layout,
+        puts,
+        deletes,
+        dropped,
+    })
+}
+
+/// What [`settle`] made of a layout.
+pub(crate) struct Settled {
+    pub(crate) layout: Layout,
+    /// New segment records.
+    pub(crate) puts: Vec<SealedRecord>,
+    /// Storage keys of dissolved segments that held a dead entry.
+    pub(crate) deletes: Vec<String>,
+    /// Segments compaction stopped listing: strays now.
+    pub(crate) dropped: Vec<(SegmentId, SealedRecord)>,
 }
 
 /// The header of index segment `segment` of `prompt`.

@@ -476,13 +476,14 @@ impl Vault {
         let mut layout = p.layout.clone();
         layout.dirty = true;
         layout.tail.retain(|e| live.contains(&e.id));
-        let (layout, puts, deletes) = settle(vault_id, id, generation, item, layout, &|v| {
+        let settled = settle(vault_id, id, generation, item, layout, &|v| {
             live.contains(&v)
         })?;
+        let layout = settled.layout;
         let mut changes = Changeset {
             header: None,
-            puts,
-            deletes,
+            puts: settled.puts,
+            deletes: settled.deletes,
         };
         changes.put_new(seal_meta(
             vault_id, id, generation, item, revision, &meta, &layout,
@@ -493,6 +494,7 @@ impl Vault {
             .ok_or(Error::NotFound { what: "prompt" })?;
         p.meta = meta;
         p.layout = layout;
+        p.strays.extend(settled.dropped);
         p.revision = revision;
         p.meta_gen = generation;
         changes.deletes.extend(p.take_stale(id));

@@ -15,7 +15,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::layout::{Layout, Segment, segment_storage_key};
+use super::layout::{Layout, Segment};
 use super::{
     Changeset, Damaged, DamagedPrompt, PromptState, SeenRevisions, Vault, parse_json, seal_meta,
     settle,
@@ -572,9 +572,11 @@ impl Vault {
                             .checked_add(1)
                             .ok_or(Error::invalid("revision overflow"))?;
                         let (generation, key) = state.current_key()?;
-                        // `keep` kept only segments of live entries.
-                        let (layout, _, _) =
-                            settle(self.id(), prompt, generation, key, kept, &|_| true)?;
+                        // `keep` kept only segments of live entries;
+                        // compaction's dropped ones are in the pool, kept
+                        // as strays below.
+                        let layout =
+                            settle(self.id(), prompt, generation, key, kept, &|_| true)?.layout;
                         // Kept segments this store does not hold yet
                         // (incoming ones were put above) and new ones.
                         for (sid, seg) in &layout.segments {
@@ -605,21 +607,14 @@ impl Vault {
                     }
                 }
             }
-            // Segments no longer listed: a merge deletes the ones this
-            // vault listed (its metadata moved on); every other one stays
-            // a stray (SPEC §6.4).
+            // Segments no longer listed stay, as strays: another device's
+            // metadata may still list them (SPEC §6.4). Only a write that
+            // dissolves a segment for a dead entry deletes it.
             let listed_now: BTreeSet<SegmentId> = state.layout.segments.keys().copied().collect();
-            state.strays.clear();
-            for (sid, rec) in pool {
-                if listed_now.contains(&sid) {
-                    continue;
-                }
-                if collect && local_listed.contains(&sid) {
-                    changes.delete(segment_storage_key(prompt, sid));
-                } else {
-                    state.strays.insert(sid, rec);
-                }
-            }
+            state.strays = pool
+                .into_iter()
+                .filter(|(sid, _)| !listed_now.contains(sid))
+                .collect();
             if existing.is_none() {
                 report.prompts_added += 1;
             } else if meta_changed {
