@@ -25,8 +25,9 @@ use crate::record::SealedRecord;
 use crate::rng;
 use crate::rules;
 use crate::sealing;
+use crate::vault::layout::Layout;
 use crate::vault::{
-    Changeset, Damaged, PromptState, Vault, seal_item_key_with, seal_meta, seal_version,
+    Changeset, Damaged, PromptState, Vault, seal_item_key_with, seal_meta, seal_version, settle,
 };
 
 /// The export payload format tag.
@@ -265,6 +266,8 @@ impl Vault {
                         versions: Vec::new(),
                         ..incoming.clone()
                     },
+                    layout: Layout::default(),
+                    strays: BTreeMap::new(),
                     revision: 0,
                     meta_gen: generation,
                     versions: BTreeMap::new(),
@@ -300,8 +303,19 @@ impl Vault {
             changes.put_new(rec.clone());
             state.versions.insert(entry.id, rec);
             state.meta.versions.push(*entry);
+            state.layout.tail.push(*entry);
         }
         rules::sort_entries(&mut state.meta.versions);
+        rules::sort_entries(&mut state.layout.tail);
+        // The new entries join the tail, cut into segments (SPEC §6.4).
+        let layout = core::mem::take(&mut state.layout);
+        let settled = settle(vault_id, id, kgen, &item, layout, &|v| {
+            state.versions.contains_key(&v)
+        })?;
+        state.layout = settled.layout;
+        state.strays.extend(settled.dropped);
+        changes.puts.extend(settled.puts);
+        changes.deletes.extend(settled.deletes);
         if !new {
             state.meta.updated = now;
         }
@@ -317,6 +331,7 @@ impl Vault {
             &item,
             state.revision,
             &state.meta,
+            &state.layout,
         )?);
         changes.deletes.extend(state.take_stale(id));
         Ok(Some(StagedImport {
@@ -347,9 +362,20 @@ fn salvage(id: PromptId, d: &Damaged) -> Result<Option<ExportedPrompt>> {
         }
     }
     let plain = open(&d.meta)?;
-    let meta = match crate::vault::parse_json::<Meta>(&plain, "metadata JSON") {
-        Ok(m) => m,
-        Err(_) => {
+    // The stored metadata with its index resolved from the segments held,
+    // if all of it reads; else rebuilt from the versions.
+    let stored = crate::vault::sync::parse_meta(&plain).ok().and_then(|m| {
+        let mut segs = Vec::with_capacity(m.segments.len());
+        for sid in &m.segments {
+            let plain = open(d.segments.get(sid)?).ok()?;
+            segs.push(crate::model::index::parse_segment(&plain).ok()?);
+        }
+        let all = rules::resolve_index(&m.versions, segs.iter().map(Vec::as_slice)).ok()?;
+        Some(m.into_meta(all))
+    });
+    let meta = match stored {
+        Some(m) => m,
+        None => {
             let mut entries: Vec<IndexEntry> = versions
                 .iter()
                 .map(|(vid, c)| IndexEntry {

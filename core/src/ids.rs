@@ -95,6 +95,12 @@ id_type!(
     /// Identifies one immutable version of a prompt.
     VersionId
 );
+id_type!(
+    /// Identifies one sealed segment of a prompt's version index (a
+    /// `prompt-index` record, SPEC §6.4): drawn at random when the segment
+    /// is written, never reused.
+    SegmentId
+);
 
 /// Milliseconds since the Unix epoch, supplied by the caller.
 ///

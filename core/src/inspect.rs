@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::format::{self, RecordKind};
-use crate::ids::{PromptId, VaultId, VersionId};
+use crate::ids::{PromptId, SegmentId, VaultId, VersionId};
 use crate::kdf::KdfParams;
 use crate::key_header::KeyHeader;
 
@@ -27,6 +27,10 @@ pub struct RecordInfo {
     pub prompt_id: Option<PromptId>,
     /// The version, for version records.
     pub version_id: Option<VersionId>,
+    /// The segment, for prompt-index records (absent from the JSON form for
+    /// every other kind).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub segment_id: Option<SegmentId>,
     /// Key generation.
     pub key_generation: u32,
     /// Revision (headers and metadata; 0 otherwise).
@@ -84,6 +88,7 @@ pub fn inspect(bytes: &[u8]) -> Result<RecordInfo> {
         vault_id: h.vault_id,
         prompt_id: h.prompt_id(),
         version_id: h.version_id(),
+        segment_id: h.segment_id(),
         key_generation: h.key_gen,
         revision: h.revision,
         size: bytes.len(),

@@ -50,7 +50,7 @@ mod vault;
 
 pub use error::{Error, ErrorCode, Result};
 pub use format::{RecordHeader, RecordKind};
-pub use ids::{ID_LEN, PromptId, Timestamp, VaultId, VersionId};
+pub use ids::{ID_LEN, PromptId, SegmentId, Timestamp, VaultId, VersionId};
 pub use kdf::{KdfParams, SALT_LEN};
 pub use record::SealedRecord;
 

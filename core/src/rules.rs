@@ -21,14 +21,25 @@
 //!   metadata copy (index time, current title) that disagrees with the
 //!   version record ([`check_copies`], checked whenever a version record
 //!   is read).
+//!
+//! The stored form (SPEC §6.4) has rules of its own: index segments of
+//! 1–64 entries in index order ([`check_segment`]), segment ids strictly
+//! ascending and at most [`MAX_SEGMENTS`], no version in two places
+//! ([`resolve_index`]). A writer seals metadata only through
+//! [`check_meta`] with [`check_layout`] (every path that rebuilds the
+//! index: merge, import, prune, rotation) or [`check_stored`] (an edit that
+//! appends one new version or changes no entry), which checks what is
+//! sealed in time independent of the history's length: an edit may rely on
+//! the index it extends having passed the full check when it was built.
 
 use std::collections::HashSet;
 
 use crate::error::{Error, Result};
-use crate::ids::VersionId;
+use crate::ids::{SegmentId, VersionId};
 use crate::model::{
-    IndexEntry, MAX_BODY_LEN, MAX_MERGED_VERSIONS, MAX_NOTE_LEN, MAX_SETTINGS_LEN,
-    MAX_TAGS_PER_PROMPT, MAX_TITLE_LEN, MAX_TOMBSTONES, Meta, VersionContent,
+    IndexEntry, MAX_BODY_LEN, MAX_MERGED_VERSIONS, MAX_NOTE_LEN, MAX_SEGMENTS, MAX_SETTINGS_LEN,
+    MAX_TAGS_PER_PROMPT, MAX_TITLE_LEN, MAX_TOMBSTONES, Meta, MetaView, SEGMENT_ENTRIES,
+    VersionContent,
 };
 use crate::tags;
 
@@ -258,6 +269,192 @@ pub(crate) fn check_meta(meta: &Meta) -> Result<()> {
     }
 }
 
+/// The entries of one index segment (SPEC §6.4): 1 to [`SEGMENT_ENTRIES`],
+/// strictly ascending in index order `(created, id)`.
+///
+/// # Errors
+///
+/// [`Error::Malformed`] otherwise.
+pub(crate) fn check_segment(entries: &[IndexEntry]) -> Result<()> {
+    if entries.is_empty() || entries.len() > SEGMENT_ENTRIES {
+        return Err(Error::malformed("an index segment holds 1 to 64 entries"));
+    }
+    if entries.windows(2).any(|w| matches!(w, [a, b] if a >= b)) {
+        return Err(Error::malformed("index segment entries out of order"));
+    }
+    Ok(())
+}
+
+/// The segment list of a stored metadata (SPEC §6.4): strictly ascending
+/// by id bytes (so unique, and one encoding), no zero id, at most
+/// [`MAX_SEGMENTS`].
+///
+/// # Errors
+///
+/// [`Error::LimitExceeded`] above [`MAX_SEGMENTS`] (the real count);
+/// [`Error::Malformed`] otherwise.
+pub(crate) fn check_segment_ids(ids: &[SegmentId]) -> Result<()> {
+    if ids.len() > MAX_SEGMENTS {
+        return Err(Error::too_large(
+            "index segments of one prompt",
+            MAX_SEGMENTS,
+            ids.len(),
+        ));
+    }
+    if ids.windows(2).any(|w| matches!(w, [a, b] if a >= b)) {
+        return Err(Error::malformed("index segment ids not strictly ascending"));
+    }
+    if ids.iter().any(|s| s.as_bytes() == &[0; crate::ids::ID_LEN]) {
+        return Err(Error::malformed("a zero index segment id"));
+    }
+    Ok(())
+}
+
+/// The whole index of a stored metadata (SPEC §6.4): its open tail and the
+/// entries of every segment it lists, each segment already checked by
+/// [`check_segment`]. A version may appear in one place only. The result
+/// is brought to normal form by [`normalize_meta`] (tombstones, order,
+/// limits).
+///
+/// # Errors
+///
+/// [`Error::Malformed`] for a version listed twice;
+/// [`Error::LimitExceeded`] above [`MAX_MERGED_VERSIONS`] plus
+/// [`MAX_TOMBSTONES`] entries (more than any reachable state holds, before
+/// tombstoned entries are dropped).
+pub(crate) fn resolve_index<'a>(
+    tail: &[IndexEntry],
+    segments: impl IntoIterator<Item = &'a [IndexEntry]>,
+) -> Result<Vec<IndexEntry>> {
+    const MAX: usize = MAX_MERGED_VERSIONS + MAX_TOMBSTONES;
+    let over = |n: usize| Error::too_large("index entries of one prompt", MAX, n);
+    let mut all: Vec<IndexEntry> = tail.to_vec();
+    if all.len() > MAX {
+        return Err(over(all.len()));
+    }
+    for s in segments {
+        all.extend_from_slice(s);
+        if all.len() > MAX {
+            return Err(over(all.len()));
+        }
+    }
+    let mut ids: HashSet<VersionId> = HashSet::with_capacity(all.len());
+    for e in &all {
+        if !ids.insert(e.id) {
+            return Err(Error::malformed("metadata lists a version twice"));
+        }
+    }
+    Ok(all)
+}
+
+/// Checks a stored metadata form about to be sealed, in time independent
+/// of the history (SPEC §6.4): the current title, tags in normal form,
+/// tombstones strictly ascending and capped, the open tail strictly
+/// ascending with no tombstoned entry, the segment list as
+/// [`check_segment_ids`], and `current` listed (`listed` answers whether
+/// a version is in the index). The index it belongs to passed
+/// [`check_meta`] and [`check_layout`] when it was built; an edit only
+/// appends a fresh version to it.
+///
+/// # Errors
+///
+/// As [`check_title`], [`normalize_tags`] and [`check_segment_ids`];
+/// [`Error::Malformed`] for a form not in normal form.
+pub(crate) fn check_stored(view: &MetaView<'_>, listed: impl Fn(VersionId) -> bool) -> Result<()> {
+    check_title(view.title)?;
+    let tags = normalize_tags(view.tags.iter().map(String::as_str), MAX_TAGS_PER_PROMPT)?;
+    if tags != view.tags {
+        return Err(Error::malformed("metadata not in normal form"));
+    }
+    if view.deleted.len() > MAX_TOMBSTONES
+        || view
+            .deleted
+            .windows(2)
+            .any(|w| matches!(w, [a, b] if a >= b))
+    {
+        return Err(Error::malformed("metadata not in normal form"));
+    }
+    if view.tail.windows(2).any(|w| matches!(w, [a, b] if a >= b))
+        || view
+            .tail
+            .iter()
+            .any(|e| view.deleted.binary_search(&e.id).is_ok())
+    {
+        return Err(Error::malformed("metadata not in normal form"));
+    }
+    check_segment_ids(view.segments)?;
+    if !listed(view.current) {
+        return Err(Error::malformed("metadata current version is not listed"));
+    }
+    Ok(())
+}
+
+/// Checks the one version an edit adds to an index of `count` live
+/// entries (`listed` answers whether a version is in it): not listed yet,
+/// not tombstoned in `fields.deleted`, and the index stays within
+/// [`MAX_MERGED_VERSIONS`]. With [`check_stored`], what an edit seals then
+/// passes the full check, in time independent of the history.
+///
+/// # Errors
+///
+/// [`Error::Malformed`] for a listed or tombstoned id;
+/// [`Error::LimitExceeded`] above the version limit.
+pub(crate) fn check_new_entry(
+    fields: &Meta,
+    count: usize,
+    entry: &IndexEntry,
+    listed: impl Fn(VersionId) -> bool,
+) -> Result<()> {
+    if listed(entry.id) || fields.deleted.binary_search(&entry.id).is_ok() {
+        return Err(Error::malformed("metadata lists a version twice"));
+    }
+    if count >= MAX_MERGED_VERSIONS {
+        return Err(Error::too_large(
+            "versions of one prompt",
+            MAX_MERGED_VERSIONS,
+            count + 1,
+        ));
+    }
+    Ok(())
+}
+
+/// Checks that a layout — the open `tail` and the live entries of the
+/// listed segments — holds exactly the entries of `meta`, each once, with
+/// no tombstoned entry in the tail (a segment may keep a tombstoned entry
+/// until it is compacted; readers drop it).
+///
+/// # Errors
+///
+/// [`Error::Malformed`] otherwise (a bug in the writer: the write is
+/// refused rather than stored).
+pub(crate) fn check_layout<'a>(
+    meta: &Meta,
+    tail: &[IndexEntry],
+    segments: impl IntoIterator<Item = &'a [IndexEntry]>,
+) -> Result<()> {
+    let dead: HashSet<VersionId> = meta.deleted.iter().copied().collect();
+    let mut held: Vec<IndexEntry> = tail.to_vec();
+    if held.iter().any(|e| dead.contains(&e.id)) {
+        return Err(Error::malformed("a tombstoned version in the index tail"));
+    }
+    for s in segments {
+        held.extend(s.iter().filter(|e| !dead.contains(&e.id)));
+    }
+    held.sort_unstable();
+    if held.windows(2).any(|w| matches!(w, [a, b] if a.id == b.id)) || held != meta.versions {
+        let mut ids: Vec<VersionId> = held.iter().map(|e| e.id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        if ids.len() != held.len() {
+            return Err(Error::malformed("metadata lists a version twice"));
+        }
+        return Err(Error::malformed(
+            "the index layout does not hold the metadata's entries",
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -273,6 +470,62 @@ mod tests {
         for c in ['a', ' ', '\u{200f}', '\u{200e}', '\u{61c}', 'ß'] {
             assert!(!forbidden_in_label(c), "{c:?}");
         }
+    }
+
+    fn entry(t: u64, b: u8) -> IndexEntry {
+        IndexEntry {
+            created: crate::ids::Timestamp(t),
+            id: VersionId::from_bytes([b; 16]),
+        }
+    }
+
+    #[test]
+    fn segment_rules() {
+        let full: Vec<IndexEntry> = (0..64u8).map(|i| entry(u64::from(i), i)).collect();
+        check_segment(&full).unwrap();
+        check_segment(&full[..1]).unwrap();
+        assert!(check_segment(&[]).is_err());
+        let mut over = full.clone();
+        over.push(entry(99, 99));
+        assert!(check_segment(&over).is_err());
+        assert!(check_segment(&[entry(2, 1), entry(1, 2)]).is_err());
+        assert!(check_segment(&[entry(1, 1), entry(1, 1)]).is_err());
+        // Same time: ordered by id bytes.
+        check_segment(&[entry(1, 1), entry(1, 2)]).unwrap();
+
+        let ids: Vec<SegmentId> = (1..=3u8).map(|b| SegmentId::from_bytes([b; 16])).collect();
+        check_segment_ids(&ids).unwrap();
+        check_segment_ids(&[]).unwrap();
+        assert!(check_segment_ids(&[ids[1], ids[0]]).is_err());
+        assert!(check_segment_ids(&[ids[0], ids[0]]).is_err());
+        assert!(check_segment_ids(&[SegmentId::from_bytes([0; 16])]).is_err());
+        let many: Vec<SegmentId> = (0..=MAX_SEGMENTS)
+            .map(|i| {
+                let mut b = [1u8; 16];
+                b[..8].copy_from_slice(&(i as u64).to_be_bytes());
+                SegmentId::from_bytes(b)
+            })
+            .collect();
+        assert_eq!(
+            check_segment_ids(&many),
+            Err(Error::LimitExceeded {
+                what: "index segments of one prompt",
+                limit: 128,
+                actual: 129
+            })
+        );
+    }
+
+    #[test]
+    fn a_version_in_two_places_is_refused() {
+        let tail = [entry(1, 1)];
+        let seg = [entry(2, 2), entry(3, 3)];
+        assert_eq!(resolve_index(&tail, [&seg[..]]).unwrap().len(), 3);
+        let twice = [entry(1, 1)];
+        assert!(resolve_index(&tail, [&twice[..]]).is_err());
+        assert!(resolve_index(&[], [&seg[..], &seg[..1]]).is_err());
+        // The same id at another time is still the same version.
+        assert!(resolve_index(&[entry(9, 2)], [&seg[..]]).is_err());
     }
 
     #[test]

@@ -157,6 +157,7 @@ fn kinds_have_stable_bytes_and_names() {
         (4, "prompt-version", true),
         (5, "export-header", false),
         (6, "export-payload", true),
+        (7, "prompt-index", true),
     ] {
         let k = RecordKind::from_u8(b).unwrap();
         assert_eq!(k as u8, b);
@@ -165,7 +166,11 @@ fn kinds_have_stable_bytes_and_names() {
         assert!(k.max_body_len() >= k.max_plaintext());
     }
     assert_eq!(RecordKind::from_u8(0), None);
-    assert_eq!(RecordKind::from_u8(7), None);
+    // The largest prompt-index body: 64 entries of 24 bytes, framed and
+    // padded (SPEC §3.1: padmé(4 + 1536) = 1600), plus nonce and tag.
+    assert_eq!(RecordKind::PromptIndex.max_plaintext(), 1536);
+    assert_eq!(RecordKind::PromptIndex.max_body_len(), 12 + 1600 + 16);
+    assert_eq!(RecordKind::from_u8(200), None);
 }
 
 #[test]

@@ -28,7 +28,7 @@ use promptvault::{
 };
 use serde_json::{Value, json};
 
-const EXPECTED_CASES: usize = 17;
+const EXPECTED_CASES: usize = 20;
 
 fn dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vectors")
@@ -425,4 +425,75 @@ fn generate_vectors() {
                 "expect": {"error": "MALFORMED"}}),
     );
     let _ = SealedRecord::from_bytes(meta.into_bytes()).unwrap();
+
+    // A history long enough for one index segment (SPEC §6.4): 70
+    // versions, the oldest 64 in a `prompt-index` record, 6 in the tail.
+    let seg_created = Vault::create(&Password::new(password).unwrap(), fast()).unwrap();
+    let mut seg_store = MemoryStore::new();
+    seg_store.apply(&seg_created.changes);
+    let mut sv = seg_created.vault;
+    let (sp, c) = sv
+        .create_prompt(
+            &Draft {
+                title: "Segmented 00".into(),
+                body: "version 00".into(),
+                settings: None,
+                note: String::new(),
+            },
+            &["long".into()],
+            false,
+            Timestamp(1_700_000_000_000),
+        )
+        .unwrap();
+    seg_store.apply(&c);
+    for i in 1..70u64 {
+        let (_, c) = sv
+            .add_version(
+                sp,
+                &Draft {
+                    title: format!("Segmented {i:02}"),
+                    body: format!("version {i:02}"),
+                    settings: None,
+                    note: format!("edit {i}"),
+                },
+                Timestamp(1_700_000_000_000 + i * 1000),
+            )
+            .unwrap();
+        seg_store.apply(&c);
+    }
+    let segment = seg_store
+        .records()
+        .find(|r| r.kind() == RecordKind::PromptIndex)
+        .unwrap()
+        .clone();
+    assert_eq!(
+        seg_store
+            .records()
+            .filter(|r| r.kind() == RecordKind::PromptIndex)
+            .count(),
+        1
+    );
+    let seg_header = b64(seg_store.header().unwrap());
+    write(
+        "vault_segments.json",
+        &json!({"type": "vault", "description": "one prompt of 70 versions: 64 index entries in a prompt-index segment, 6 in the metadata's tail",
+                "password": password, "header": seg_header, "records": records_of(&seg_store),
+                "expect": snapshot(&sv)}),
+    );
+    let without: Vec<String> = seg_store
+        .records()
+        .filter(|r| r.kind() != RecordKind::PromptIndex)
+        .map(|r| b64(r.as_bytes()))
+        .collect();
+    write(
+        "fail_dropped_segment.json",
+        &json!({"type": "vault", "description": "the index segment the metadata lists dropped by the server", "password": password,
+                "header": seg_header, "records": without, "expect": {"error": "MISSING_RECORD"}}),
+    );
+    let info = promptvault::inspect::inspect(segment.as_bytes()).unwrap();
+    write(
+        "inspect_segment.json",
+        &json!({"type": "inspect", "description": "keyless view of a prompt-index segment record", "record": b64(segment.as_bytes()),
+                "expect": serde_json::to_value(info).unwrap()}),
+    );
 }

@@ -908,13 +908,17 @@ async fn apply_commit(
     })
 }
 
-/// Replacing a live record: versions and item keys are write-once (a
-/// version may only be re-sealed at a newer key generation, by a
-/// rotation); the header and metadata revisions must go up.
+/// Replacing a live record: versions, index segments and item keys are
+/// write-once (a version or segment may only be re-sealed at a newer key
+/// generation, by a rotation); the header and metadata revisions must go
+/// up.
 fn check_replace(new: &Checked, cur: &Current) -> ApiResult<()> {
     let kind = new.info.kind_code;
     let new_gen = i64::from(new.info.key_generation);
-    if kind == RecordKind::PromptVersion as u8 || kind == RecordKind::ItemKey as u8 {
+    if kind == RecordKind::PromptVersion as u8
+        || kind == RecordKind::PromptIndex as u8
+        || kind == RecordKind::ItemKey as u8
+    {
         if kind == RecordKind::ItemKey as u8 || new_gen <= cur.key_gen {
             return Err(ApiError::conflict(
                 "immutable_record",

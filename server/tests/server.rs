@@ -1022,6 +1022,39 @@ fn hostile_requests_are_typed_refusals_and_store_nothing(backend: &Backend) {
         409,
         "immutable_record",
     );
+    // An index segment (SPEC §6.4) is write-once like a version: 64 edits
+    // seal one, and other bytes under its key are refused.
+    let mut segment = None;
+    for i in 0..64u64 {
+        let draft = promptvault::Draft {
+            title: format!("edit {i}"),
+            ..promptvault::Draft::default()
+        };
+        let (_, changes) = a
+            .vault
+            .add_version(ids[0], &draft, Timestamp(100 + i))
+            .unwrap();
+        assert_eq!(a.commit(&s, &changes).0, 200);
+        segment = segment.or_else(|| {
+            changes
+                .puts
+                .iter()
+                .find(|r| r.kind() == RecordKind::PromptIndex)
+                .cloned()
+        });
+    }
+    let segment = segment.expect("64 edits seal a segment");
+    let mut forged = segment.as_bytes().to_vec();
+    let last = forged.len() - 1;
+    forged[last] ^= 1;
+    let skey = segment.storage_key();
+    s.refused(
+        "commit",
+        Some(&a.token),
+        &put_body(&text::encode(&forged), a.seen[&skey]),
+        409,
+        "immutable_record",
+    );
     // The header cannot be deleted.
     s.refused(
         "commit",
@@ -1142,13 +1175,14 @@ fn hostile_requests_are_typed_refusals_and_store_nothing(backend: &Backend) {
         "not_allowed",
     );
 
-    // Nothing above was stored: only A's one accepted commit moved the cursor.
-    assert_eq!(cursor_of(&s, &a), before + 1);
+    // Nothing refused above was stored: only A's accepted commits (one,
+    // then the 64 edits that sealed a segment) moved the cursor.
+    assert_eq!(cursor_of(&s, &a), before + 65);
     let r: PullResponse = s.ok("pull", Some(&a.token), &json!({"after": before}));
     let PullResponse::Changes { changes: rows, .. } = r else {
         panic!()
     };
-    assert!(rows.iter().all(|c| c.seq == before + 1));
+    assert!(rows.iter().all(|c| c.seq > before && c.seq <= before + 65));
     let t: PreLoginResponse = s.ok("prelogin", None, &json!({"account": "carol"}));
     assert_eq!(
         t.params().unwrap().kdf,

@@ -14,7 +14,8 @@ export type RecordKindName =
   | "prompt-meta"
   | "prompt-version"
   | "export-header"
-  | "export-payload";
+  | "export-payload"
+  | "prompt-index";
 
 /** A sealed record as the vault returns it. */
 export interface SealedRecord {
@@ -232,6 +233,8 @@ export interface RecordInfo {
   readonly vaultId: Id;
   readonly promptId: Id | null;
   readonly versionId: Id | null;
+  /** The segment id, for prompt-index records only (absent otherwise). */
+  readonly segmentId?: Id;
   readonly keyGeneration: number;
   readonly revision: number;
   readonly size: number;

@@ -13,7 +13,7 @@ pub mod read;
 pub mod text;
 pub mod write;
 
-use crate::ids::{ID_LEN, PromptId, VaultId, VersionId};
+use crate::ids::{ID_LEN, PromptId, SegmentId, VaultId, VersionId};
 
 /// The four magic bytes that start every record: `PVLT`.
 pub const MAGIC: [u8; 4] = *b"PVLT";
@@ -55,6 +55,14 @@ pub const MAX_META_PLAINTEXT: usize = 256 << 10;
 /// Largest payload of a prompt-version record (8 MiB; every version within
 /// the field limits fits, see [`crate::model::MAX_VERSION_JSON`]).
 pub const MAX_VERSION_PLAINTEXT: usize = 8 << 20;
+/// Entries in a full segment of the version index, and the most one
+/// `prompt-index` record holds (SPEC §6.4).
+pub const SEGMENT_ENTRIES: usize = 64;
+/// Bytes per version-index entry: version id (16) ‖ created (u64 LE, 8).
+pub const INDEX_ENTRY_LEN: usize = ID_LEN + 8;
+/// Largest payload of a prompt-index record: [`SEGMENT_ENTRIES`] entries
+/// of [`INDEX_ENTRY_LEN`] bytes (1536).
+pub const MAX_SEGMENT_PLAINTEXT: usize = SEGMENT_ENTRIES * INDEX_ENTRY_LEN;
 /// Largest payload of a checkpoint record (24 MiB: the base64url of
 /// [`crate::model::MAX_PROMPTS`] 16-byte prompt ids, and a little more).
 pub const MAX_CHECKPOINT_PLAINTEXT: usize = 24 << 20;
@@ -81,6 +89,9 @@ pub enum RecordKind {
     ExportHeader = 5,
     /// The payload of an export file, sealed by the export key.
     ExportPayload = 6,
+    /// A write-once segment of a prompt's version index (up to 64 entries),
+    /// sealed by its item key; the metadata lists the segments it uses.
+    PromptIndex = 7,
     /// The sync checkpoint: the set of prompts a sync server must hold,
     /// sealed by the vault key (SPEC §12.10). Stored only on the server.
     Checkpoint = 8,
@@ -97,6 +108,7 @@ impl RecordKind {
             4 => RecordKind::PromptVersion,
             5 => RecordKind::ExportHeader,
             6 => RecordKind::ExportPayload,
+            7 => RecordKind::PromptIndex,
             8 => RecordKind::Checkpoint,
             _ => return None,
         })
@@ -112,6 +124,7 @@ impl RecordKind {
             RecordKind::PromptVersion => "prompt-version",
             RecordKind::ExportHeader => "export-header",
             RecordKind::ExportPayload => "export-payload",
+            RecordKind::PromptIndex => "prompt-index",
             RecordKind::Checkpoint => "checkpoint",
         }
     }
@@ -130,6 +143,7 @@ impl RecordKind {
             RecordKind::PromptMeta => MAX_META_PLAINTEXT,
             RecordKind::PromptVersion => MAX_VERSION_PLAINTEXT,
             RecordKind::ExportPayload => MAX_EXPORT_PLAINTEXT,
+            RecordKind::PromptIndex => MAX_SEGMENT_PLAINTEXT,
             RecordKind::Checkpoint => MAX_CHECKPOINT_PLAINTEXT,
             RecordKind::VaultHeader | RecordKind::ExportHeader => 0,
         }
@@ -144,6 +158,7 @@ impl RecordKind {
             RecordKind::ItemKey
             | RecordKind::PromptMeta
             | RecordKind::PromptVersion
+            | RecordKind::PromptIndex
             | RecordKind::ExportPayload
             | RecordKind::Checkpoint => SEALED_OVERHEAD + padding::padded_len(self.max_plaintext()),
         }
@@ -184,10 +199,18 @@ impl RecordHeader {
     pub fn prompt_id(&self) -> Option<PromptId> {
         (self.id1 != [0; ID_LEN]).then(|| PromptId::from_bytes(self.id1))
     }
-    /// The version a version record holds.
+    /// The version a version record holds (`None` for other kinds).
     #[must_use]
     pub fn version_id(&self) -> Option<VersionId> {
-        (self.id2 != [0; ID_LEN]).then(|| VersionId::from_bytes(self.id2))
+        (self.kind == RecordKind::PromptVersion && self.id2 != [0; ID_LEN])
+            .then(|| VersionId::from_bytes(self.id2))
+    }
+    /// The segment a prompt-index record holds (`None` for other kinds):
+    /// the same header field as a version id.
+    #[must_use]
+    pub fn segment_id(&self) -> Option<SegmentId> {
+        (self.kind == RecordKind::PromptIndex && self.id2 != [0; ID_LEN])
+            .then(|| SegmentId::from_bytes(self.id2))
     }
     /// The revision (vault headers and metadata; 0 for other kinds).
     #[must_use]
@@ -213,6 +236,7 @@ impl RecordHeader {
     /// - item key: `k.<prompt>.<generation>`
     /// - metadata: `m.<prompt>`
     /// - version: `v.<prompt>.<version>`
+    /// - index segment: `i.<prompt>.<segment>` (written once, like a version)
     /// - export header / payload: `xh` / `xp`
     /// - sync checkpoint: `c`
     #[must_use]
@@ -224,6 +248,7 @@ impl RecordHeader {
             RecordKind::PromptVersion => storage_key::version(&self.id1, &self.id2),
             RecordKind::ExportHeader => "xh".to_owned(),
             RecordKind::ExportPayload => "xp".to_owned(),
+            RecordKind::PromptIndex => storage_key::segment(&self.id1, &self.id2),
             RecordKind::Checkpoint => "c".to_owned(),
         }
     }
@@ -247,5 +272,10 @@ pub(crate) mod storage_key {
     /// `v.<prompt>.<version>`
     pub(crate) fn version(prompt: &[u8; ID_LEN], version: &[u8; ID_LEN]) -> String {
         format!("v.{}.{}", hex_encode(prompt), hex_encode(version))
+    }
+
+    /// `i.<prompt>.<segment>`
+    pub(crate) fn segment(prompt: &[u8; ID_LEN], segment: &[u8; ID_LEN]) -> String {
+        format!("i.{}.{}", hex_encode(prompt), hex_encode(segment))
     }
 }

@@ -108,7 +108,7 @@ fn check_kind_rules(h: &RecordHeader) -> Result<()> {
         RecordKind::VaultHeader => (false, false, true),
         RecordKind::ItemKey => (true, false, false),
         RecordKind::PromptMeta => (true, false, true),
-        RecordKind::PromptVersion => (true, true, false),
+        RecordKind::PromptVersion | RecordKind::PromptIndex => (true, true, false),
         RecordKind::ExportHeader | RecordKind::ExportPayload => (false, false, false),
         RecordKind::Checkpoint => (false, false, true),
     };

@@ -1,16 +1,74 @@
-//! The compact encodings inside a metadata plaintext (SPEC §6.1): the
-//! version index and the tombstones, each one base64url string of
-//! fixed-size entries, so a thousand versions cost 32 KB of JSON and no
-//! title is re-sealed by an edit.
+//! The compact encodings of the version index (SPEC §6.1, §6.4): the
+//! metadata's open tail of index entries, its tombstones and its segment
+//! ids, each one base64url string of fixed-size items, and the binary
+//! plaintext of a `prompt-index` segment record.
 
 use serde::{Deserializer, Serializer};
 
 use super::IndexEntry;
+use crate::error::Error;
 use crate::format::text;
-use crate::ids::{ID_LEN, Timestamp, VersionId};
+use crate::ids::{ID_LEN, SegmentId, Timestamp, VersionId};
 
 /// Bytes per index entry: id (16) ‖ created (u64 little-endian, 8).
-pub(crate) const ENTRY_LEN: usize = ID_LEN + 8;
+pub(crate) const ENTRY_LEN: usize = crate::format::INDEX_ENTRY_LEN;
+
+/// Appends the binary form of `entries` (`id ‖ created` each) to `out`.
+///
+/// # Errors
+///
+/// [`Error::InvalidInput`] for a time above 2^53 − 1.
+fn put_entries(out: &mut Vec<u8>, entries: &[IndexEntry]) -> crate::error::Result<()> {
+    for e in entries {
+        if e.created > Timestamp::MAX {
+            return Err(Error::invalid("timestamp above 2^53 - 1"));
+        }
+        out.extend_from_slice(e.id.as_bytes());
+        out.extend_from_slice(&e.created.0.to_le_bytes());
+    }
+    Ok(())
+}
+
+/// Reads one binary index entry (exactly [`ENTRY_LEN`] bytes).
+fn entry_of(chunk: &[u8]) -> Option<IndexEntry> {
+    let id = id_of(chunk)?;
+    let created = chunk
+        .get(ID_LEN..)
+        .and_then(|b| <[u8; 8]>::try_from(b).ok())
+        .map(|b| Timestamp(u64::from_le_bytes(b)))
+        .filter(|t| *t <= Timestamp::MAX)?;
+    Some(IndexEntry { created, id })
+}
+
+/// The plaintext of a `prompt-index` segment record (SPEC §6.4): its
+/// entries, concatenated, with no framing (the record's padding frame
+/// carries the length).
+///
+/// # Errors
+///
+/// [`Error::InvalidInput`] for a time above 2^53 − 1.
+pub(crate) fn segment_plaintext(entries: &[IndexEntry]) -> crate::error::Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(entries.len() * ENTRY_LEN);
+    put_entries(&mut out, entries)?;
+    Ok(out)
+}
+
+/// Parses a segment plaintext into its entries (the rules on them are
+/// [`crate::rules::check_segment`]'s).
+///
+/// # Errors
+///
+/// [`Error::Malformed`] for a length that is not a whole number of
+/// entries, or a time above 2^53 − 1.
+pub(crate) fn parse_segment(plain: &[u8]) -> crate::error::Result<Vec<IndexEntry>> {
+    if plain.len() % ENTRY_LEN != 0 {
+        return Err(Error::malformed("index segment length"));
+    }
+    plain
+        .chunks_exact(ENTRY_LEN)
+        .map(|c| entry_of(c).ok_or(Error::malformed("index segment entry")))
+        .collect()
+}
 
 /// Reads a base64url string, borrowed (from the plaintext) or owned (from
 /// a parsed JSON value, as an import reads each prompt).
@@ -50,13 +108,7 @@ pub(crate) mod entries {
     /// The base64url text of an index.
     pub(crate) fn encode(v: &[IndexEntry]) -> crate::error::Result<String> {
         let mut bytes = Vec::with_capacity(v.len() * ENTRY_LEN);
-        for e in v {
-            if e.created > Timestamp::MAX {
-                return Err(crate::error::Error::invalid("timestamp above 2^53 - 1"));
-            }
-            bytes.extend_from_slice(e.id.as_bytes());
-            bytes.extend_from_slice(&e.created.0.to_le_bytes());
-        }
+        put_entries(&mut bytes, v)?;
         Ok(text::encode(&bytes))
     }
 
@@ -71,18 +123,7 @@ pub(crate) mod entries {
         let bytes = decode(d, ENTRY_LEN)?;
         bytes
             .chunks_exact(ENTRY_LEN)
-            .map(|c| {
-                let id = id_of(c);
-                let created = c
-                    .get(ID_LEN..)
-                    .and_then(|b| <[u8; 8]>::try_from(b).ok())
-                    .map(|b| Timestamp(u64::from_le_bytes(b)))
-                    .filter(|t| *t <= Timestamp::MAX);
-                match (id, created) {
-                    (Some(id), Some(created)) => Ok(IndexEntry { created, id }),
-                    _ => Err(serde::de::Error::custom("index entry")),
-                }
-            })
+            .map(|c| entry_of(c).ok_or_else(|| serde::de::Error::custom("index entry")))
             .collect()
     }
 }
@@ -108,6 +149,35 @@ pub(crate) mod tombstones {
         decode(d, ID_LEN)?
             .chunks_exact(ID_LEN)
             .map(|c| id_of(c).ok_or_else(|| serde::de::Error::custom("tombstone")))
+            .collect()
+    }
+}
+
+/// `segments`: 16-byte segment ids.
+pub(crate) mod segment_ids {
+    use super::*;
+
+    /// The base64url text of a segment id list.
+    pub(crate) fn encode<'a>(v: impl IntoIterator<Item = &'a SegmentId>) -> String {
+        let mut bytes = Vec::new();
+        for id in v {
+            bytes.extend_from_slice(id.as_bytes());
+        }
+        text::encode(&bytes)
+    }
+
+    pub(crate) fn serialize<S: Serializer>(v: &[SegmentId], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&encode(v))
+    }
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<SegmentId>, D::Error> {
+        decode(d, ID_LEN)?
+            .chunks_exact(ID_LEN)
+            .map(|c| {
+                <[u8; ID_LEN]>::try_from(c)
+                    .map(SegmentId::from_bytes)
+                    .map_err(|_| serde::de::Error::custom("segment id"))
+            })
             .collect()
     }
 }

@@ -9,7 +9,7 @@
 //! long history. Readers still check the result is canonical, and a test
 //! checks it equals the general serialiser's output.
 
-use super::{Meta, index};
+use super::{MetaView, index};
 use crate::error::{Error, Result};
 use crate::ids::Timestamp;
 
@@ -34,9 +34,11 @@ fn flag(out: &mut Vec<u8>, b: bool) {
 /// # Errors
 ///
 /// [`Error::InvalidInput`] for a timestamp above 2^53 − 1.
-pub(crate) fn meta_json(m: &Meta) -> Result<Vec<u8>> {
-    let index_chars = (m.versions.len() * index::ENTRY_LEN).div_ceil(3) * 4;
-    let mut out = Vec::with_capacity(256 + index_chars + m.title.len() + 24 * m.deleted.len());
+pub(crate) fn meta_json(m: &MetaView<'_>) -> Result<Vec<u8>> {
+    let index_chars = (m.tail.len() * index::ENTRY_LEN).div_ceil(3) * 4;
+    let mut out = Vec::with_capacity(
+        256 + index_chars + m.title.len() + 24 * (m.deleted.len() + m.segments.len()),
+    );
     out.extend_from_slice(b"{\"archived\":");
     flag(&mut out, m.archived);
     out.extend_from_slice(b",\"created\":");
@@ -44,10 +46,12 @@ pub(crate) fn meta_json(m: &Meta) -> Result<Vec<u8>> {
     out.extend_from_slice(b",\"current\":\"");
     out.extend_from_slice(m.current.to_hex().as_bytes());
     out.extend_from_slice(b"\",\"deleted\":\"");
-    out.extend_from_slice(index::tombstones::encode(&m.deleted).as_bytes());
+    out.extend_from_slice(index::tombstones::encode(m.deleted).as_bytes());
     out.extend_from_slice(b"\",\"favorite\":");
     flag(&mut out, m.favorite);
-    out.extend_from_slice(b",\"tags\":[");
+    out.extend_from_slice(b",\"segments\":\"");
+    out.extend_from_slice(index::segment_ids::encode(m.segments).as_bytes());
+    out.extend_from_slice(b"\",\"tags\":[");
     for (i, t) in m.tags.iter().enumerate() {
         if i > 0 {
             out.push(b',');
@@ -55,11 +59,11 @@ pub(crate) fn meta_json(m: &Meta) -> Result<Vec<u8>> {
         text(&mut out, t)?;
     }
     out.extend_from_slice(b"],\"title\":");
-    text(&mut out, &m.title)?;
+    text(&mut out, m.title)?;
     out.extend_from_slice(b",\"updated\":");
     time(&mut out, m.updated)?;
     out.extend_from_slice(b",\"versions\":\"");
-    out.extend_from_slice(index::entries::encode(&m.versions)?.as_bytes());
+    out.extend_from_slice(index::entries::encode(m.tail)?.as_bytes());
     out.extend_from_slice(b"\"}");
     Ok(out)
 }

@@ -14,6 +14,7 @@
 
 mod changeset;
 pub(crate) mod checkpoint;
+pub(crate) mod layout;
 mod prompts;
 mod query;
 pub(crate) mod sync;
@@ -35,13 +36,14 @@ use crate::error::{Error, Result};
 use crate::format::{RecordHeader, RecordKind};
 use crate::hazmat::Key;
 use crate::header::{Credential, HeaderBuilder, KeyHeader, SlotSource};
-use crate::ids::{ID_LEN, PromptId, VaultId, VersionId};
+use crate::ids::{ID_LEN, PromptId, SegmentId, VaultId, VersionId};
 use crate::kdf::{self, KdfParams};
-use crate::model::{Meta, VersionContent};
+use crate::model::{IndexEntry, Meta, MetaView, VersionContent};
 use crate::record::SealedRecord;
 use crate::recovery::RecoveryKey;
 use crate::rng;
 use crate::sealing;
+use layout::{Layout, LayoutChange};
 
 /// Revisions a client has already seen, to detect a server rolling data back.
 ///
@@ -64,7 +66,15 @@ pub(crate) struct PromptState {
     pub(crate) stale: BTreeSet<VersionId>,
     /// Item keys by generation (more than one only mid-rotation).
     pub(crate) keys: BTreeMap<u32, Key>,
+    /// The model's metadata: every live version's index entry.
     pub(crate) meta: Meta,
+    /// Where the index is stored: the segments the metadata lists and its
+    /// open tail (SPEC §6.4).
+    pub(crate) layout: Layout,
+    /// Segment records the metadata does not list (a newer metadata may,
+    /// or a compaction's deletes were not applied): ignored, kept in the
+    /// store, re-sealed by rotation and deleted with the prompt.
+    pub(crate) strays: BTreeMap<SegmentId, SealedRecord>,
     pub(crate) revision: u64,
     /// Generation of the stored metadata record.
     pub(crate) meta_gen: u32,
@@ -73,47 +83,129 @@ pub(crate) struct PromptState {
 }
 
 /// Metadata sealed at the next revision, not yet installed (see
-/// [`PromptState::seal_next_meta`] and [`PromptState::install_meta`]).
+/// [`PromptState::seal_edit`] and [`PromptState::install_meta`]).
 pub(crate) struct NextMeta {
-    pub(crate) meta: Meta,
+    /// Every member but the index (left empty).
+    pub(crate) fields: Meta,
+    /// The version the edit adds to the index, if any.
+    pub(crate) added: Option<IndexEntry>,
+    pub(crate) layout: LayoutChange,
     pub(crate) revision: u64,
     pub(crate) generation: u32,
 }
 
 impl PromptState {
-    /// Seals `meta` at the next revision under the newest item key, without
-    /// changing anything: mutations seal first and install after, so an
-    /// error leaves the prompt as it was.
-    pub(crate) fn seal_next_meta(
+    /// Seals an edit at the next revision under the newest item key,
+    /// without changing anything: mutations seal first and install after,
+    /// so an error leaves the prompt as it was. `fields` holds every
+    /// member but the index (see [`Meta::clone_fields`]); `added` is the
+    /// one version the edit adds to the index, if any. Returns the records
+    /// to put: new index segments, then the metadata.
+    ///
+    /// Time and size are independent of the history (SPEC §6.4): the
+    /// open tail gains `added`, full segments are cut from it, and the
+    /// metadata re-sealed lists the segments by id. The checks are
+    /// [`crate::rules::check_stored`]'s; the index was fully checked when it
+    /// was built.
+    pub(crate) fn seal_edit(
         &self,
         vault: VaultId,
         prompt: PromptId,
-        meta: Meta,
-    ) -> Result<(SealedRecord, NextMeta)> {
+        fields: Meta,
+        added: Option<IndexEntry>,
+    ) -> Result<(Vec<SealedRecord>, NextMeta)> {
         let (generation, item) = self.current_key()?;
         let revision = self
             .revision
             .checked_add(1)
             .ok_or(Error::invalid("revision overflow"))?;
-        let record = seal_meta(vault, prompt, generation, item, revision, &meta)?;
+        let listed =
+            |v: VersionId| added.is_some_and(|e| e.id == v) || self.versions.contains_key(&v);
+        if let Some(e) = added {
+            crate::rules::check_new_entry(&fields, self.meta.versions.len(), &e, |v| {
+                self.versions.contains_key(&v)
+            })?;
+        }
+        let mut tail = self.layout.tail.clone();
+        if let Some(e) = added {
+            let at = tail.partition_point(|x| *x < e);
+            tail.insert(at, e);
+        }
+        let mut seal = |entries: &[IndexEntry]| -> Result<(SegmentId, SealedRecord)> {
+            let id = SegmentId::generate()?;
+            Ok((
+                id,
+                seal_segment(vault, prompt, id, generation, item, entries)?,
+            ))
+        };
+        let change = self.layout.plan(tail, &listed, &mut seal)?;
+        let view = fields.view(&change.ids, &change.tail);
+        let record = seal_meta_view(vault, prompt, generation, item, revision, &view, listed)?;
+        let mut puts: Vec<SealedRecord> = change.puts().cloned().collect();
+        puts.push(record);
         Ok((
-            record,
+            puts,
             NextMeta {
-                meta,
+                fields,
+                added,
+                layout: change,
                 revision,
                 generation,
             },
         ))
     }
 
-    /// Installs metadata sealed by [`PromptState::seal_next_meta`]. Returns
-    /// the storage keys of stale replayed versions, for the changeset's
-    /// deletes (this write deletes them again, see `SPEC.md` §6.1).
+    /// Installs metadata sealed by [`PromptState::seal_edit`]. Returns
+    /// the storage keys to delete: retired index segments and stale
+    /// replayed versions (this write deletes them again, see `SPEC.md`
+    /// §6.1).
     pub(crate) fn install_meta(&mut self, prompt: PromptId, next: NextMeta) -> Vec<String> {
-        self.meta = next.meta;
+        let mut versions = core::mem::take(&mut self.meta.versions);
+        if let Some(e) = next.added {
+            let at = versions.partition_point(|x| *x < e);
+            versions.insert(at, e);
+        }
+        self.meta = Meta {
+            versions,
+            ..next.fields
+        };
         self.revision = next.revision;
         self.meta_gen = next.generation;
-        self.take_stale(prompt)
+        let (mut deletes, dropped) = self.layout.apply(prompt, next.layout);
+        self.strays.extend(dropped);
+        deletes.extend(self.take_stale(prompt));
+        deletes
+    }
+
+    /// Seals this prompt's metadata and layout as they are, at `revision`
+    /// under generation `generation` (the full check: rotation, and
+    /// [`Vault::records`]).
+    pub(crate) fn seal_whole(
+        &self,
+        vault: VaultId,
+        prompt: PromptId,
+        generation: u32,
+        item: &Key,
+        revision: u64,
+    ) -> Result<SealedRecord> {
+        seal_meta(
+            vault,
+            prompt,
+            generation,
+            item,
+            revision,
+            &self.meta,
+            &self.layout,
+        )
+    }
+
+    /// Every index segment record this prompt holds, listed or not.
+    pub(crate) fn segment_records(&self) -> impl Iterator<Item = (SegmentId, &SealedRecord)> {
+        self.layout
+            .segments
+            .iter()
+            .map(|(id, s)| (*id, &s.record))
+            .chain(self.strays.iter().map(|(id, r)| (*id, r)))
     }
 
     /// Takes the stale replayed versions' storage keys (see [`PromptState::stale`]).
@@ -155,6 +247,8 @@ pub(crate) struct Damaged {
     pub(crate) keys: BTreeMap<u32, Key>,
     pub(crate) meta: SealedRecord,
     pub(crate) versions: BTreeMap<VersionId, SealedRecord>,
+    /// Every index segment record of it, listed or not.
+    pub(crate) segments: BTreeMap<SegmentId, SealedRecord>,
     pub(crate) reason: Error,
 }
 
@@ -175,6 +269,7 @@ impl Damaged {
         }
         out.push(self.meta.clone());
         out.extend(self.versions.values().cloned());
+        out.extend(self.segments.values().cloned());
         Ok(out)
     }
 
@@ -185,6 +280,7 @@ impl Damaged {
             || self
                 .versions
                 .values()
+                .chain(self.segments.values())
                 .any(|v| v.header().key_gen != generation)
     }
 }
@@ -415,15 +511,9 @@ impl Vault {
                 out.push(self.seal_item_key(*id, *generation, key)?);
             }
             let (generation, key) = p.current_key()?;
-            out.push(seal_meta(
-                self.id(),
-                *id,
-                generation,
-                key,
-                p.revision,
-                &p.meta,
-            )?);
+            out.push(p.seal_whole(self.id(), *id, generation, key, p.revision)?);
             out.extend(p.versions.values().cloned());
+            out.extend(p.segment_records().map(|(_, r)| r.clone()));
         }
         for (id, d) in &self.damaged {
             out.extend(d.records(*id, self)?);
@@ -489,6 +579,7 @@ impl Vault {
                 || p.keys.keys().any(|g| *g != generation)
                 || p.versions
                     .values()
+                    .chain(p.segment_records().map(|(_, r)| r))
                     .any(|v| v.header().key_gen != generation)
         }) || self
             .damaged
@@ -559,14 +650,8 @@ impl Vault {
                 .revision
                 .checked_add(1)
                 .ok_or(Error::invalid("revision overflow"))?;
-            changes.put_new(seal_meta(
-                self.id(),
-                *id,
-                new_gen,
-                &item,
-                revision,
-                &p.meta,
-            )?);
+            changes.put_new(p.seal_whole(self.id(), *id, new_gen, &item, revision)?);
+            let (layout, strays) = self.reseal_segments(p, *id, new_gen, &item, &mut changes)?;
             let mut versions = BTreeMap::new();
             for (vid, rec) in &p.versions {
                 let content = self.open_version_content(p, rec)?;
@@ -591,6 +676,8 @@ impl Vault {
                     stale: BTreeSet::new(),
                     keys,
                     meta: p.meta.clone(),
+                    layout,
+                    strays,
                     revision,
                     meta_gen: new_gen,
                     versions,
@@ -660,20 +747,16 @@ impl Vault {
                 changes.put_new(sealed.clone());
                 np.versions.insert(vid, sealed);
             }
+            let (layout, strays) = self.reseal_segments(p, *id, generation, &item, &mut changes)?;
+            np.layout = layout;
+            np.strays = strays;
             if np.meta_gen != generation {
                 np.revision = np
                     .revision
                     .checked_add(1)
                     .ok_or(Error::invalid("revision overflow"))?;
                 np.meta_gen = generation;
-                changes.put_new(seal_meta(
-                    self.id(),
-                    *id,
-                    generation,
-                    &item,
-                    np.revision,
-                    &np.meta,
-                )?);
+                changes.put_new(np.seal_whole(self.id(), *id, generation, &item, np.revision)?);
             }
             for g in p.keys.keys().filter(|g| **g != generation) {
                 changes.deletes.push(item_key_storage_key(*id, *g));
@@ -711,8 +794,9 @@ impl Vault {
         }
     }
 
-    /// Opens every stored version, proving the whole vault authentic (open
-    /// only authenticates item keys and metadata; versions open on demand).
+    /// Opens every stored version and index segment, proving the whole
+    /// vault authentic (open only authenticates item keys, metadata and
+    /// the segments it lists; versions open on demand).
     ///
     /// # Errors
     ///
@@ -724,9 +808,17 @@ impl Vault {
             for rec in p.versions.values() {
                 self.open_version_record(p, rec)?;
             }
+            // Listed segments opened with their metadata; strays did not.
+            for rec in p.strays.values() {
+                let key = p
+                    .keys
+                    .get(&rec.header().key_gen)
+                    .ok_or(Error::Authentication)?;
+                sealing::open(key, rec)?;
+            }
         }
         for d in self.damaged.values() {
-            for rec in d.versions.values() {
+            for rec in d.versions.values().chain(d.segments.values()) {
                 let key = d
                     .keys
                     .get(&rec.header().key_gen)
@@ -745,7 +837,9 @@ impl Vault {
     /// [`Error::NotFound`] for an unknown prompt.
     #[doc(hidden)]
     pub fn meta_json_for_tests(&self, id: PromptId) -> Result<Vec<u8>> {
-        to_json(&self.prompt(id)?.meta)
+        let p = self.prompt(id)?;
+        let ids = p.layout.ids();
+        crate::model::meta_json(&p.meta.view(&ids, &p.layout.tail))
     }
 
     /// Seals `meta_json` as the next metadata revision of prompt `id` with
@@ -803,6 +897,32 @@ impl Vault {
         );
         let mut changes = Changeset::default();
         changes.put_new(sealing::seal(item, h, content_json)?);
+        Ok(changes)
+    }
+
+    /// Seals `plaintext` as index segment `segment` of prompt `id` with no
+    /// rule applied (the metadata is not changed): what a buggy or hostile
+    /// client holding the keys could write. A test hook for degraded
+    /// reads, not API.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotFound`] for an unknown prompt; [`Error::Randomness`].
+    #[doc(hidden)]
+    pub fn unchecked_segment_for_tests(
+        &self,
+        id: PromptId,
+        segment: SegmentId,
+        plaintext: &[u8],
+    ) -> Result<Changeset> {
+        let p = self.prompt(id)?;
+        let (generation, item) = p.current_key()?;
+        let mut changes = Changeset::default();
+        changes.put_new(sealing::seal(
+            item,
+            segment_header(self.id(), generation, id, segment),
+            plaintext,
+        )?);
         Ok(changes)
     }
 
@@ -870,6 +990,52 @@ impl Vault {
             what: "vault key generation",
         })?;
         seal_item_key_with(vk, self.id(), prompt, generation, item)
+    }
+
+    /// Re-seals every index segment record of `p` (listed and stray) not
+    /// yet at `generation` under `item`, with the same ids (so the same
+    /// storage keys: the new record replaces the old, as for versions),
+    /// adding the puts to `changes`. Returns the new layout and strays.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Authentication`] if a stray segment fails to open;
+    /// [`Error::Randomness`].
+    fn reseal_segments(
+        &self,
+        p: &PromptState,
+        prompt: PromptId,
+        generation: u32,
+        item: &Key,
+        changes: &mut Changeset,
+    ) -> Result<(Layout, BTreeMap<SegmentId, SealedRecord>)> {
+        let mut layout = p.layout.clone();
+        for (sid, seg) in &mut layout.segments {
+            if seg.record.header().key_gen != generation {
+                let plain = Zeroizing::new(crate::model::index::segment_plaintext(&seg.entries)?);
+                let h = segment_header(self.id(), generation, prompt, *sid);
+                seg.record = sealing::seal(item, h, &plain)?;
+                changes.put_new(seg.record.clone());
+            }
+        }
+        let mut strays = BTreeMap::new();
+        for (sid, rec) in &p.strays {
+            let rec = if rec.header().key_gen == generation {
+                rec.clone()
+            } else {
+                let key = p
+                    .keys
+                    .get(&rec.header().key_gen)
+                    .ok_or(Error::Authentication)?;
+                let plain = sealing::open(key, rec)?;
+                let h = segment_header(self.id(), generation, prompt, *sid);
+                let sealed = sealing::seal(item, h, &plain)?;
+                changes.put_new(sealed.clone());
+                sealed
+            };
+            strays.insert(*sid, rec);
+        }
+        Ok((layout, strays))
     }
 
     /// Opens a version record of `p` and checks the metadata's copies
@@ -952,13 +1118,18 @@ pub(crate) fn seal_item_key_with(
     sealing::seal(vk, h, item.expose_secret())
 }
 
-/// Seals a prompt's metadata. The one way metadata is written: it checks
-/// the model rules first ([`crate::rules::check_meta`]), so the core never
-/// writes metadata that its own reader would refuse.
+/// Seals a prompt's metadata with its index layout, after the full check:
+/// the model rules ([`crate::rules::check_meta`]), the layout holding
+/// exactly the metadata's entries ([`crate::rules::check_layout`]) and the
+/// stored form's rules. Every path that rebuilds the index (merge, import,
+/// prune, rotation) writes metadata this way; an edit uses
+/// [`PromptState::seal_edit`]. So the core never writes metadata that its
+/// own reader would refuse.
 ///
 /// # Errors
 ///
-/// As [`crate::rules::check_meta`]; [`Error::LimitExceeded`] above the
+/// As [`crate::rules::check_meta`], [`crate::rules::check_layout`] and
+/// [`crate::rules::check_stored`]; [`Error::LimitExceeded`] above the
 /// record size limit.
 pub(crate) fn seal_meta(
     vault: VaultId,
@@ -967,9 +1138,35 @@ pub(crate) fn seal_meta(
     item: &Key,
     revision: u64,
     meta: &Meta,
+    layout: &Layout,
 ) -> Result<SealedRecord> {
     crate::rules::check_meta(meta)?;
-    let json = Zeroizing::new(crate::model::meta_json(meta)?);
+    crate::rules::check_layout(meta, &layout.tail, layout.segment_entries())?;
+    let ids = layout.ids();
+    let view = meta.view(&ids, &layout.tail);
+    let listed = |v: VersionId| meta.versions.iter().any(|e| e.id == v);
+    seal_meta_view(vault, prompt, generation, item, revision, &view, listed)
+}
+
+/// Seals a stored metadata form after checking it
+/// ([`crate::rules::check_stored`], time independent of the history): the
+/// one function that writes a `prompt-meta` record.
+///
+/// # Errors
+///
+/// As [`crate::rules::check_stored`]; [`Error::LimitExceeded`] above the
+/// record size limit.
+pub(crate) fn seal_meta_view(
+    vault: VaultId,
+    prompt: PromptId,
+    generation: u32,
+    item: &Key,
+    revision: u64,
+    view: &MetaView<'_>,
+    listed: impl Fn(VersionId) -> bool,
+) -> Result<SealedRecord> {
+    crate::rules::check_stored(view, listed)?;
+    let json = Zeroizing::new(crate::model::meta_json(view)?);
     let h = record_header(
         RecordKind::PromptMeta,
         vault,
@@ -979,6 +1176,97 @@ pub(crate) fn seal_meta(
         revision,
     );
     sealing::seal(item, h, &json)
+}
+
+/// Brings `layout` to what a write stores (SPEC §6.4): a dirty layout's
+/// segments holding an entry `live` refuses are dissolved, the tail is cut
+/// into new segments of 64 sealed under `item` at `generation`, and the
+/// segment list is compacted above [`crate::model::MAX_SEGMENTS`].
+/// Returns the layout, the records to put, the keys to delete and the
+/// segments compaction dropped (strays now). The layout's tail must hold
+/// only live entries.
+///
+/// # Errors
+///
+/// As [`seal_segment`].
+pub(crate) fn settle(
+    vault: VaultId,
+    prompt: PromptId,
+    generation: u32,
+    item: &Key,
+    mut layout: Layout,
+    live: &dyn Fn(VersionId) -> bool,
+) -> Result<Settled> {
+    let mut seal = |entries: &[IndexEntry]| -> Result<(SegmentId, SealedRecord)> {
+        let sid = SegmentId::generate()?;
+        Ok((
+            sid,
+            seal_segment(vault, prompt, sid, generation, item, entries)?,
+        ))
+    };
+    let tail = layout.tail.clone();
+    let change = layout.plan(tail, live, &mut seal)?;
+    let puts = change.puts().cloned().collect();
+    let (deletes, dropped) = layout.apply(prompt, change);
+    Ok(Settled {
+        layout,
+        puts,
+        deletes,
+        dropped,
+    })
+}
+
+/// What [`settle`] made of a layout.
+pub(crate) struct Settled {
+    pub(crate) layout: Layout,
+    /// New segment records.
+    pub(crate) puts: Vec<SealedRecord>,
+    /// Storage keys of dissolved segments that held a dead entry.
+    pub(crate) deletes: Vec<String>,
+    /// Segments compaction stopped listing: strays now.
+    pub(crate) dropped: Vec<(SegmentId, SealedRecord)>,
+}
+
+/// The header of index segment `segment` of `prompt`.
+fn segment_header(
+    vault: VaultId,
+    generation: u32,
+    prompt: PromptId,
+    segment: SegmentId,
+) -> RecordHeader {
+    RecordHeader {
+        kind: RecordKind::PromptIndex,
+        key_gen: generation,
+        vault_id: vault,
+        id1: *prompt.as_bytes(),
+        id2: *segment.as_bytes(),
+        revision: 0,
+        body_len: 0,
+    }
+}
+
+/// Seals a new index segment (SPEC §6.4) after checking its entries
+/// ([`crate::rules::check_segment`]).
+///
+/// # Errors
+///
+/// As [`crate::rules::check_segment`]; [`Error::InvalidInput`] for a time
+/// above 2^53 − 1; [`Error::Randomness`].
+pub(crate) fn seal_segment(
+    vault: VaultId,
+    prompt: PromptId,
+    segment: SegmentId,
+    generation: u32,
+    item: &Key,
+    entries: &[IndexEntry],
+) -> Result<SealedRecord> {
+    crate::rules::check_segment(entries)?;
+    let plain = Zeroizing::new(crate::model::index::segment_plaintext(entries)?);
+    sealing::seal(
+        item,
+        segment_header(vault, generation, prompt, segment),
+        &plain,
+    )
 }
 
 /// Seals new version content after checking it against the model rules

@@ -2,15 +2,16 @@
 //! publish. Every mutation seals its records before it touches the
 //! in-memory state, so an error leaves the vault unchanged.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
+use super::layout::{Layout, segment_storage_key};
 use super::{
     Changeset, PromptState, Vault, item_key_storage_key, seal_item_key_with, seal_meta,
-    seal_version,
+    seal_version, settle,
 };
 use crate::error::{Error, Result};
 use crate::hazmat::Key;
-use crate::ids::{PromptId, Timestamp, VersionId};
+use crate::ids::{PromptId, SegmentId, Timestamp, VersionId};
 use crate::model::{
     Draft, IndexEntry, MAX_PROMPTS, MAX_TAGS_PER_PROMPT, MAX_VERSIONS_PER_PROMPT, Meta, Version,
     VersionContent, VersionEntry,
@@ -103,8 +104,9 @@ impl Vault {
                 id: vid,
             }],
         };
+        let layout = Layout::keep([], &meta.versions);
         let key_rec = seal_item_key_with(&self.vk, self.id(), id, generation, &item)?;
-        let meta_rec = seal_meta(self.id(), id, generation, &item, 1, &meta)?;
+        let meta_rec = seal_meta(self.id(), id, generation, &item, 1, &meta, &layout)?;
         let ver_rec = seal_version(self.id(), id, vid, generation, &item, &content)?;
         let mut changes = Changeset::default();
         changes.put_new(key_rec);
@@ -120,6 +122,8 @@ impl Vault {
                 stale: BTreeSet::new(),
                 keys,
                 meta,
+                layout,
+                strays: BTreeMap::new(),
                 revision: 1,
                 meta_gen: generation,
                 versions,
@@ -193,23 +197,22 @@ impl Vault {
             created: now,
             parent,
         };
-        // The metadata gains one 24-byte index entry; no other version's
-        // title or content is touched (SPEC §6.1).
-        let mut meta = p.meta.clone();
+        // The index gains one 24-byte entry in the metadata's open tail
+        // (a full tail becomes a new segment); no other version's entry,
+        // title or content is re-sealed (SPEC §6.4).
+        let mut fields = p.meta.clone_fields();
         let entry = IndexEntry {
             created: now,
             id: vid,
         };
-        let at = meta.versions.partition_point(|e| *e < entry);
-        meta.versions.insert(at, entry);
-        meta.current = vid;
-        meta.title.clone_from(&draft.title);
-        meta.updated = now;
+        fields.current = vid;
+        fields.title.clone_from(&draft.title);
+        fields.updated = now;
         let ver_rec = seal_version(vault_id, id, vid, generation, item, &content)?;
-        let (meta_rec, next) = p.seal_next_meta(vault_id, id, meta)?;
+        let (puts, next) = p.seal_edit(vault_id, id, fields, Some(entry))?;
         let mut changes = Changeset::default();
-        changes.put_new(meta_rec);
         changes.put_new(ver_rec.clone());
+        changes.puts.extend(puts);
         let p = self
             .prompts
             .get_mut(&id)
@@ -219,8 +222,9 @@ impl Vault {
         Ok((vid, changes))
     }
 
-    /// Applies `f` to a copy of the metadata; if it reports a change, seals
-    /// the new metadata (revision + 1) and commits it.
+    /// Applies `f` to a copy of the metadata's members other than the index
+    /// (which it finds empty and must leave so); if it reports a change,
+    /// seals the new metadata (revision + 1) and commits it.
     pub(crate) fn update_meta(
         &mut self,
         id: PromptId,
@@ -229,21 +233,23 @@ impl Vault {
     ) -> Result<Changeset> {
         let vault_id = self.id();
         let p = self.prompt(id)?;
-        let mut meta = p.meta.clone();
-        if !f(&mut meta)? {
+        // Every member but the index: these edits change no entry.
+        let mut fields = p.meta.clone_fields();
+        if !f(&mut fields)? {
             return Ok(Changeset::default());
         }
-        meta.updated = now;
-        let (rec, next) = p.seal_next_meta(vault_id, id, meta)?;
-        let stale = self
+        fields.updated = now;
+        let (puts, next) = p.seal_edit(vault_id, id, fields, None)?;
+        let deletes = self
             .prompts
             .get_mut(&id)
             .ok_or(Error::NotFound { what: "prompt" })?
             .install_meta(id, next);
-        let mut changes = Changeset::default();
-        changes.put_new(rec);
-        changes.deletes.extend(stale);
-        Ok(changes)
+        Ok(Changeset {
+            header: None,
+            puts,
+            deletes,
+        })
     }
 
     /// Adds tags (Unicode-normalised; a tag already present under another
@@ -334,7 +340,7 @@ impl Vault {
         let mut changes = Changeset::default();
         for id in ids {
             let p = self.prompt(id)?;
-            let mut meta = p.meta.clone();
+            let mut meta = p.meta.clone_fields();
             let renamed = meta.tags.iter().map(|t| {
                 let k = tags::fold(t);
                 if k == from_key || k == to_key {
@@ -349,8 +355,8 @@ impl Vault {
             }
             meta.tags = out;
             meta.updated = now;
-            let (rec, next) = p.seal_next_meta(vault_id, id, meta)?;
-            changes.put_new(rec);
+            let (puts, next) = p.seal_edit(vault_id, id, meta, None)?;
+            changes.puts.extend(puts);
             staged.push((id, next));
         }
         for (id, next) in staged {
@@ -448,20 +454,50 @@ impl Vault {
         } else {
             None
         };
-        let mut changes = self.update_meta(id, now, |m| {
-            m.versions.retain(|e| !gone.contains(&e.id));
-            if let Some((current, title)) = new_current {
-                m.current = current;
-                m.title = title;
-            }
-            m.deleted.extend(gone.iter().copied());
-            rules::cap_tombstones(&mut m.deleted);
-            Ok(true)
+        // Prune rebuilds the layout (time linear in the history is fine
+        // here): a segment holding a pruned entry is dissolved, its live
+        // entries cut into new segments with the tail (SPEC §6.4).
+        let vault_id = self.id();
+        let mut meta = p.meta.clone();
+        meta.versions.retain(|e| !gone.contains(&e.id));
+        if let Some((current, title)) = new_current {
+            meta.current = current;
+            meta.title = title;
+        }
+        meta.deleted.extend(gone.iter().copied());
+        rules::cap_tombstones(&mut meta.deleted);
+        meta.updated = now;
+        let (generation, item) = p.current_key()?;
+        let revision = p
+            .revision
+            .checked_add(1)
+            .ok_or(Error::invalid("revision overflow"))?;
+        let live: HashSet<VersionId> = meta.versions.iter().map(|e| e.id).collect();
+        let mut layout = p.layout.clone();
+        layout.dirty = true;
+        layout.tail.retain(|e| live.contains(&e.id));
+        let settled = settle(vault_id, id, generation, item, layout, &|v| {
+            live.contains(&v)
         })?;
+        let layout = settled.layout;
+        let mut changes = Changeset {
+            header: None,
+            puts: settled.puts,
+            deletes: settled.deletes,
+        };
+        changes.put_new(seal_meta(
+            vault_id, id, generation, item, revision, &meta, &layout,
+        )?);
         let p = self
             .prompts
             .get_mut(&id)
             .ok_or(Error::NotFound { what: "prompt" })?;
+        p.meta = meta;
+        p.layout = layout;
+        p.strays.extend(settled.dropped);
+        p.revision = revision;
+        p.meta_gen = generation;
+        changes.deletes.extend(p.take_stale(id));
         for v in &gone {
             p.versions.remove(v);
             changes.deletes.push(version_storage_key(id, *v));
@@ -470,27 +506,29 @@ impl Vault {
     }
 
     /// Deletes a prompt, healthy or damaged (see [`Vault::damaged_prompts`]):
-    /// every record it has (item keys, metadata, versions) is in the
-    /// changeset's deletes.
+    /// every record it has (item keys, metadata, versions, index segments,
+    /// listed or not) is in the changeset's deletes.
     ///
     /// # Errors
     ///
     /// [`Error::NotFound`] for an unknown prompt.
     pub fn delete_prompt(&mut self, id: PromptId) -> Result<Changeset> {
-        let (versions, generations): (Vec<VersionId>, Vec<u32>) =
-            if let Some(p) = self.prompts.remove(&id) {
-                (
-                    p.versions.keys().chain(p.stale.iter()).copied().collect(),
-                    p.keys.keys().copied().collect(),
-                )
-            } else if let Some(d) = self.damaged.remove(&id) {
-                (
-                    d.versions.keys().copied().collect(),
-                    d.keys.keys().copied().collect(),
-                )
-            } else {
-                return Err(Error::NotFound { what: "prompt" });
-            };
+        type Held = (Vec<VersionId>, Vec<u32>, Vec<SegmentId>);
+        let (versions, generations, segments): Held = if let Some(p) = self.prompts.remove(&id) {
+            (
+                p.versions.keys().chain(p.stale.iter()).copied().collect(),
+                p.keys.keys().copied().collect(),
+                p.segment_records().map(|(s, _)| s).collect(),
+            )
+        } else if let Some(d) = self.damaged.remove(&id) {
+            (
+                d.versions.keys().copied().collect(),
+                d.keys.keys().copied().collect(),
+                d.segments.keys().copied().collect(),
+            )
+        } else {
+            return Err(Error::NotFound { what: "prompt" });
+        };
         let mut changes = Changeset::default();
         changes
             .deletes
@@ -498,6 +536,9 @@ impl Vault {
         changes
             .deletes
             .extend(versions.into_iter().map(|v| version_storage_key(id, v)));
+        changes
+            .deletes
+            .extend(segments.into_iter().map(|s| segment_storage_key(id, s)));
         changes
             .deletes
             .extend(generations.into_iter().map(|g| item_key_storage_key(id, g)));

@@ -15,14 +15,18 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::layout::{Layout, Segment};
 use super::{
     Changeset, Damaged, DamagedPrompt, PromptState, SeenRevisions, Vault, parse_json, seal_meta,
+    settle,
 };
 use crate::error::{Error, Result};
 use crate::format::RecordKind;
 use crate::hazmat::Key;
-use crate::ids::{PromptId, VersionId};
-use crate::model::{IndexEntry, MAX_MERGED_VERSIONS, MAX_PROMPTS, Meta, VersionContent};
+use crate::ids::{PromptId, SegmentId, VersionId};
+use crate::model::{
+    IndexEntry, MAX_MERGED_VERSIONS, MAX_PROMPTS, Meta, StoredMeta, VersionContent,
+};
 use crate::record::SealedRecord;
 use crate::rules::{self, sort_entries};
 use crate::sealing;
@@ -60,8 +64,13 @@ struct Candidate {
     rev: u64,
     generation: u32,
     meta: Meta,
+    /// The index segments its metadata lists, resolved.
+    segments: BTreeMap<SegmentId, Segment>,
     record: Option<SealedRecord>,
 }
+
+/// Segment records by prompt and id (the newest generation of each).
+type SegmentRecords = BTreeMap<PromptId, BTreeMap<SegmentId, SealedRecord>>;
 
 #[derive(PartialEq, Eq, Clone, Copy)]
 enum Mode {
@@ -125,6 +134,7 @@ impl Vault {
         let mut keys: BTreeMap<(PromptId, u32), (Key, SealedRecord)> = BTreeMap::new();
         let mut metas: Vec<SealedRecord> = Vec::new();
         let mut versions: BTreeMap<PromptId, BTreeMap<VersionId, SealedRecord>> = BTreeMap::new();
+        let mut segments: SegmentRecords = BTreeMap::new();
         for (n, raw) in records.into_iter().enumerate() {
             if n >= MAX_RECORDS_PER_BATCH {
                 return Err(Error::too_large(
@@ -155,6 +165,16 @@ impl Vault {
                         .is_none_or(|old| old.header().key_gen < h.key_gen);
                     if newer {
                         slot.insert(vid, rec);
+                    }
+                }
+                RecordKind::PromptIndex => {
+                    let sid = h.segment_id().ok_or(Error::Authentication)?;
+                    let slot = segments.entry(prompt).or_default();
+                    let newer = slot
+                        .get(&sid)
+                        .is_none_or(|old| old.header().key_gen < h.key_gen);
+                    if newer {
+                        slot.insert(sid, rec);
                     }
                 }
                 _ => return Err(Error::Authentication),
@@ -190,11 +210,27 @@ impl Vault {
             // Authentic, so written by a holder of the keys: a failure of
             // the model rules from here on damages this prompt only.
             // Not canonical, not parsable or not normal: see SPEC §6.3.
-            let meta = parse_meta(&plain).and_then(|mut m| {
-                rules::normalize_meta(&mut m)?;
-                Ok(m)
-            });
-            let meta = match meta {
+            let meta = match parse_meta(&plain) {
+                Ok(stored) => {
+                    // A listed segment that is absent, or that no held key
+                    // opens, fails the open like a listed version's record;
+                    // one whose authentic content breaks a rule fails this
+                    // metadata's rules.
+                    let resolved =
+                        self.resolve_segments(prompt, &stored.segments, &segments, &key_for)?;
+                    resolved.and_then(|segs| {
+                        let entries = rules::resolve_index(
+                            &stored.versions,
+                            segs.values().map(|s| s.entries.as_slice()),
+                        )?;
+                        let mut m = stored.into_meta(entries);
+                        rules::normalize_meta(&mut m)?;
+                        Ok((m, segs))
+                    })
+                }
+                Err(e) => Err(e),
+            };
+            let (meta, segs) = match meta {
                 Ok(m) => m,
                 Err(reason) => {
                     let keep = bad
@@ -212,11 +248,19 @@ impl Vault {
                 rev: h.revision,
                 generation: h.key_gen,
                 meta,
+                segments: segs,
                 record: Some(rec),
             });
         }
         for (prompt, vs) in &versions {
             for rec in vs.values() {
+                if key_for(*prompt, rec.header().key_gen).is_none() {
+                    return Err(Error::Authentication);
+                }
+            }
+        }
+        for (prompt, ss) in &segments {
+            for rec in ss.values() {
                 if key_for(*prompt, rec.header().key_gen).is_none() {
                     return Err(Error::Authentication);
                 }
@@ -229,6 +273,7 @@ impl Vault {
             .chain(candidates.keys().copied())
             .chain(bad.keys().copied())
             .chain(versions.keys().copied())
+            .chain(segments.keys().copied())
             .collect();
         let total = self.prompts.len()
             + self.damaged.len()
@@ -261,12 +306,20 @@ impl Vault {
                     rev: p.revision,
                     generation: p.meta_gen,
                     meta: p.meta.clone(),
+                    segments: p.layout.segments.clone(),
                     record: None,
                 });
             }
             if cands.is_empty() {
                 if let Some((meta, reason)) = bad.remove(&prompt) {
-                    let d = stage_damaged(prompt, meta, reason, &mut keys, &mut versions)?;
+                    let d = stage_damaged(
+                        prompt,
+                        meta,
+                        reason,
+                        &mut keys,
+                        &mut versions,
+                        &mut segments,
+                    )?;
                     if collect {
                         report.changes.puts.extend(d.records(prompt, self)?);
                     }
@@ -295,6 +348,8 @@ impl Vault {
                         updated: crate::ids::Timestamp(0),
                         versions: Vec::new(),
                     },
+                    layout: Layout::default(),
+                    strays: BTreeMap::new(),
                     revision: 0,
                     meta_gen: 0,
                     versions: BTreeMap::new(),
@@ -336,7 +391,24 @@ impl Vault {
                 }
                 metas.len()
             };
-            let mut merged = resolve(&cands)?;
+            // Incoming segment records: stored like versions (a newer
+            // metadata may list one this batch's does not).
+            let mut incoming_segments = segments.remove(&prompt).unwrap_or_default();
+            incoming_segments.retain(|sid, rec| {
+                let held = state
+                    .layout
+                    .segments
+                    .get(sid)
+                    .map(|s| &s.record)
+                    .or_else(|| state.strays.get(sid));
+                held.is_none_or(|old| old.header().key_gen < rec.header().key_gen)
+            });
+            if collect {
+                for rec in incoming_segments.values() {
+                    changes.put(rec.clone());
+                }
+            }
+            let (mut merged, winner) = resolve(&cands)?;
             let winner_current = merged.current;
 
             // Tombstones: pruned versions stay deleted even if replayed.
@@ -429,10 +501,16 @@ impl Vault {
                     .max_by_key(|r| r.header().revision);
                 match stored {
                     Some(rec) if !collect => {
+                        let mut all_segments: BTreeMap<SegmentId, SealedRecord> = state
+                            .segment_records()
+                            .map(|(sid, r)| (sid, r.clone()))
+                            .collect();
+                        all_segments.extend(incoming_segments);
                         let d = Damaged {
                             keys: state.keys,
                             meta: rec.clone(),
                             versions: state.versions,
+                            segments: all_segments,
                             reason,
                         };
                         report.damaged.push(d.public(prompt));
@@ -443,17 +521,33 @@ impl Vault {
                 }
             }
 
+            // Among equal candidates, the newest revision, and a stored
+            // record over the local state: two devices holding the same
+            // index in different segments settle on the stored one.
             let adopted = cands
                 .iter()
                 .filter(|c| c.meta == merged)
-                .max_by_key(|c| c.rev);
+                .max_by_key(|c| (c.rev, c.record.is_some()));
             let meta_changed = existing.is_none_or(|p| p.meta != merged);
+            // Every segment record of the prompt, listed or not, before the
+            // new layout picks the ones its metadata lists.
+            let mut pool: BTreeMap<SegmentId, SealedRecord> = state
+                .segment_records()
+                .map(|(sid, r)| (sid, r.clone()))
+                .collect();
+            pool.extend(incoming_segments);
+            let local_listed: Vec<SegmentId> = state.layout.ids();
             match adopted {
                 Some(c) => {
+                    // Its index as stored (the next write compacts a
+                    // segment holding a tombstoned entry).
+                    state.layout = Layout::as_read(c.segments.clone(), &merged.versions);
                     if let Some(rec) = &c.record {
                         if collect
                             && (local_rev.is_none_or(|l| c.rev > l)
-                                || existing.is_some_and(|p| p.meta != merged))
+                                || existing.is_some_and(|p| {
+                                    p.meta != merged || p.layout.ids() != state.layout.ids()
+                                }))
                         {
                             changes.put(rec.clone());
                         }
@@ -465,23 +559,62 @@ impl Vault {
                     if n_distinct > 1 {
                         report.conflicts_resolved += 1;
                     }
+                    // Keep the winner's clean segments, then the others';
+                    // the rest of the index is the tail (SPEC §6.4).
+                    let offered = cands
+                        .get(winner)
+                        .into_iter()
+                        .chain(cands.iter())
+                        .flat_map(|c| c.segments.iter().map(|(k, v)| (*k, v.clone())));
+                    let kept = Layout::keep(offered, &merged.versions);
                     if mode == Mode::Merge {
                         let rev = max_rev
                             .checked_add(1)
                             .ok_or(Error::invalid("revision overflow"))?;
                         let (generation, key) = state.current_key()?;
-                        changes.put(seal_meta(self.id(), prompt, generation, key, rev, &merged)?);
+                        // `keep` kept only segments of live entries;
+                        // compaction's dropped ones are in the pool, kept
+                        // as strays below.
+                        let layout =
+                            settle(self.id(), prompt, generation, key, kept, &|_| true)?.layout;
+                        // Kept segments this store does not hold yet
+                        // (incoming ones were put above) and new ones.
+                        for (sid, seg) in &layout.segments {
+                            if !local_listed.contains(sid) && !state.strays.contains_key(sid) {
+                                changes.put(seg.record.clone());
+                            }
+                        }
+                        changes.put(seal_meta(
+                            self.id(),
+                            prompt,
+                            generation,
+                            key,
+                            rev,
+                            &merged,
+                            &layout,
+                        )?);
+                        state.layout = layout;
                         state.revision = rev;
                         state.meta_gen = generation;
                     } else {
                         // Open never writes: keep the stored revision; the
-                        // next mutation of this prompt reseals the metadata.
+                        // next mutation of this prompt reseals the metadata
+                        // (and cuts the tail into segments).
                         let best = cands.iter().max_by_key(|c| c.rev);
                         state.revision = max_rev;
                         state.meta_gen = best.map_or(0, |c| c.generation);
+                        state.layout = kept;
                     }
                 }
             }
+            // Segments no longer listed stay, as strays: another device's
+            // metadata may still list them (SPEC §6.4). Only a write that
+            // dissolves a segment for a dead entry deletes it.
+            let listed_now: BTreeSet<SegmentId> = state.layout.segments.keys().copied().collect();
+            state.strays = pool
+                .into_iter()
+                .filter(|(sid, _)| !listed_now.contains(sid))
+                .collect();
             if existing.is_none() {
                 report.prompts_added += 1;
             } else if meta_changed {
@@ -503,6 +636,62 @@ impl Vault {
             damaged,
             report,
         })
+    }
+
+    /// The segments a metadata record of `prompt` lists, resolved: each
+    /// from this batch's records, else from the segments this vault holds
+    /// for the prompt (listed or stray).
+    ///
+    /// # Errors
+    ///
+    /// Outer, fatal: [`Error::MissingRecord`] for a listed segment that is
+    /// absent (as a listed version's record), [`Error::Authentication`]
+    /// for one that fails to open. Inner: [`Error::Malformed`] for an
+    /// authentic segment whose content breaks a rule (its metadata then
+    /// breaks a rule: SPEC §6.3).
+    fn resolve_segments<'k, F>(
+        &self,
+        prompt: PromptId,
+        ids: &[SegmentId],
+        incoming: &SegmentRecords,
+        key_for: &F,
+    ) -> Result<Result<BTreeMap<SegmentId, Segment>>>
+    where
+        F: Fn(PromptId, u32) -> Option<&'k Key>,
+    {
+        let held = self.prompts.get(&prompt);
+        let mut out = BTreeMap::new();
+        for sid in ids {
+            let record = incoming.get(&prompt).and_then(|m| m.get(sid));
+            if record.is_none() {
+                if let Some(seg) = held.and_then(|p| p.layout.segments.get(sid)) {
+                    out.insert(*sid, seg.clone());
+                    continue;
+                }
+            }
+            let record = record
+                .or_else(|| held.and_then(|p| p.strays.get(sid)))
+                .or_else(|| self.damaged.get(&prompt).and_then(|d| d.segments.get(sid)))
+                .ok_or(Error::MissingRecord {
+                    what: "index segment",
+                })?;
+            let key = key_for(prompt, record.header().key_gen).ok_or(Error::Authentication)?;
+            let plain = sealing::open(key, record)?;
+            let entries = match crate::model::index::parse_segment(&plain)
+                .and_then(|e| rules::check_segment(&e).map(|()| e))
+            {
+                Ok(e) => e,
+                Err(e) => return Ok(Err(e)),
+            };
+            out.insert(
+                *sid,
+                Segment {
+                    entries,
+                    record: record.clone(),
+                },
+            );
+        }
+        Ok(Ok(out))
     }
 
     fn open_version_with(
@@ -530,6 +719,7 @@ fn stage_damaged(
     reason: Error,
     keys: &mut BTreeMap<(PromptId, u32), (Key, SealedRecord)>,
     versions: &mut BTreeMap<PromptId, BTreeMap<VersionId, SealedRecord>>,
+    segments: &mut SegmentRecords,
 ) -> Result<Damaged> {
     let item_keys: BTreeMap<u32, Key> = keys
         .range((prompt, 0)..=(prompt, u32::MAX))
@@ -542,6 +732,7 @@ fn stage_damaged(
         keys: item_keys,
         meta,
         versions: versions.remove(&prompt).unwrap_or_default(),
+        segments: segments.remove(&prompt).unwrap_or_default(),
         reason,
     })
 }
@@ -549,39 +740,46 @@ fn stage_damaged(
 /// Parses a metadata plaintext and checks it is canonical, re-encoding it
 /// with the direct writer (the same bytes as the general RFC 8785
 /// serialiser, see `model::write`) so opening many prompts stays cheap.
-fn parse_meta(plain: &[u8]) -> Result<Meta> {
+pub(crate) fn parse_meta(plain: &[u8]) -> Result<StoredMeta> {
     let malformed = Error::Malformed {
         what: "metadata JSON",
     };
-    let meta: Meta = serde_json::from_slice(plain).map_err(|_| malformed.clone())?;
-    let again =
-        zeroize::Zeroizing::new(crate::model::meta_json(&meta).map_err(|_| malformed.clone())?);
-    if again.as_slice() == plain {
-        Ok(meta)
-    } else {
-        Err(malformed)
+    let meta: StoredMeta = serde_json::from_slice(plain).map_err(|_| malformed.clone())?;
+    let again = zeroize::Zeroizing::new(
+        crate::model::meta_json(&meta.view()).map_err(|_| malformed.clone())?,
+    );
+    if again.as_slice() != plain {
+        return Err(malformed);
     }
+    rules::check_segment_ids(&meta.segments)?;
+    Ok(meta)
 }
 
-/// Deterministic metadata resolution over all candidates.
-fn resolve(cands: &[Candidate]) -> Result<Meta> {
+/// Deterministic metadata resolution over all candidates: the merged
+/// metadata and the index of the winner in `cands`.
+///
+/// The tie-break compares each candidate's canonical metadata in its
+/// logical form (SPEC §6.4: every entry in `versions`, no `segments`),
+/// so two devices that hold the same index in different segments agree.
+fn resolve(cands: &[Candidate]) -> Result<(Meta, usize)> {
     // One candidate (the common case when opening) wins without a
     // comparison, so its canonical JSON is not needed.
-    let winner = if let [only] = cands {
-        only
+    let (winner, at) = if let [only] = cands {
+        (only, 0)
     } else {
-        let mut best: Option<(&Candidate, Vec<u8>)> = None;
-        for c in cands {
-            let json = crate::model::meta_json(&c.meta)?;
+        let mut best: Option<(&Candidate, usize, Vec<u8>)> = None;
+        for (i, c) in cands.iter().enumerate() {
+            let json = crate::format::json::to_canonical(&c.meta)?;
             let better = match &best {
                 None => true,
-                Some((b, bj)) => (c.rev, c.meta.updated, &json) > (b.rev, b.meta.updated, bj),
+                Some((b, _, bj)) => (c.rev, c.meta.updated, &json) > (b.rev, b.meta.updated, bj),
             };
             if better {
-                best = Some((c, json));
+                best = Some((c, i, json));
             }
         }
-        best.ok_or(Error::MissingRecord { what: "metadata" })?.0
+        let (c, i, _) = best.ok_or(Error::MissingRecord { what: "metadata" })?;
+        (c, i)
     };
     let mut merged = winner.meta.clone();
     let mut dead: BTreeSet<VersionId> = BTreeSet::new();
@@ -600,7 +798,7 @@ fn resolve(cands: &[Candidate]) -> Result<Meta> {
     sort_entries(&mut merged.versions);
     merged.deleted = dead.into_iter().collect();
     rules::cap_tombstones(&mut merged.deleted);
-    Ok(merged)
+    Ok((merged, at))
 }
 
 #[cfg(test)]
@@ -612,12 +810,13 @@ mod tests {
 
     #[test]
     fn metadata_readers_refuse_non_canonical_plaintexts() {
-        let meta = Meta {
+        let meta = StoredMeta {
             archived: false,
             created: Timestamp(1),
             current: VersionId::from_bytes([7; 16]),
             deleted: Vec::new(),
             favorite: true,
+            segments: vec![SegmentId::from_bytes([3; 16])],
             tags: vec!["Art".into()],
             title: "t".into(),
             updated: Timestamp(2),
@@ -626,7 +825,7 @@ mod tests {
                 id: VersionId::from_bytes([7; 16]),
             }],
         };
-        let good = crate::model::meta_json(&meta).unwrap();
+        let good = crate::model::meta_json(&meta.view()).unwrap();
         assert_eq!(parse_meta(&good).unwrap(), meta);
         let text = String::from_utf8(good).unwrap();
         for bad in [
@@ -640,6 +839,7 @@ mod tests {
             text.replacen("\"created\":1", "\"created\":1.0", 1),
             text.replacen("\"title\":\"t\"", "\"title\":\"\\u0074\"", 1),
             text.replacen('}', ",\"extra\":1}", 1),
+            text.replacen("\"segments\":\"AwMDAwMDAwMDAwMDAwMDAw\",", "", 1),
         ] {
             assert!(parse_meta(bad.as_bytes()).is_err(), "{bad}");
         }

@@ -88,18 +88,20 @@ def inspect_json(e):
     kdf = "null"
     if e["kdf"] is not None:
         kdf = obj([(k, j(e["kdf"][k])) for k in ("mCostKib", "tCost", "pCost")])
+    # The core's field order; `segmentId` only for prompt-index records.
     fields = [
         "kind",
         "kindCode",
         "vaultId",
         "promptId",
         "versionId",
+        "segmentId",
         "keyGeneration",
         "revision",
         "size",
         "storageKey",
     ]
-    return obj([(k, j(e[k])) for k in fields] + [("kdf", kdf)])
+    return obj([(k, j(e[k])) for k in fields if k in e] + [("kdf", kdf)])
 
 
 def main():
