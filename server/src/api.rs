@@ -477,13 +477,13 @@ pub(crate) async fn pull(
     'pages: loop {
         let query = match &last_key {
             None => sqlx::query(
-                "SELECT storage_key, seq, body FROM records WHERE vault_id = $1 AND seq > $2 \
+                "SELECT storage_key, seq, revision, body FROM records WHERE vault_id = $1 AND seq > $2 \
                  ORDER BY seq, storage_key LIMIT 256",
             )
             .bind(&session.vault_id)
             .bind(last_seq),
             Some(key) => sqlx::query(
-                "SELECT storage_key, seq, body FROM records WHERE vault_id = $1 \
+                "SELECT storage_key, seq, revision, body FROM records WHERE vault_id = $1 \
                  AND (seq > $2 OR (seq = $2 AND storage_key > $3)) \
                  ORDER BY seq, storage_key LIMIT 256",
             )
@@ -511,9 +511,11 @@ pub(crate) async fn pull(
             bytes = bytes.saturating_add(size);
             last_seq = seq;
             last_key = Some(key.clone());
+            let revision: i64 = row.try_get("revision")?;
             changes.push(Change {
                 key,
                 seq: to_u64(seq),
+                revision: tombstone_revision(body.is_none(), revision),
                 record: body,
             });
         }
@@ -795,16 +797,21 @@ async fn apply_commit(
             conflicts.push(Change {
                 key: op.key().to_owned(),
                 seq: cur.as_ref().map_or(0, |c| to_u64(c.seq)),
+                revision: cur
+                    .as_ref()
+                    .and_then(|c| tombstone_revision(!c.live, c.revision)),
                 record: cur.and_then(|c| c.body),
             });
             continue;
         }
         // The client saw the current row: now the rules that hold whatever
         // it wants (hostile writes are refused, not reported as conflicts).
-        if let (Op::Put(c, _), Some(cur)) = (op, &cur)
-            && cur.live
-        {
-            check_replace(c, cur)?;
+        if let (Op::Put(c, _), Some(cur)) = (op, &cur) {
+            if cur.live {
+                check_replace(c, cur)?;
+            } else {
+                check_over_tombstone(c, cur)?;
+            }
         }
         match op {
             Op::Put(c, _) => {
@@ -906,6 +913,25 @@ async fn apply_commit(
     Ok(CommitResponse::Accepted {
         cursor: to_u64(seq),
     })
+}
+
+/// The revision a tombstone reports: that of the record it deleted, for
+/// the kinds with revisions.
+fn tombstone_revision(tombstone: bool, revision: i64) -> Option<u64> {
+    (tombstone && revision > 0).then(|| to_u64(revision))
+}
+
+/// Putting a record where one was deleted: revisions under a key never go
+/// down, not even across a deletion (a prompt brought back must not look
+/// older than what a device saw before it was deleted).
+fn check_over_tombstone(new: &Checked, cur: &Current) -> ApiResult<()> {
+    if cur.revision > 0 && to_i64(new.info.revision)? <= cur.revision {
+        return Err(ApiError::conflict(
+            "revision_not_increased",
+            "a record put over a deleted one must have a higher revision than it had",
+        ));
+    }
+    Ok(())
 }
 
 /// Replacing a live record: versions, index segments and item keys are

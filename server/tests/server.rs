@@ -92,6 +92,7 @@ macro_rules! on_both_backends {
 
 on_both_backends!(
     login_keys_follow_the_header_of_a_password_change,
+    a_put_over_a_tombstone_must_rise_above_the_deleted_revision,
     register_login_pull_commit_and_wait_round_trip,
     cas_conflict_returns_current_rows_then_merge_and_retry_succeeds,
     concurrent_commits_of_one_key_have_one_winner_and_consecutive_cursors,
@@ -1907,4 +1908,55 @@ fn login_keys_follow_the_header_of_a_password_change(backend: &Backend) {
     assert_eq!(sign_login(&s, "alice", &new_key).0, 200);
     let old = LoginKey::derive_from_password(&pw(), &params).unwrap();
     assert_eq!(sign_login(&s, "alice", &old).0, 401);
+}
+
+/// Revisions under a key never go down, not even across a deletion: a
+/// tombstone reports the revision it deleted, and a put over it must be
+/// above it.
+fn a_put_over_a_tombstone_must_rise_above_the_deleted_revision(backend: &Backend) {
+    let s = Server::start(backend, &[]);
+    let (mut a, ids, _) = device_a(&s, "alice");
+    let p = ids[0];
+    let mkey = format!("m.{}", p.to_hex());
+    let old = a
+        .vault
+        .records()
+        .unwrap()
+        .into_iter()
+        .find(|r| r.storage_key() == mkey)
+        .unwrap();
+    let (_, ch) = a
+        .vault
+        .add_version(p, &draft("t", "second"), Timestamp(5))
+        .unwrap();
+    assert_eq!(a.commit(&s, &ch).0, 200);
+    let (status, v) = s.post(
+        "commit",
+        Some(&a.token),
+        &json!({"idempotencyKey": new_key(), "deletes": [{"key": mkey, "seen": a.seen[&mkey]}]}),
+    );
+    assert_eq!(status, 200, "{v}");
+    let tomb_seq = v["cursor"].as_u64().unwrap();
+    let pulled: Value = s.ok("pull", Some(&a.token), &json!({"after": 0}));
+    let row = pulled["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["key"] == mkey.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (row["seq"].as_u64(), row["revision"].as_u64()),
+        (Some(tomb_seq), Some(2))
+    );
+    assert!(row.get("record").is_none());
+    s.refused(
+        "commit",
+        Some(&a.token),
+        &json!({"idempotencyKey": new_key(), "puts": [{"seen": tomb_seq, "record": old.to_text()}]}),
+        409,
+        "revision_not_increased",
+    );
+    let again: Value = s.ok("pull", Some(&a.token), &json!({"after": 0}));
+    assert_eq!(again, pulled, "the refused put stored nothing");
 }

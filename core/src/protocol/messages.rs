@@ -224,6 +224,12 @@ pub struct Change {
     /// The record's text form; absent for a tombstone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub record: Option<String>,
+    /// For a tombstone of a kind with revisions (metadata, header,
+    /// checkpoint): the revision of the record it deleted. A record put
+    /// under that key again must be above it (SPEC §12.6), so revisions
+    /// under a key never go down, not even across a deletion.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revision: Option<u64>,
 }
 
 /// The answer to a pull.
@@ -362,6 +368,7 @@ mod tests {
         assert_eq!(s, r#"{"status":"start-over","oldest":3}"#);
         let c = serde_json::to_string(&PullResponse::Changes {
             changes: vec![Change {
+                revision: None,
                 key: "m.00".into(),
                 seq: 2,
                 record: None,
