@@ -442,6 +442,15 @@ impl SyncState {
             }
         }
 
+        // Prompts with a live row the pull did not bring (one pass: a
+        // search of the whole view per prompt made a first download of
+        // n prompts O(n²)).
+        let incomplete: BTreeSet<PromptId> = view
+            .keys()
+            .filter(|k| !matches!(inbox.rows.get(*k), Some((_, Some(_)))))
+            .filter_map(|k| prompt_of_key(k))
+            .collect();
+
         // Decide prompt by prompt.
         let mut touched: BTreeMap<PromptId, Vec<&SealedRecord>> = BTreeMap::new();
         for (key, (_, rec)) in &inbox.rows {
@@ -452,12 +461,24 @@ impl SyncState {
                 }
             }
         }
+        if inbox.full {
+            // A full pull serves live rows only: a prompt this client saw
+            // and the pull does not bring was deleted (its tombstones
+            // purged, SPEC §12.4 start-over) and is decided like one whose
+            // tombstones arrived.
+            for key in old.keys() {
+                if let Some(p) = prompt_of_key(key) {
+                    touched.entry(p).or_default();
+                }
+            }
+        }
         let mut out = Integrated {
             rows: inbox.rows.len(),
             ..Integrated::default()
         };
         let mut changes = Changeset::default();
         let mut batch: Vec<&SealedRecord> = Vec::new();
+        let mut deleted: Vec<PromptId> = Vec::new();
         for (prompt, records) in touched {
             let mkey = crate::format::storage_key::meta(prompt.as_bytes());
             let held = vault.holds_prompt(prompt);
@@ -471,8 +492,7 @@ impl SyncState {
                         && store.get(&mkey).map(|r| digest(r.as_bytes())) == Some(b.digest.clone())
                 });
                 if held && unchanged {
-                    changes.extend(vault.delete_prompt(prompt)?);
-                    out.prompts_deleted += 1;
+                    deleted.push(prompt);
                 }
                 continue;
             };
@@ -485,10 +505,7 @@ impl SyncState {
                 // Deleted here and not changed there: the push deletes it.
                 continue;
             }
-            let complete = view
-                .keys()
-                .filter(|k| prompt_of_key(k) == Some(prompt))
-                .all(|k| matches!(inbox.rows.get(k), Some((_, Some(_)))));
+            let complete = !incomplete.contains(&prompt);
             if complete {
                 batch.extend(records);
             } else {
@@ -507,19 +524,64 @@ impl SyncState {
             });
 
         // Everything is checked; now change things. A failed merge leaves
-        // the vault as it was and returns before the store is touched.
+        // the vault as it was and returns before the store is touched, so
+        // it comes first: deleting a held prompt cannot fail.
         if !batch.is_empty() {
             let report = vault.merge(batch.iter().map(|r| r.as_bytes()))?;
             out.prompts_added = report.prompts_added;
             out.versions_added = report.versions_added;
             out.metadata_updated = report.metadata_updated;
             out.conflicts_resolved = report.conflicts_resolved;
-            changes.extend(report.changes);
+            // The first changes of this step: taken whole
+            // (`Changeset::extend` dedups put by put, O(n²) for a first
+            // download).
+            changes = report.changes;
+        }
+        for prompt in deleted {
+            // Other prompts' keys than the merge's: nothing to dedup.
+            let gone = vault.delete_prompt(prompt)?;
+            changes.puts.extend(gone.puts);
+            changes.deletes.extend(gone.deletes);
+            out.prompts_deleted += 1;
         }
         if let Some(h) = header {
             changes.header = Some(h.clone());
         }
         store.apply(&changes);
+
+        // Metadata kept here (it won the merge) at a revision not above the
+        // server's different record: the server only takes a higher
+        // revision (SPEC §12.6), so it is re-sealed above it, unchanged.
+        // (Sealing fails only without randomness; the store then holds
+        // what the vault does, and the next sync redoes this step.)
+        let mut resealed = Changeset::default();
+        for key in inbox.rows.keys().filter(|k| k.starts_with("m.")) {
+            let (Some(row), Some(local), Some(prompt)) =
+                (view.get(key), store.get(key), prompt_of_key(key))
+            else {
+                continue;
+            };
+            if local.header().revision() <= row.revision && digest(local.as_bytes()) != row.digest {
+                resealed.extend(vault.reseal_meta_at(prompt, row.revision + 1)?);
+            }
+        }
+        store.apply(&resealed);
+        changes.extend(resealed);
+
+        // Tombstones under keys the store still holds (a prompt deleted
+        // elsewhere and kept here): a put under such a key must name the
+        // tombstone's `seq` as seen (SPEC §12.5).
+        let mut tombstones = if inbox.full {
+            BTreeMap::new()
+        } else {
+            self.tombstones.clone()
+        };
+        for (key, (seq, rec)) in &inbox.rows {
+            if rec.is_none() {
+                tombstones.insert(key.clone(), *seq);
+            }
+        }
+        tombstones.retain(|k, _| !view.contains_key(k) && store.get(k).is_some());
 
         // What the store now agrees with.
         let local_digest = |key: &str| -> Option<String> {
@@ -535,11 +597,23 @@ impl SyncState {
         if changes.header.is_some() {
             changed.insert(HEADER_KEY.to_owned());
         }
+        // Keys this step deleted here (versions the merged metadata
+        // tombstones, prompts deleted elsewhere) are deletions to push
+        // where the server still holds them: marked synced, they are.
+        // Otherwise a version tombstoned here before the server's row
+        // came back in a pull (a full pull, a start-over) would be marked
+        // unsynced and stay on the server for ever.
+        let dropped: BTreeSet<&String> = changes
+            .deletes
+            .iter()
+            .filter(|k| store.get(k).is_none())
+            .collect();
         for (key, row) in &mut view {
             let same = old
                 .get(key)
                 .filter(|o| o.digest == row.digest && o.seq == row.seq);
             row.synced = match same {
+                _ if dropped.contains(key) => true,
                 Some(o) if !changed.contains(key) => o.synced,
                 _ => local_digest(key).as_deref() == Some(row.digest.as_str()),
             };
@@ -548,6 +622,7 @@ impl SyncState {
             self.checkpoint_seen = self.checkpoint_seen.max(c.revision);
         }
         self.checkpoint_generation = checkpoint_generation;
+        self.tombstones = tombstones;
         self.rows = view;
         self.cursor = inbox.cursor;
         out.changes = changes;
@@ -572,7 +647,13 @@ impl SyncState {
         self.bind(vault)?;
         // Candidate changes, grouped so a prompt's records travel together.
         let mut groups: BTreeMap<Option<PromptId>, Group<'_>> = BTreeMap::new();
-        let seen = |key: &str| self.rows.get(key).map_or(0, |r| r.seq);
+        let seen = |key: &str| {
+            self.rows
+                .get(key)
+                .map(|r| r.seq)
+                .or_else(|| self.tombstones.get(key).copied())
+                .unwrap_or(0)
+        };
         let differs = |key: &str, r: &SealedRecord| {
             self.rows
                 .get(key)
@@ -713,6 +794,7 @@ impl SyncState {
     pub fn committed(&mut self, prepared: Prepared, cursor: u64) {
         for (key, mut row) in prepared.puts {
             row.seq = cursor;
+            self.tombstones.remove(&key);
             if key == CHECKPOINT_KEY {
                 self.checkpoint_seen = self.checkpoint_seen.max(row.revision);
             }

@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::{
-    Changeset, PromptState, Vault, item_key_storage_key, seal_item_key_with, seal_meta,
+    Changeset, NextMeta, PromptState, Vault, item_key_storage_key, seal_item_key_with, seal_meta,
     seal_version,
 };
 use crate::error::{Error, Result};
@@ -235,6 +235,36 @@ impl Vault {
         }
         meta.updated = now;
         let (rec, next) = p.seal_next_meta(vault_id, id, meta)?;
+        let stale = self
+            .prompts
+            .get_mut(&id)
+            .ok_or(Error::NotFound { what: "prompt" })?
+            .install_meta(id, next);
+        let mut changes = Changeset::default();
+        changes.put_new(rec);
+        changes.deletes.extend(stale);
+        Ok(changes)
+    }
+
+    /// Re-seals a prompt's metadata, unchanged, at `revision` if that is
+    /// above its current revision: a sync server holds another metadata
+    /// record at a revision not below this one and only takes a higher one
+    /// (SPEC §12.6, §12.11). Nothing to do for a prompt not held healthy.
+    pub(crate) fn reseal_meta_at(&mut self, id: PromptId, revision: u64) -> Result<Changeset> {
+        let vault_id = self.id();
+        let Some(p) = self.prompts.get(&id) else {
+            return Ok(Changeset::default());
+        };
+        if revision <= p.revision {
+            return Ok(Changeset::default());
+        }
+        let (generation, item) = p.current_key()?;
+        let rec = seal_meta(vault_id, id, generation, item, revision, &p.meta)?;
+        let next = NextMeta {
+            meta: p.meta.clone(),
+            revision,
+            generation,
+        };
         let stale = self
             .prompts
             .get_mut(&id)
