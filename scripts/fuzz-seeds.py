@@ -14,7 +14,7 @@ def storage_key(rec):
     p, v = rec[28:44].hex(), rec[44:60].hex()
     return {1: "h", 2: f"k.{p}.{gen}", 3: f"m.{p}", 4: f"v.{p}.{v}", 5: "xh", 6: "xp"}[kind]
 
-seeds = {t: [] for t in ["record_parse", "header_unlock", "export_import", "vault_file_load", "merge_records", "ffi_inspect"]}
+seeds = {t: [] for t in ["record_parse", "header_unlock", "export_import", "vault_file_load", "merge_records", "ffi_inspect", "sync_pull"]}
 for f in sorted(vec.glob("*.json")):
     case = json.loads(f.read_text())
     if case["type"] == "vault":
@@ -25,6 +25,16 @@ for f in sorted(vec.glob("*.json")):
         ordered = sorted(records, key=storage_key)
         seeds["vault_file_load"].append(header + b"".join(ordered))
         seeds["merge_records"].append(b"".join(struct.pack("<H", len(r)) + r for r in records))
+        if case["description"].startswith("two prompts"):
+            # sync_pull: mode 0 (JSON pages, u16-prefixed) and mode 1 (mutated rows).
+            def page(changes, cursor, more=False):
+                j = json.dumps({"status": "changes", "changes": changes, "cursor": cursor, "more": more}).encode()
+                return struct.pack("<H", len(j)) + j
+            text = lambda r: base64.urlsafe_b64encode(r).rstrip(b"=").decode()
+            rows = [{"key": storage_key(r), "seq": 2, "record": text(r)} for r in [header] + records]
+            seeds["sync_pull"].append(b"\x00" + page([], 1))
+            seeds["sync_pull"].append(b"\x00" + page(sorted(rows, key=lambda c: c["key"]), 2))
+            seeds["sync_pull"].append(b"\x01" + bytes(range(64)))
     elif case["type"] == "export":
         seeds["export_import"].append(b64(case["file"]))
     elif case["type"] == "inspect":

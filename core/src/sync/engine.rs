@@ -33,6 +33,8 @@ pub struct Inbox {
     full: bool,
     done: bool,
     rows: BTreeMap<String, (u64, Option<SealedRecord>)>,
+    /// For tombstones: the revision of the record each deleted (SPEC §12.6).
+    tomb_revisions: BTreeMap<String, u64>,
 }
 
 impl Inbox {
@@ -99,6 +101,7 @@ impl Inbox {
                 self.cursor = 0;
                 self.full = true;
                 self.rows.clear();
+                self.tomb_revisions.clear();
                 Ok(true)
             }
             PullResponse::Changes {
@@ -134,6 +137,14 @@ impl Inbox {
                             MAX_RECORDS_PER_BATCH,
                             self.rows.len() + 1,
                         )));
+                    }
+                    match (&record, c.revision) {
+                        (None, Some(r)) => {
+                            self.tomb_revisions.insert(c.key.clone(), r);
+                        }
+                        _ => {
+                            self.tomb_revisions.remove(&c.key);
+                        }
                     }
                     self.rows.insert(c.key, (c.seq, record));
                 }
@@ -272,6 +283,7 @@ impl SyncState {
             full: false,
             done: false,
             rows: BTreeMap::new(),
+            tomb_revisions: BTreeMap::new(),
         })
     }
 
@@ -293,6 +305,7 @@ impl SyncState {
             full: true,
             done: false,
             rows: BTreeMap::new(),
+            tomb_revisions: BTreeMap::new(),
         })
     }
 
@@ -442,6 +455,15 @@ impl SyncState {
             }
         }
 
+        // Prompts with a live row the pull did not bring (one pass: a
+        // search of the whole view per prompt made a first download of
+        // n prompts O(n²)).
+        let incomplete: BTreeSet<PromptId> = view
+            .keys()
+            .filter(|k| !matches!(inbox.rows.get(*k), Some((_, Some(_)))))
+            .filter_map(|k| prompt_of_key(k))
+            .collect();
+
         // Decide prompt by prompt.
         let mut touched: BTreeMap<PromptId, Vec<&SealedRecord>> = BTreeMap::new();
         for (key, (_, rec)) in &inbox.rows {
@@ -452,12 +474,24 @@ impl SyncState {
                 }
             }
         }
+        if inbox.full {
+            // A full pull serves live rows only: a prompt this client saw
+            // and the pull does not bring was deleted (its tombstones
+            // purged, SPEC §12.4 start-over) and is decided like one whose
+            // tombstones arrived.
+            for key in old.keys() {
+                if let Some(p) = prompt_of_key(key) {
+                    touched.entry(p).or_default();
+                }
+            }
+        }
         let mut out = Integrated {
             rows: inbox.rows.len(),
             ..Integrated::default()
         };
         let mut changes = Changeset::default();
         let mut batch: Vec<&SealedRecord> = Vec::new();
+        let mut deleted: Vec<PromptId> = Vec::new();
         for (prompt, records) in touched {
             let mkey = crate::format::storage_key::meta(prompt.as_bytes());
             let held = vault.holds_prompt(prompt);
@@ -473,8 +507,7 @@ impl SyncState {
                             .is_some_and(|r| self.local.of(&mkey, r.as_bytes()) == b.digest)
                 });
                 if held && unchanged {
-                    changes.extend(vault.delete_prompt(prompt)?);
-                    out.prompts_deleted += 1;
+                    deleted.push(prompt);
                 }
                 continue;
             };
@@ -487,10 +520,7 @@ impl SyncState {
                 // Deleted here and not changed there: the push deletes it.
                 continue;
             }
-            let complete = view
-                .keys()
-                .filter(|k| prompt_of_key(k) == Some(prompt))
-                .all(|k| matches!(inbox.rows.get(k), Some((_, Some(_)))));
+            let complete = !incomplete.contains(&prompt);
             if complete {
                 batch.extend(records);
             } else {
@@ -509,19 +539,77 @@ impl SyncState {
             });
 
         // Everything is checked; now change things. A failed merge leaves
-        // the vault as it was and returns before the store is touched.
+        // the vault as it was and returns before the store is touched, so
+        // it comes first: deleting a held prompt cannot fail.
         if !batch.is_empty() {
             let report = vault.merge(batch.iter().map(|r| r.as_bytes()))?;
             out.prompts_added = report.prompts_added;
             out.versions_added = report.versions_added;
             out.metadata_updated = report.metadata_updated;
             out.conflicts_resolved = report.conflicts_resolved;
-            changes.extend(report.changes);
+            // The first changes of this step: taken whole
+            // (`Changeset::extend` dedups put by put, O(n²) for a first
+            // download).
+            changes = report.changes;
+        }
+        for prompt in deleted {
+            // Other prompts' keys than the merge's: nothing to dedup.
+            let gone = vault.delete_prompt(prompt)?;
+            changes.puts.extend(gone.puts);
+            changes.deletes.extend(gone.deletes);
+            out.prompts_deleted += 1;
         }
         if let Some(h) = header {
             changes.header = Some(h.clone());
         }
         store.apply(&changes);
+
+        // Metadata kept here (it won the merge) at a revision not above the
+        // server's different record: the server only takes a higher
+        // revision (SPEC §12.6), so it is re-sealed above it, unchanged.
+        // (Sealing fails only without randomness; the store then holds
+        // what the vault does, and the next sync redoes this step.)
+        let mut resealed = Changeset::default();
+        for key in inbox.rows.keys().filter(|k| k.starts_with("m.")) {
+            let (Some(row), Some(local), Some(prompt)) =
+                (view.get(key), store.get(key), prompt_of_key(key))
+            else {
+                continue;
+            };
+            if local.header().revision() <= row.revision && digest(local.as_bytes()) != row.digest {
+                resealed.extend(vault.reseal_meta_at(prompt, row.revision + 1)?);
+            }
+        }
+        // Metadata kept here over a deletion elsewhere (an offline edit
+        // wins): the server takes it only above the revision the tombstone
+        // deleted, so no device that saw that revision reads the prompt
+        // coming back as a rollback.
+        for (key, rev) in &inbox.tomb_revisions {
+            let (Some(local), Some(prompt)) = (store.get(key), prompt_of_key(key)) else {
+                continue;
+            };
+            if key.starts_with("m.") && !view.contains_key(key) && local.header().revision() <= *rev
+            {
+                resealed.extend(vault.reseal_meta_at(prompt, rev + 1)?);
+            }
+        }
+        store.apply(&resealed);
+        changes.extend(resealed);
+
+        // Tombstones under keys the store still holds (a prompt deleted
+        // elsewhere and kept here): a put under such a key must name the
+        // tombstone's `seq` as seen (SPEC §12.5).
+        let mut tombstones = if inbox.full {
+            BTreeMap::new()
+        } else {
+            self.tombstones.clone()
+        };
+        for (key, (seq, rec)) in &inbox.rows {
+            if rec.is_none() {
+                tombstones.insert(key.clone(), *seq);
+            }
+        }
+        tombstones.retain(|k, _| !view.contains_key(k) && store.get(k).is_some());
 
         // What the store now agrees with.
         let local = &mut self.local;
@@ -539,11 +627,23 @@ impl SyncState {
         if changes.header.is_some() {
             changed.insert(HEADER_KEY.to_owned());
         }
+        // Keys this step deleted here (versions the merged metadata
+        // tombstones, prompts deleted elsewhere) are deletions to push
+        // where the server still holds them: marked synced, they are.
+        // Otherwise a version tombstoned here before the server's row
+        // came back in a pull (a full pull, a start-over) would be marked
+        // unsynced and stay on the server for ever.
+        let dropped: BTreeSet<&String> = changes
+            .deletes
+            .iter()
+            .filter(|k| store.get(k).is_none())
+            .collect();
         for (key, row) in &mut view {
             let same = old
                 .get(key)
                 .filter(|o| o.digest == row.digest && o.seq == row.seq);
             row.synced = match same {
+                _ if dropped.contains(key) => true,
                 Some(o) if !changed.contains(key) => o.synced,
                 _ => local_digest(key) == Some(row.digest),
             };
@@ -552,6 +652,7 @@ impl SyncState {
             self.checkpoint_seen = self.checkpoint_seen.max(c.revision);
         }
         self.checkpoint_generation = checkpoint_generation;
+        self.tombstones = tombstones;
         self.rows = view;
         self.cursor = inbox.cursor;
         out.changes = changes;
@@ -577,8 +678,14 @@ impl SyncState {
         // Candidate changes, grouped so a prompt's records travel together.
         let mut groups: BTreeMap<Option<PromptId>, Group<'_>> = BTreeMap::new();
         let rows = &self.rows;
+        let tombstones = &self.tombstones;
         let local = &mut self.local;
-        let seen = |key: &str| rows.get(key).map_or(0, |r| r.seq);
+        let seen = |key: &str| {
+            rows.get(key)
+                .map(|r| r.seq)
+                .or_else(|| tombstones.get(key).copied())
+                .unwrap_or(0)
+        };
         let mut differs = |key: &str, r: &SealedRecord| {
             rows.get(key)
                 .is_none_or(|row| row.digest != local.of(key, r.as_bytes()))
@@ -718,6 +825,7 @@ impl SyncState {
     pub fn committed(&mut self, prepared: Prepared, cursor: u64) {
         for (key, mut row) in prepared.puts {
             row.seq = cursor;
+            self.tombstones.remove(&key);
             if key == CHECKPOINT_KEY {
                 self.checkpoint_seen = self.checkpoint_seen.max(row.revision);
             }

@@ -103,6 +103,11 @@ pub struct SyncState {
     pub(crate) checkpoint_generation: u32,
     /// The server's live rows as last seen, by storage key.
     pub(crate) rows: BTreeMap<String, Row>,
+    /// The `seq` of tombstones seen under keys the local store still holds
+    /// (a prompt deleted elsewhere and kept here because it changed here):
+    /// a put under such a key must name it as seen (SPEC §12.5).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub(crate) tombstones: BTreeMap<String, u64>,
     #[serde(skip)]
     pub(crate) local: LocalDigests,
 }

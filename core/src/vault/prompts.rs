@@ -252,6 +252,33 @@ impl Vault {
         })
     }
 
+    /// Re-seals a prompt's metadata, unchanged, at `revision` if that is
+    /// above its current revision: a sync server holds another metadata
+    /// record at a revision not below this one and only takes a higher one
+    /// (SPEC §12.6, §12.11). Nothing to do for a prompt not held healthy.
+    pub(crate) fn reseal_meta_at(&mut self, id: PromptId, revision: u64) -> Result<Changeset> {
+        let vault_id = self.id();
+        let Some(p) = self.prompts.get(&id) else {
+            return Ok(Changeset::default());
+        };
+        if revision <= p.revision {
+            return Ok(Changeset::default());
+        }
+        let (generation, item) = p.current_key()?;
+        let rec = p.seal_whole(vault_id, id, generation, item, revision)?;
+        let p = self
+            .prompts
+            .get_mut(&id)
+            .ok_or(Error::NotFound { what: "prompt" })?;
+        p.revision = revision;
+        p.meta_gen = generation;
+        let stale = p.take_stale(id);
+        let mut changes = Changeset::default();
+        changes.put_new(rec);
+        changes.deletes.extend(stale);
+        Ok(changes)
+    }
+
     /// Adds tags (Unicode-normalised; a tag already present under another
     /// case keeps its first spelling).
     ///
