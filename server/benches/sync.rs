@@ -121,6 +121,12 @@ fn first_sync(server: &Server) {
     let t = Instant::now();
     let r = a.sync();
     let up = t.elapsed();
+    println!(
+        "first sync, 10 000 prompts ({records} records, {} commits): upload {:.2} s ({:.2} of the 2 s goal)",
+        r.commits,
+        up.as_secs_f64(),
+        up.as_secs_f64() / 2.0
+    );
 
     // A new device: pull everything, open the header, merge.
     let t = Instant::now();
@@ -144,10 +150,7 @@ fn first_sync(server: &Server) {
     let down = t.elapsed();
     assert_eq!(done.prompts_added, 10_000);
     println!(
-        "first sync, 10 000 prompts ({records} records, {} commits): upload {:.2} s ({:.2} of the 2 s goal), download {:.2} s ({:.2} of the goal)",
-        r.commits,
-        up.as_secs_f64(),
-        up.as_secs_f64() / 2.0,
+        "first sync, 10 000 prompts on a new device: download {:.2} s ({:.2} of the 2 s goal)",
         down.as_secs_f64(),
         down.as_secs_f64() / 2.0
     );
