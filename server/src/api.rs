@@ -333,9 +333,8 @@ pub(crate) async fn register(
     .execute(&mut *tx)
     .await
     .map_err(|e| taken_or(e, "vault_exists"))?;
-    for row in &rows {
-        upsert(&mut tx, &vault_hex, 1, row).await?;
-    }
+    let all: Vec<&Checked> = rows.iter().collect();
+    upsert_all(&mut tx, &vault_hex, 1, &all).await?;
     let token = auth::create_session(&mut tx, &state, &req.account, &vault_hex).await?;
     tx.commit().await?;
     tracing::info!(vault = %vault_hex, records = rows.len(), "registered");
@@ -561,29 +560,93 @@ fn check_quota(state: &AppState, count: i64, bytes: i64) -> ApiResult<()> {
     Ok(())
 }
 
-async fn upsert(
+/// Rows per multi-row statement (8 parameters each: far below SQLite's
+/// and PostgreSQL's parameter limits).
+const ROWS_PER_STATEMENT: usize = 256;
+
+/// Writes `rows` at `seq`, replacing what their keys held, a few hundred
+/// per statement: one round trip to the database instead of one a row.
+async fn upsert_all(
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
     vault: &str,
     seq: i64,
-    row: &Checked,
+    rows: &[&Checked],
 ) -> ApiResult<()> {
-    sqlx::query(
-        "INSERT INTO records (vault_id, storage_key, seq, kind, key_gen, revision, size, body) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-         ON CONFLICT (vault_id, storage_key) DO UPDATE SET seq = excluded.seq, kind = excluded.kind, \
-         key_gen = excluded.key_gen, revision = excluded.revision, size = excluded.size, body = excluded.body",
-    )
-    .bind(vault)
-    .bind(&row.info.storage_key)
-    .bind(seq)
-    .bind(i64::from(row.info.kind_code))
-    .bind(i64::from(row.info.key_generation))
-    .bind(to_i64(row.info.revision)?)
-    .bind(i64::try_from(row.info.size).map_err(|_| ApiError::internal())?)
-    .bind(&row.text)
-    .execute(&mut **tx)
-    .await?;
+    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+        let values: Vec<String> = (0..chunk.len())
+            .map(|i| {
+                let b = i * 8;
+                format!(
+                    "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                    b + 1,
+                    b + 2,
+                    b + 3,
+                    b + 4,
+                    b + 5,
+                    b + 6,
+                    b + 7,
+                    b + 8
+                )
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO records (vault_id, storage_key, seq, kind, key_gen, revision, size, body) \
+             VALUES {} \
+             ON CONFLICT (vault_id, storage_key) DO UPDATE SET seq = excluded.seq, kind = excluded.kind, \
+             key_gen = excluded.key_gen, revision = excluded.revision, size = excluded.size, body = excluded.body",
+            values.join(", ")
+        );
+        let mut q = sqlx::query(&sql);
+        for row in chunk {
+            q = q
+                .bind(vault)
+                .bind(&row.info.storage_key)
+                .bind(seq)
+                .bind(i64::from(row.info.kind_code))
+                .bind(i64::from(row.info.key_generation))
+                .bind(to_i64(row.info.revision)?)
+                .bind(i64::try_from(row.info.size).map_err(|_| ApiError::internal())?)
+                .bind(&row.text);
+        }
+        q.execute(&mut **tx).await?;
+    }
     Ok(())
+}
+
+/// The rows stored under the keys of `ops`, a few hundred keys per query.
+async fn current_rows(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    vault: &str,
+    ops: &[Op],
+) -> ApiResult<std::collections::HashMap<String, Current>> {
+    let mut out = std::collections::HashMap::with_capacity(ops.len());
+    for chunk in ops.chunks(ROWS_PER_STATEMENT * 4) {
+        let marks: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+        let sql = format!(
+            "SELECT storage_key, seq, key_gen, revision, size, body FROM records \
+             WHERE vault_id = $1 AND storage_key IN ({})",
+            marks.join(", ")
+        );
+        let mut q = sqlx::query(&sql).bind(vault);
+        for op in chunk {
+            q = q.bind(op.key());
+        }
+        for r in q.fetch_all(&mut **tx).await? {
+            let body: Option<String> = r.try_get("body")?;
+            out.insert(
+                r.try_get("storage_key")?,
+                Current {
+                    seq: r.try_get("seq")?,
+                    live: body.is_some(),
+                    key_gen: r.try_get("key_gen")?,
+                    revision: r.try_get("revision")?,
+                    size: r.try_get("size")?,
+                    body,
+                },
+            );
+        }
+    }
+    Ok(out)
 }
 
 /// The row currently stored under a key.
@@ -761,28 +824,9 @@ async fn apply_commit(
 
     let mut conflicts = Vec::new();
     let mut writes: Vec<&Op> = Vec::new();
+    let mut current = current_rows(&mut tx, vault, ops).await?;
     for op in ops {
-        let row = sqlx::query(
-            "SELECT seq, key_gen, revision, size, body FROM records WHERE vault_id = $1 AND storage_key = $2",
-        )
-        .bind(vault)
-        .bind(op.key())
-        .fetch_optional(&mut *tx)
-        .await?;
-        let cur = match row {
-            Some(r) => {
-                let body: Option<String> = r.try_get("body")?;
-                Some(Current {
-                    seq: r.try_get("seq")?,
-                    live: body.is_some(),
-                    key_gen: r.try_get("key_gen")?,
-                    revision: r.try_get("revision")?,
-                    size: r.try_get("size")?,
-                    body,
-                })
-            }
-            None => None,
-        };
+        let cur = current.remove(op.key());
         if let (Op::Put(c, _), Some(cur)) = (op, &cur)
             && cur.body.as_deref() == Some(c.text.as_str())
         {
@@ -848,9 +892,17 @@ async fn apply_commit(
         });
     }
     check_quota(state, count, bytes)?;
+    let puts: Vec<&Checked> = writes
+        .iter()
+        .filter_map(|op| match op {
+            Op::Put(c, _) => Some(c),
+            Op::Delete(..) => None,
+        })
+        .collect();
+    upsert_all(&mut tx, vault, seq, &puts).await?;
     for op in writes {
         match op {
-            Op::Put(c, _) => upsert(&mut tx, vault, seq, c).await?,
+            Op::Put(..) => {}
             Op::Delete(key, _) => {
                 sqlx::query(
                     "UPDATE records SET seq = $1, size = 0, body = NULL WHERE vault_id = $2 AND storage_key = $3",
@@ -884,11 +936,16 @@ async fn apply_commit(
             new_floor = m;
         }
     }
-    sqlx::query("DELETE FROM commits WHERE vault_id = $1 AND created_at < $2")
-        .bind(vault)
-        .bind(now().saturating_sub(state.cfg.idempotency_retention_secs))
-        .execute(&mut *tx)
-        .await?;
+    // Idempotency answers older than the retention are forgotten every
+    // 64th commit, not on every one: the sweep scans the vault's answers,
+    // and a few more hours of them cost nothing.
+    if seq % 64 == 0 {
+        sqlx::query("DELETE FROM commits WHERE vault_id = $1 AND created_at < $2")
+            .bind(vault)
+            .bind(now().saturating_sub(state.cfg.idempotency_retention_secs))
+            .execute(&mut *tx)
+            .await?;
+    }
     sqlx::query(
         "INSERT INTO commits (vault_id, idempotency_key, request_hash, cursor, created_at) VALUES ($1, $2, $3, $4, $5)",
     )
