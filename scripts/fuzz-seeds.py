@@ -12,7 +12,9 @@ def b64(s):
 def storage_key(rec):
     kind, gen = rec[5], struct.unpack_from("<I", rec, 8)[0]
     p, v = rec[28:44].hex(), rec[44:60].hex()
-    return {1: "h", 2: f"k.{p}.{gen}", 3: f"m.{p}", 4: f"v.{p}.{v}", 5: "xh", 6: "xp"}[kind]
+    # SPEC §5; kind 7 keeps its segment id in the version-id field.
+    return {1: "h", 2: f"k.{p}.{gen}", 3: f"m.{p}", 4: f"v.{p}.{v}", 5: "xh", 6: "xp",
+            7: f"i.{p}.{v}", 8: "c"}[kind]
 
 seeds = {t: [] for t in ["record_parse", "header_unlock", "export_import", "vault_file_load", "merge_records", "ffi_inspect", "sync_pull"]}
 for f in sorted(vec.glob("*.json")):
