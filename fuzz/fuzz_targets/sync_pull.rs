@@ -124,10 +124,14 @@ fn structured(data: &[u8], s: &Synced) -> Vec<PullResponse> {
                 key: key.clone(),
                 seq,
                 record: Some(record.clone()),
+                revision: None,
             };
             match op % 8 {
-                // A tombstone.
-                1 => c.record = None,
+                // A tombstone (some report the revision they deleted).
+                1 => {
+                    c.record = None;
+                    c.revision = (b.u8() % 2 == 1).then(|| u64::from(b.u8()));
+                }
                 // Under another row's key.
                 2 => c.key = s.rows[usize::from(b.u8()) % s.rows.len()].0.clone(),
                 // A byte of the record changed.
