@@ -220,15 +220,7 @@ pub(crate) async fn register(
             }
         };
     let password_key = fixed::<PUBLIC_KEY_LEN>("passwordKey", &req.password_key)?;
-    let recovery = match (&req.recovery_key, &req.recovery_signature) {
-        (Some(k), Some(s)) => Some((fixed::<PUBLIC_KEY_LEN>("recoveryKey", k)?, s)),
-        (None, None) => None,
-        _ => {
-            return Err(ApiError::bad_request(
-                "recoveryKey and recoverySignature come together",
-            ));
-        }
-    };
+    let recovery = recovery_pair(req.recovery_key.as_ref(), req.recovery_signature.as_ref())?;
     let signed = verify(
         &state,
         &password_key,
@@ -395,11 +387,7 @@ async fn login_inner(state: &AppState, req: &LoginRequest) -> ApiResult<SessionR
     .fetch_optional(&state.db.pool)
     .await?
     .ok_or_else(ApiError::authentication_failed)?;
-    let column = match req.key {
-        KeyKind::Password => "password_key",
-        KeyKind::Recovery => "recovery_key",
-    };
-    let key = stored_key(&row, column)?;
+    let key = stored_key(&row, req.key)?;
     verify(
         state,
         &key,
@@ -1064,14 +1052,7 @@ pub(crate) async fn delete_account(
     session: Session,
     Body(req): Body<DeleteAccountRequest>,
 ) -> ApiResult<Json<DeleteAccountResponse>> {
-    account_ok(&req.account)?;
-    if session.account != req.account {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "wrong_account",
-            "this session belongs to another account",
-        ));
-    }
+    session_account(&session, &req.account)?;
     let scopes = auth::scopes(&state, &req.account, &peer.ip().to_string());
     auth::check_rate(&state, &scopes).await?;
     if let Err(e) = reauthenticate(&state, &req, &session.vault_id).await {
@@ -1109,9 +1090,43 @@ pub(crate) async fn delete_account(
     }))
 }
 
+/// An optional recovery login key and its signature, which come together.
+pub(crate) fn recovery_pair<'a>(
+    key: Option<&String>,
+    signature: Option<&'a String>,
+) -> ApiResult<Option<([u8; PUBLIC_KEY_LEN], &'a String)>> {
+    match (key, signature) {
+        (Some(k), Some(s)) => Ok(Some((fixed::<PUBLIC_KEY_LEN>("recoveryKey", k)?, s))),
+        (None, None) => Ok(None),
+        _ => Err(ApiError::bad_request(
+            "recoveryKey and recoverySignature come together",
+        )),
+    }
+}
+
+/// The request names the session's own account (a well-formed name).
+pub(crate) fn session_account(session: &Session, account: &str) -> ApiResult<()> {
+    account_ok(account)?;
+    if session.account != account {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "wrong_account",
+            "this session belongs to another account",
+        ));
+    }
+    Ok(())
+}
+
 /// A stored login public key. An account registered without a recovery
 /// login key has it empty: a recovery login then fails like a wrong key.
-pub(crate) fn stored_key(row: &sqlx::any::AnyRow, column: &str) -> ApiResult<[u8; PUBLIC_KEY_LEN]> {
+pub(crate) fn stored_key(
+    row: &sqlx::any::AnyRow,
+    kind: KeyKind,
+) -> ApiResult<[u8; PUBLIC_KEY_LEN]> {
+    let column = match kind {
+        KeyKind::Password => "password_key",
+        KeyKind::Recovery => "recovery_key",
+    };
     let key_text: String = row.try_get(column)?;
     if key_text.is_empty() {
         return Err(ApiError::authentication_failed());
@@ -1136,11 +1151,7 @@ async fn reauthenticate(
     .fetch_optional(&state.db.pool)
     .await?
     .ok_or_else(ApiError::authentication_failed)?;
-    let column = match req.key {
-        KeyKind::Password => "password_key",
-        KeyKind::Recovery => "recovery_key",
-    };
-    let key = stored_key(&row, column)?;
+    let key = stored_key(&row, req.key)?;
     verify(
         state,
         &key,

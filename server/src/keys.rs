@@ -15,7 +15,7 @@ use promptvault::protocol::{
 use sqlx::Row as _;
 
 use crate::AppState;
-use crate::api::{Body, account_ok, fixed, verify};
+use crate::api::{Body, fixed, recovery_pair, session_account, verify};
 use crate::auth::{self, Session};
 use crate::error::{ApiError, ApiResult};
 
@@ -27,14 +27,7 @@ pub(crate) async fn rekey(
     session: Session,
     Body(req): Body<RekeyRequest>,
 ) -> ApiResult<Json<PreLoginResponse>> {
-    account_ok(&req.account)?;
-    if session.account != req.account {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "wrong_account",
-            "this session belongs to another account",
-        ));
-    }
+    session_account(&session, &req.account)?;
     let scopes = auth::scopes(&state, &req.account, &peer.ip().to_string());
     auth::check_rate(&state, &scopes).await?;
     match rekey_inner(&state, &req, &session.vault_id).await {
@@ -64,13 +57,13 @@ async fn rekey_inner(
         &req.account,
         KeyKind::Password,
     )?;
-    let recovery = match (&req.recovery_key, &req.recovery_signature) {
-        (Some(k), Some(s)) => {
-            let key = fixed::<PUBLIC_KEY_LEN>("recoveryKey", k)?;
+    let recovery = match recovery_pair(req.recovery_key.as_ref(), req.recovery_signature.as_ref())?
+    {
+        Some((key, sig)) => {
             verify(
                 state,
                 &key,
-                s,
+                sig,
                 &challenge,
                 Action::Rekey,
                 &req.account,
@@ -78,12 +71,7 @@ async fn rekey_inner(
             )?;
             Some(key)
         }
-        (None, None) => None,
-        _ => {
-            return Err(ApiError::bad_request(
-                "recoveryKey and recoverySignature come together",
-            ));
-        }
+        None => None,
     };
 
     let mut tx = state.db.begin_write().await?;

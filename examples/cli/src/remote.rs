@@ -21,6 +21,17 @@ const MAX_ANSWER: u64 = 256 << 20;
 /// Attempts of one request before a network failure is reported.
 const ATTEMPTS: u32 = 5;
 
+/// Login public keys and their signatures over one challenge.
+struct SignedKeys {
+    challenge: String,
+    password_key: String,
+    password_signature: String,
+    recovery_key: Option<String>,
+    recovery_signature: Option<String>,
+    /// The password login key, kept to log in again.
+    key: LoginKey,
+}
+
 /// A connection to one account on one server.
 pub(crate) struct Remote {
     agent: ureq::Agent,
@@ -204,19 +215,20 @@ impl Remote {
         Ok(s)
     }
 
-    /// Registers the account with the vault's header; with the recovery
-    /// key too when one is given.
-    pub(crate) fn register(
-        &mut self,
-        header: &SealedRecord,
-        params: LoginParams,
+    /// A fresh challenge for `action`, signed by the password login key of
+    /// `params` and, when given, by the recovery login key (register and
+    /// rekey both prove possession of every key they name).
+    fn sign_keys(
+        &self,
+        action: Action,
         password: &Password,
+        params: LoginParams,
         recovery: Option<&RecoveryKey>,
-    ) -> Result<SessionResponse, SyncError> {
+    ) -> Result<SignedKeys, SyncError> {
         let key = LoginKey::derive_from_password(password, &params).map_err(SyncError::Vault)?;
-        let challenge = self.challenge(Action::Register)?;
+        let challenge = self.challenge(action)?;
         let sign = |k: &LoginKey| {
-            k.sign_challenge(&challenge, Action::Register, &self.origin, &self.account)
+            k.sign_challenge(&challenge, action, &self.origin, &self.account)
                 .map(|s| text::encode(&s))
                 .map_err(SyncError::Vault)
         };
@@ -227,19 +239,39 @@ impl Remote {
             }
             None => (None, None),
         };
-        let req = RegisterRequest {
-            account: self.account.clone(),
+        Ok(SignedKeys {
             challenge: text::encode(&challenge),
             password_key: text::encode(&key.public_key()),
-            recovery_key,
             password_signature: sign(&key)?,
+            recovery_key,
             recovery_signature,
+            key,
+        })
+    }
+
+    /// Registers the account with the vault's header; with the recovery
+    /// key too when one is given.
+    pub(crate) fn register(
+        &mut self,
+        header: &SealedRecord,
+        params: LoginParams,
+        password: &Password,
+        recovery: Option<&RecoveryKey>,
+    ) -> Result<SessionResponse, SyncError> {
+        let k = self.sign_keys(Action::Register, password, params, recovery)?;
+        let req = RegisterRequest {
+            account: self.account.clone(),
+            challenge: k.challenge,
+            password_key: k.password_key,
+            recovery_key: k.recovery_key,
+            password_signature: k.password_signature,
+            recovery_signature: k.recovery_signature,
             header: header.to_text(),
             records: Vec::new(),
         };
         let s: SessionResponse = self.post("register", &req, false)?;
         self.token = Some(s.token.clone());
-        self.login_key = Some(key);
+        self.login_key = Some(k.key);
         Ok(s)
     }
 
@@ -252,30 +284,17 @@ impl Remote {
         params: LoginParams,
         recovery: Option<&RecoveryKey>,
     ) -> Result<(), SyncError> {
-        let key = LoginKey::derive_from_password(password, &params).map_err(SyncError::Vault)?;
-        let challenge = self.challenge(Action::Rekey)?;
-        let sign = |k: &LoginKey| {
-            k.sign_challenge(&challenge, Action::Rekey, &self.origin, &self.account)
-                .map(|s| text::encode(&s))
-                .map_err(SyncError::Vault)
-        };
-        let (recovery_key, recovery_signature) = match recovery {
-            Some(rk) => {
-                let k = LoginKey::derive_from_recovery_key(rk).map_err(SyncError::Vault)?;
-                (Some(text::encode(&k.public_key())), Some(sign(&k)?))
-            }
-            None => (None, None),
-        };
+        let k = self.sign_keys(Action::Rekey, password, params, recovery)?;
         let req = RekeyRequest {
             account: self.account.clone(),
-            challenge: text::encode(&challenge),
-            password_key: text::encode(&key.public_key()),
-            password_signature: sign(&key)?,
-            recovery_key,
-            recovery_signature,
+            challenge: k.challenge,
+            password_key: k.password_key,
+            password_signature: k.password_signature,
+            recovery_key: k.recovery_key,
+            recovery_signature: k.recovery_signature,
         };
         let _: PreLoginResponse = self.call("account/keys", &req)?;
-        self.login_key = Some(key);
+        self.login_key = Some(k.key);
         Ok(())
     }
 
