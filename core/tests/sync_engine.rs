@@ -1772,18 +1772,6 @@ fn apply_op(
     Ok(())
 }
 
-/// The known limitation (see the ignored `known_issue_*` test):
-/// concurrent deletions of different versions can leave a prompt with
-/// none.
-fn known_limitation(e: &SyncError, ledger: &Ledger) -> bool {
-    match e {
-        SyncError::Vault(Error::MissingRecord { what: "version" }) => {
-            !ledger.removed_versions.is_empty()
-        }
-        _ => false,
-    }
-}
-
 fn device_of(op: &Op) -> usize {
     match *op {
         Op::Create(d)
@@ -1818,16 +1806,12 @@ proptest! {
                 1 => &mut b,
                 _ => &mut c,
             };
-            if let Err(e) = apply_op(d, &mut server, o, &mut ledger) {
-                prop_assert!(known_limitation(&e, &ledger), "{:?}", e);
-                prop_assume!(false);
-            }
+            let step = apply_op(d, &mut server, o, &mut ledger);
+            prop_assert!(step.is_ok(), "{:?}", step);
             prop_assert!(server.audit_failures.is_empty(), "{:?}", server.audit_failures);
         }
-        if let Err(e) = try_settle(&mut server, &mut [&mut a, &mut b, &mut c]) {
-            prop_assert!(known_limitation(&e, &ledger), "{:?}", e);
-            prop_assume!(false);
-        }
+        let settled = try_settle(&mut server, &mut [&mut a, &mut b, &mut c]);
+        prop_assert!(settled.is_ok(), "{:?}", settled);
         for d in [&a, &b, &c] {
             ledger.assert_kept(d);
         }
@@ -1886,12 +1870,12 @@ fn a_resurrected_prompt_rises_above_the_deleted_revision() {
     settle(&mut server, &mut [&mut a, &mut b, &mut c]);
 }
 
-/// A deletes version 1 of two, B deletes version 2: merged, the tombstones
-/// leave no version and the merge refuses (`MISSING_RECORD`) on every
-/// later sync of the device that meets both.
+/// A deletes version 1 of two, B deletes version 2, B's deletion the
+/// later: merged, the tombstones would leave no version, so the winner's
+/// current version survives (SPEC §8). B's metadata wins and keeps v1,
+/// which A deleted: B puts it back over A's tombstone and A takes it.
 #[test]
-#[ignore = "known issue: concurrent deletions of every version stop the sync"]
-fn known_issue_concurrent_version_deletions_leave_no_version() {
+fn concurrent_deletions_of_every_version_keep_the_winners_current() {
     let (mut server, mut a) = world();
     let p = a.create("p", "1");
     let v2 = a.edit(p, "2");
@@ -1903,6 +1887,33 @@ fn known_issue_concurrent_version_deletions_leave_no_version() {
     let ch = b.vault.delete_version(p, v2, now()).unwrap();
     b.apply(&ch);
     a.sync(&mut server);
-    b.sync_reopening(&mut server).unwrap();
+    b.sync(&mut server);
     settle(&mut server, &mut [&mut a, &mut b]);
+    assert_eq!(a.versions(p), vec![v1]);
+    assert_eq!(b.versions(p), vec![v1]);
+    assert_eq!(a.vault.version(p, None).unwrap().body, "1");
+}
+
+/// The same with A's deletion the later: A's metadata wins and keeps v2,
+/// whose record B deleted. B's pull does not bring it (it did not change
+/// on the server), so B pulls everything once and merges then.
+#[test]
+fn a_kept_version_this_device_deleted_comes_back_through_a_full_pull() {
+    let (mut server, mut a) = world();
+    let p = a.create("p", "1");
+    let v2 = a.edit(p, "2");
+    a.sync(&mut server);
+    let mut b = Device::download(&mut server).unwrap();
+    let v1 = a.versions(p)[0];
+    let ch = b.vault.delete_version(p, v2, now()).unwrap();
+    b.apply(&ch);
+    let ch = a.vault.delete_version(p, v1, now()).unwrap();
+    a.apply(&ch);
+    a.sync(&mut server);
+    let r = b.sync(&mut server);
+    assert!(r.full_pull, "{r:?}");
+    settle(&mut server, &mut [&mut a, &mut b]);
+    assert_eq!(a.versions(p), vec![v2]);
+    assert_eq!(b.versions(p), vec![v2]);
+    assert_eq!(b.vault.version(p, None).unwrap().body, "2");
 }

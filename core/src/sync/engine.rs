@@ -196,8 +196,10 @@ pub struct Integrated {
     pub conflicts_resolved: usize,
     /// Prompts deleted on another device and deleted here.
     pub prompts_deleted: usize,
-    /// Prompts another device changed after this one deleted them: their
-    /// records must all be pulled again (the driver does a full pull).
+    /// Prompts another device changed after this one deleted them, or a
+    /// merge that keeps a version this device deleted (nothing else of
+    /// this pull was integrated then): their records must all be pulled
+    /// again (the driver does a full pull).
     pub needs_full_pull: bool,
 }
 
@@ -542,7 +544,21 @@ impl SyncState {
         // the vault as it was and returns before the store is touched, so
         // it comes first: deleting a held prompt cannot fail.
         if !batch.is_empty() {
-            let report = vault.merge(batch.iter().map(|r| r.as_bytes()))?;
+            let report = match vault.merge(batch.iter().map(|r| r.as_bytes())) {
+                // A version the merged metadata keeps and neither this pull
+                // nor the store holds: one this device deleted while another
+                // deleted the rest (the merge keeps the last version, SPEC
+                // §8). The server still serves it, so pull everything and
+                // merge then; nothing has changed yet. In a full pull the
+                // server does not hold it either: that is the error.
+                Err(Error::MissingRecord { .. }) if !inbox.full => {
+                    return Ok(Integrated {
+                        needs_full_pull: true,
+                        ..Integrated::default()
+                    });
+                }
+                r => r?,
+            };
             out.prompts_added = report.prompts_added;
             out.versions_added = report.versions_added;
             out.metadata_updated = report.metadata_updated;

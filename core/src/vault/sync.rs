@@ -794,6 +794,13 @@ fn resolve(cands: &[Candidate]) -> Result<(Meta, usize)> {
             }
         }
     }
+    // Devices that each deleted a different version may together have
+    // deleted them all: the winner's current version then survives (its
+    // tombstone is dropped), so a merge never deletes a prompt's last
+    // version (SPEC §8). A device that deleted its record fetches it again.
+    if merged.versions.iter().all(|e| dead.contains(&e.id)) {
+        dead.remove(&winner.meta.current);
+    }
     merged.versions.retain(|e| !dead.contains(&e.id));
     sort_entries(&mut merged.versions);
     merged.deleted = dead.into_iter().collect();
