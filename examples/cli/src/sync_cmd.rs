@@ -12,38 +12,17 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use blake2::digest::consts::U16;
 use blake2::{Blake2b, Digest as _};
-use clap::Args;
 use promptvault::protocol::{Action, KeyKind, LoginParams, check_account};
 use promptvault::sync::{self, Options, SyncError, SyncReport, SyncState, Transport};
 use promptvault::{Credential, MemoryStore, Password, RecoveryKey, SealedRecord, Vault};
 use serde::{Deserialize, Serialize};
 
+use crate::cli::{ServerArgs, SyncArgs};
 use crate::fail::{Fail, Kind};
 use crate::output::{json, say};
 use crate::remote::{self, Remote};
 use crate::session::Session;
 use crate::{files, secrets, seen_state, vault_file};
-
-/// Where and as whom to sync.
-#[derive(Args)]
-pub(crate) struct ServerArgs {
-    /// The sync server, e.g. https://sync.example.org (plain http only on loopback).
-    #[arg(long)]
-    server: String,
-    /// The account name on that server.
-    #[arg(long)]
-    account: String,
-}
-
-/// `sync` options.
-#[derive(Args)]
-pub(crate) struct SyncArgs {
-    #[command(flatten)]
-    to: ServerArgs,
-    /// Print what moved as JSON.
-    #[arg(long)]
-    json: bool,
-}
 
 /// What this device keeps about one server, account and vault file.
 #[derive(Serialize, Deserialize, Default)]
