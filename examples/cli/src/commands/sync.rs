@@ -8,7 +8,6 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use blake2::digest::consts::U16;
 use blake2::{Blake2b, Digest as _};
@@ -18,6 +17,7 @@ use promptvault::{Credential, MemoryStore, Password, RecoveryKey, SealedRecord, 
 use serde::{Deserialize, Serialize};
 
 use crate::cli::{ServerArgs, SyncArgs};
+use crate::clock::unix_secs;
 use crate::fail::{Fail, Kind};
 use crate::output::{json, say};
 use crate::remote::{self, Remote};
@@ -40,12 +40,6 @@ struct Cached {
 struct Cache {
     path: Option<PathBuf>,
     data: Cached,
-}
-
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }
 
 impl Cache {
@@ -91,14 +85,14 @@ impl Cache {
     }
 
     fn token(&self) -> Option<String> {
-        (self.data.token_until > unix_now())
+        (self.data.token_until > unix_secs())
             .then(|| self.data.token.clone())
             .flatten()
     }
 
     fn set_token(&mut self, token: Option<String>, expires_in: u64) {
         self.data.token = token;
-        self.data.token_until = unix_now() + expires_in.saturating_sub(60);
+        self.data.token_until = unix_secs() + expires_in.saturating_sub(60);
     }
 
     fn save(&self) -> Result<(), Fail> {
@@ -337,7 +331,7 @@ pub(crate) fn sync(
         remote.token.clone(),
         if remote.token.is_some() { 3600 } else { 0 },
     );
-    cache.data.token_until = cache.data.token_until.min(unix_now() + 3000);
+    cache.data.token_until = cache.data.token_until.min(unix_secs() + 3000);
     cache.save()?;
 
     let moved = Moved {
