@@ -21,6 +21,7 @@ mod remote;
 mod secrets;
 mod seen_state;
 mod session;
+mod sync_cache;
 mod term;
 mod vault_file;
 mod views;
