@@ -2,27 +2,17 @@
 //! standard input), settings JSON, and export files for `import`.
 
 use std::io::{IsTerminal, Read};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use clap::Args;
 use promptvault::format::{EXPORT_HEADER_BODY_LEN, HEADER_LEN, MAX_RECORD_LEN};
 use promptvault::model::MAX_BODY_LEN;
 
+use crate::cli::BodyArgs;
 use crate::fail::{Fail, Kind};
 use crate::files;
 
 /// The largest export file `import` reads: a header and one payload record.
 const MAX_EXPORT_FILE_LEN: u64 = (2 * HEADER_LEN + EXPORT_HEADER_BODY_LEN + MAX_RECORD_LEN) as u64;
-
-#[derive(Args)]
-pub(crate) struct BodyArgs {
-    /// The body text.
-    #[arg(long, conflicts_with = "file")]
-    body: Option<String>,
-    /// Read the body from a regular file (`-` for standard input).
-    #[arg(long)]
-    file: Option<PathBuf>,
-}
 
 /// The body from `--body`, `--file` or (when `stdin_if_piped` and it is
 /// not a terminal) standard input; `None` if none was given.

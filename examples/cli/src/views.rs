@@ -1,6 +1,7 @@
-//! The commands that only read the vault and print it: `show`, `history`,
-//! `diff`, `list`, `tags`, `publish`, `inspect`. User text goes through
-//! [`crate::term`] before it reaches the terminal.
+//! What the commands that only read the vault print: `show`, `history`,
+//! `diff`, `list`, `tags`, `publish`, and all of `inspect` (it reads the
+//! file itself, with no password). User text goes through [`crate::term`]
+//! before it reaches the terminal.
 
 use std::io::Write;
 use std::path::Path;

@@ -2,146 +2,30 @@
 //! a sync server, through the core's sync engine ([`promptvault::sync`]).
 //!
 //! The session token and the engine's state live in the XDG state
-//! directory (`sync/<hash>.json`, 0600), one file per server, account and
-//! vault path. The vault file is written before that state after every
-//! step, so a crash in between only makes the next sync redo a step.
+//! directory (see [`crate::sync_cache`]). The vault file is written before
+//! that state after every step, so a crash in between only makes the next
+//! sync redo a step.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::path::Path;
 
-use blake2::digest::consts::U16;
-use blake2::{Blake2b, Digest as _};
-use clap::Args;
 use promptvault::protocol::{Action, KeyKind, LoginParams, check_account};
 use promptvault::sync::{self, Options, SyncError, SyncReport, SyncState, Transport};
 use promptvault::{Credential, MemoryStore, Password, RecoveryKey, SealedRecord, Vault};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
+use crate::cli::{ServerArgs, SyncArgs};
+use crate::clock::unix_secs;
 use crate::fail::{Fail, Kind};
 use crate::output::{json, say};
 use crate::remote::{self, Remote};
 use crate::session::Session;
-use crate::{files, secrets, seen_state, vault_file};
-
-/// Where and as whom to sync.
-#[derive(Args)]
-pub(crate) struct ServerArgs {
-    /// The sync server, e.g. https://sync.example.org (plain http only on loopback).
-    #[arg(long)]
-    server: String,
-    /// The account name on that server.
-    #[arg(long)]
-    account: String,
-}
-
-/// `sync` options.
-#[derive(Args)]
-pub(crate) struct SyncArgs {
-    #[command(flatten)]
-    to: ServerArgs,
-    /// Print what moved as JSON.
-    #[arg(long)]
-    json: bool,
-}
-
-/// What this device keeps about one server, account and vault file.
-#[derive(Serialize, Deserialize, Default)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct Cached {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    token: Option<String>,
-    /// Seconds since the epoch after which the token is not used.
-    #[serde(default)]
-    token_until: u64,
-    #[serde(default)]
-    state: SyncState,
-}
-
-struct Cache {
-    path: Option<PathBuf>,
-    data: Cached,
-}
-
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
-
-impl Cache {
-    fn load(origin: &str, account: &str, vault: &Path) -> Result<Self, Fail> {
-        let vault = files::resolve(vault).unwrap_or_else(|_| vault.to_owned());
-        let Some(dir) = seen_state::state_dir() else {
-            eprintln!(
-                "promptvault: neither $XDG_STATE_HOME nor $HOME is set; the sync state is not kept"
-            );
-            return Ok(Cache {
-                path: None,
-                data: Cached::default(),
-            });
-        };
-        let mut h = Blake2b::<U16>::new();
-        for part in [
-            origin.as_bytes(),
-            account.as_bytes(),
-            vault.as_os_str().as_encoded_bytes(),
-        ] {
-            h.update((part.len() as u64).to_le_bytes());
-            h.update(part);
-        }
-        let name: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
-        let path = dir.join("sync").join(format!("{name}.json"));
-        let data = match files::read_regular(&path, 1 << 30) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
-                Fail::new(
-                    Kind::Other,
-                    format!(
-                        "the sync state {} is damaged ({e}); remove it and sync again",
-                        path.display()
-                    ),
-                )
-            })?,
-            Err(files::ReadFail::NotFound) => Cached::default(),
-            Err(e) => return Err(e.into_fail(&path, "the sync state", 1 << 30, Kind::Other)),
-        };
-        Ok(Cache {
-            path: Some(path),
-            data,
-        })
-    }
-
-    fn token(&self) -> Option<String> {
-        (self.data.token_until > unix_now())
-            .then(|| self.data.token.clone())
-            .flatten()
-    }
-
-    fn set_token(&mut self, token: Option<String>, expires_in: u64) {
-        self.data.token = token;
-        self.data.token_until = unix_now() + expires_in.saturating_sub(60);
-    }
-
-    fn save(&self) -> Result<(), Fail> {
-        let Some(path) = &self.path else {
-            return Ok(());
-        };
-        files::create_private_dir(files::parent_dir(path))?;
-        let bytes = serde_json::to_vec(&self.data)
-            .map_err(|e| Fail::new(Kind::Other, format!("encoding the sync state: {e}")))?;
-        files::write_atomic(path, &bytes)
-    }
-
-    fn remove(&self) {
-        if let Some(p) = &self.path {
-            let _ = std::fs::remove_file(p);
-        }
-    }
-}
+use crate::sync_cache::Cache;
+use crate::{files, secrets, vault_file};
 
 /// A sync failure as a CLI failure: a server that misbehaves or refuses
 /// the password is exit 3, like a tampered file.
-pub(crate) fn fail(e: SyncError, account: &str) -> Fail {
+fn fail(e: SyncError, account: &str) -> Fail {
     match e {
         SyncError::Server { .. } => Fail::new(Kind::Auth, e.to_string()),
         SyncError::Refused { ref code, .. } if code == "authentication_failed" => Fail::new(
@@ -221,6 +105,16 @@ fn is_fresh(path: &Path) -> bool {
     std::fs::metadata(path).map_or(true, |m| m.is_file() && m.len() == 0)
 }
 
+/// The server's origin and the account name, both checked.
+fn server_account(to: &ServerArgs) -> Result<(String, &str), Fail> {
+    let origin = remote::origin(&to.server).map_err(Fail::invalid)?;
+    let account = to.account.as_str();
+    check_account(account).map_err(|_| {
+        Fail::invalid("an account name is 1 to 128 printable ASCII characters, no spaces")
+    })?;
+    Ok((origin, account))
+}
+
 /// `promptvault sync`.
 pub(crate) fn sync(
     path: &Path,
@@ -228,138 +122,34 @@ pub(crate) fn sync(
     accept: bool,
     out: &mut impl Write,
 ) -> Result<(), Fail> {
-    let origin = remote::origin(&args.to.server).map_err(Fail::invalid)?;
-    let account = args.to.account.as_str();
-    check_account(account).map_err(|_| {
-        Fail::invalid("an account name is 1 to 128 printable ASCII characters, no spaces")
-    })?;
-    let fail = |e| fail(e, account);
+    let (origin, account) = server_account(&args.to)?;
     let password = secrets::password()?;
     let mut cache = Cache::load(&origin, account, path)?;
     let mut remote = Remote::new(origin.clone(), account.to_owned(), cache.token());
     remote.set_password(password.clone());
-    let mut registered = false;
     let mut report = SyncReport::default();
 
     let downloaded = is_fresh(path);
     if downloaded {
-        download(path, &password, &mut remote, &mut cache, &mut report).map_err(fail)?;
+        download(path, &password, &mut remote, &mut cache, &mut report)
+            .map_err(|e| fail(e, account))?;
     }
-    let store = vault_file::read(path)?;
-    let mut s =
-        match Session::open_with(path, store.clone(), Credential::Password(&password), accept) {
-            Err(f) if f.kind == Kind::Auth && !downloaded => {
-                // Perhaps the password was changed on another device: the
-                // server then holds a newer header that this password opens.
-                adopt_server_header(path, store, &password, &mut remote, &mut cache)
-                    .map_err(|_| f)?;
-                Session::open_with(
-                    path,
-                    vault_file::read(path)?,
-                    Credential::Password(&password),
-                    accept,
-                )?
-            }
-            other => other?,
-        };
-    if remote.token.is_none() {
-        let (vault, store) = s.parts();
-        let header = store
-            .header_record()
-            .cloned()
-            .ok_or_else(|| Fail::new(Kind::Corrupt, "the vault file has no header".into()))?;
-        let session = if cache.data.state.vault_id().is_none() {
-            // First sync of this vault with this account: register it.
-            let params = LoginParams::from_header(header.as_bytes()).map_err(Fail::from_core)?;
-            let recovery = recovery_for(vault)?;
-            match remote.register(&header, params, &password, recovery.as_ref()) {
-                Ok(s) => {
-                    registered = true;
-                    s
-                }
-                Err(SyncError::Refused { code, .. }) if code == "account_exists" => {
-                    remote.login().map_err(fail)?
-                }
-                Err(e) => return Err(fail(e)),
-            }
-        } else {
-            remote.login().map_err(fail)?
-        };
-        if session.vault_id != vault.id() {
-            return Err(Fail::new(
-                Kind::Invalid,
-                format!(
-                    "the account {account} holds another vault than {}",
-                    path.display()
-                ),
-            ));
-        }
-        cache.set_token(remote.token.clone(), session.expires_in);
-        cache.save()?;
-    }
-
-    let options = Options::default();
-    for _ in 0..3 {
-        let (vault, store) = s.parts();
-        let mut state = cache.data.state.clone();
-        let result = {
-            let mut t = Persist {
-                remote: &mut remote,
-                cache: &mut cache,
-                path,
-            };
-            sync::run(vault, store, &mut state, &mut t, options)
-        };
-        match result {
-            Ok(r) => {
-                add(&mut report, &r);
-                break;
-            }
-            Err(SyncError::HeaderChanged) => {
-                // The password or keys changed on another device: unlock
-                // the server's header with the password, keep the records.
-                let inbox =
-                    sync::pull(&mut remote, state.begin_pull(vault).map_err(fail)?, options)
-                        .map_err(fail)?;
-                let Some(h) = inbox.newer_header(vault).cloned() else {
-                    continue;
-                };
-                *vault = Vault::open(
-                    h.as_bytes(),
-                    store.record_bytes(),
-                    Credential::Password(&password),
-                )
-                .map_err(|e| match e {
-                    promptvault::Error::Authentication => Fail::new(
-                        Kind::Auth,
-                        "the vault's password was changed on another device: sync with the new password"
-                            .into(),
-                    ),
-                    other => Fail::from_core(other),
-                })?;
-                store.put_header(h);
-            }
-            Err(e) => return Err(fail(e)),
-        }
-    }
+    let mut s = open_session(path, &password, accept, downloaded, &mut remote, &mut cache)?;
+    let registered = if remote.token.is_none() {
+        log_in(path, &mut s, &password, &mut remote, &mut cache)?
+    } else {
+        false
+    };
+    exchange(
+        path,
+        &mut s,
+        &password,
+        &mut remote,
+        &mut cache,
+        &mut report,
+    )?;
     s.write_store()?;
-    // After a password change here, the server holds the new header: its
-    // login keys follow it (SPEC §12.3).
-    let (vault, _) = s.parts();
-    let params = LoginParams::from_header(vault.header_bytes()).map_err(Fail::from_core)?;
-    let rekeyed = remote.prelogin().map_err(fail)? != params;
-    if rekeyed {
-        let recovery = recovery_for(vault)?;
-        remote
-            .rekey(&password, params, recovery.as_ref())
-            .map_err(fail)?;
-    }
-    cache.set_token(
-        remote.token.clone(),
-        if remote.token.is_some() { 3600 } else { 0 },
-    );
-    cache.data.token_until = cache.data.token_until.min(unix_now() + 3000);
-    cache.save()?;
+    follow_keys(&mut s, &password, &mut remote, &mut cache)?;
 
     let moved = Moved {
         server: &origin,
@@ -378,12 +168,182 @@ pub(crate) fn sync(
         conflicts: report.conflicts,
         cursor: cache.data.state.cursor(),
     };
-    if args.json {
-        return json(out, &moved);
+    print_moved(out, &moved, args.json)
+}
+
+/// Opens the vault file with the password. If that fails on a vault this
+/// run did not download, perhaps the password was changed on another
+/// device: the server then holds a newer header that this password opens.
+fn open_session(
+    path: &Path,
+    password: &Password,
+    accept: bool,
+    downloaded: bool,
+    remote: &mut Remote,
+    cache: &mut Cache,
+) -> Result<Session, Fail> {
+    let store = vault_file::read(path)?;
+    match Session::open_with(path, store.clone(), Credential::Password(password), accept) {
+        Err(f) if f.kind == Kind::Auth && !downloaded => {
+            adopt_server_header(path, store, password, remote, cache).map_err(|_| f)?;
+            Session::open_with(
+                path,
+                vault_file::read(path)?,
+                Credential::Password(password),
+                accept,
+            )
+        }
+        other => other,
     }
-    let how = if registered {
+}
+
+/// Logs in, or registers the account on the first sync of this vault
+/// with it; checks that the account holds this vault and keeps the
+/// session token. True when it registered.
+fn log_in(
+    path: &Path,
+    s: &mut Session,
+    password: &Password,
+    remote: &mut Remote,
+    cache: &mut Cache,
+) -> Result<bool, Fail> {
+    let account = remote.account.clone();
+    let fail = |e| fail(e, &account);
+    let (vault, store) = s.parts();
+    let header = store
+        .header_record()
+        .cloned()
+        .ok_or_else(|| Fail::new(Kind::Corrupt, "the vault file has no header".into()))?;
+    let mut registered = false;
+    let session = if cache.data.state.vault_id().is_none() {
+        // First sync of this vault with this account: register it.
+        let params = LoginParams::from_header(header.as_bytes()).map_err(Fail::from_core)?;
+        let recovery = recovery_for(vault)?;
+        match remote.register(&header, params, password, recovery.as_ref()) {
+            Ok(s) => {
+                registered = true;
+                s
+            }
+            Err(SyncError::Refused { code, .. }) if code == "account_exists" => {
+                remote.login().map_err(fail)?
+            }
+            Err(e) => return Err(fail(e)),
+        }
+    } else {
+        remote.login().map_err(fail)?
+    };
+    if session.vault_id != vault.id() {
+        return Err(Fail::new(
+            Kind::Invalid,
+            format!(
+                "the account {account} holds another vault than {}",
+                path.display()
+            ),
+        ));
+    }
+    cache.set_token(remote.token.clone(), session.expires_in);
+    cache.save()?;
+    Ok(registered)
+}
+
+/// Runs the sync engine, up to three times: when the vault's header
+/// changed on another device (a new password or keys), it unlocks the
+/// server's header with the password, keeps the records, and runs again.
+fn exchange(
+    path: &Path,
+    s: &mut Session,
+    password: &Password,
+    remote: &mut Remote,
+    cache: &mut Cache,
+    report: &mut SyncReport,
+) -> Result<(), Fail> {
+    let account = remote.account.clone();
+    let fail = |e| fail(e, &account);
+    let options = Options::default();
+    for _ in 0..3 {
+        let (vault, store) = s.parts();
+        let mut state = cache.data.state.clone();
+        let result = {
+            let mut t = Persist {
+                remote: &mut *remote,
+                cache: &mut *cache,
+                path,
+            };
+            sync::run(vault, store, &mut state, &mut t, options)
+        };
+        match result {
+            Ok(r) => {
+                add(report, &r);
+                break;
+            }
+            Err(SyncError::HeaderChanged) => {
+                // The password or keys changed on another device: unlock
+                // the server's header with the password, keep the records.
+                let inbox = sync::pull(
+                    &mut *remote,
+                    state.begin_pull(vault).map_err(fail)?,
+                    options,
+                )
+                .map_err(fail)?;
+                let Some(h) = inbox.newer_header(vault).cloned() else {
+                    continue;
+                };
+                *vault = Vault::open(
+                    h.as_bytes(),
+                    store.record_bytes(),
+                    Credential::Password(password),
+                )
+                .map_err(|e| match e {
+                    promptvault::Error::Authentication => Fail::new(
+                        Kind::Auth,
+                        "the vault's password was changed on another device: sync with the new password"
+                            .into(),
+                    ),
+                    other => Fail::from_core(other),
+                })?;
+                store.put_header(h);
+            }
+            Err(e) => return Err(fail(e)),
+        }
+    }
+    Ok(())
+}
+
+/// After a password change here, the server holds the new header: its
+/// login keys follow it (SPEC §12.3). Then keeps the session token.
+fn follow_keys(
+    s: &mut Session,
+    password: &Password,
+    remote: &mut Remote,
+    cache: &mut Cache,
+) -> Result<(), Fail> {
+    let account = remote.account.clone();
+    let fail = |e| fail(e, &account);
+    let (vault, _) = s.parts();
+    let params = LoginParams::from_header(vault.header_bytes()).map_err(Fail::from_core)?;
+    let rekeyed = remote.prelogin().map_err(fail)? != params;
+    if rekeyed {
+        let recovery = recovery_for(vault)?;
+        remote
+            .rekey(password, params, recovery.as_ref())
+            .map_err(fail)?;
+    }
+    cache.set_token(
+        remote.token.clone(),
+        if remote.token.is_some() { 3600 } else { 0 },
+    );
+    cache.data.token_until = cache.data.token_until.min(unix_secs() + 3000);
+    cache.save()
+}
+
+/// What a sync moved: as JSON, or as one line.
+fn print_moved(out: &mut impl Write, moved: &Moved<'_>, as_json: bool) -> Result<(), Fail> {
+    if as_json {
+        return json(out, moved);
+    }
+    let how = if moved.registered {
         "registered and synced"
-    } else if downloaded {
+    } else if moved.downloaded {
         "downloaded and synced"
     } else {
         "synced"
@@ -391,7 +351,9 @@ pub(crate) fn sync(
     say(
         out,
         format!(
-            "{how} with {origin} as {account}: pulled {} rows ({} new prompts, {} new versions, {} updated, {} merged, {} deleted); pushed {} records and {} deletions in {} commits; cursor {}",
+            "{how} with {} as {}: pulled {} rows ({} new prompts, {} new versions, {} updated, {} merged, {} deleted); pushed {} records and {} deletions in {} commits; cursor {}",
+            moved.server,
+            moved.account,
             moved.pulled,
             moved.prompts_added,
             moved.versions_added,
@@ -535,11 +497,7 @@ pub(crate) fn delete_account(
     to: &ServerArgs,
     out: &mut impl Write,
 ) -> Result<(), Fail> {
-    let origin = remote::origin(&to.server).map_err(Fail::invalid)?;
-    let account = to.account.as_str();
-    check_account(account).map_err(|_| {
-        Fail::invalid("an account name is 1 to 128 printable ASCII characters, no spaces")
-    })?;
+    let (origin, account) = server_account(to)?;
     let fail = |e| fail(e, account);
     let password = secrets::password()?;
     let mut remote = Remote::new(origin.clone(), account.to_owned(), None);

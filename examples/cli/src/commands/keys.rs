@@ -9,32 +9,14 @@
 use std::io::Write;
 use std::path::Path;
 
-use clap::Args;
 use promptvault::{Changeset, Credential, KdfParams, MemoryStore, Password, RecoveryKey, Vault};
 
+use crate::cli::{InitArgs, RotateArgs};
 use crate::fail::Fail;
 use crate::output::say;
 use crate::seen_state::SeenState;
 use crate::session::Session;
 use crate::{secrets, vault_file};
-
-#[derive(Args)]
-pub(crate) struct InitArgs {
-    /// Argon2id memory in MiB (default 64; accepted 19..=1024).
-    #[arg(long, default_value_t = 64)]
-    kdf_memory_mib: u32,
-    /// Argon2id passes (default 3; accepted 1..=10).
-    #[arg(long, default_value_t = 3)]
-    kdf_time: u32,
-}
-
-#[derive(Args)]
-pub(crate) struct RotateArgs {
-    /// Also rotate the vault key (re-encrypt everything, new recovery key),
-    /// for when the old secret may have leaked.
-    #[arg(long)]
-    rotate: bool,
-}
 
 const OLD_COPIES: &str = "\
 The vault key is unchanged: a copy of the vault file from before this change
