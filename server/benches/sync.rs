@@ -331,8 +331,22 @@ fn main() {
         println!("sync bench: smoke run only (pass --bench for the figures)");
         return;
     }
-    first_sync(&server);
-    long_poll(&server);
+    if std::env::var_os("PV_TPUT_ONLY").is_none() {
+        first_sync(&server);
+        long_poll(&server);
+    }
+    {
+        let agent = ureq::Agent::new_with_defaults();
+        let url = format!("{}/healthz", server.url());
+        for _ in 0..50 {
+            agent.get(&url).call().unwrap();
+        }
+        let t = Instant::now();
+        for _ in 0..500 {
+            agent.get(&url).call().unwrap();
+        }
+        println!("healthz: {:?} per call", t.elapsed() / 500);
+    }
     throughput(&server, Backend::Sqlite);
     if let Some(pg) = Server::start(Backend::Postgres) {
         throughput(&pg, Backend::Postgres);

@@ -7,16 +7,13 @@ use std::time::Duration;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{ConnectInfo, FromRequest, Request, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use blake2::Digest as _;
 use promptvault::format::text;
 use promptvault::inspect::{self, RecordInfo};
 use promptvault::protocol::{
-    Action, ChallengeRequest, ChallengeResponse, Change, CommitRequest, CommitResponse,
-    DeleteAccountRequest, DeleteAccountResponse, KeyKind, LoginParams, LoginRequest,
-    MAX_IDEMPOTENCY_KEY_LEN, PUBLIC_KEY_LEN, PreLoginRequest, PreLoginResponse, PullRequest,
-    PullResponse, RegisterRequest, SIGNATURE_LEN, SessionResponse, WaitRequest, WaitResponse,
-    check_account, decode_fixed, verify_login,
+    Action, ChallengeRequest, ChallengeResponse, Change, DeleteAccountRequest,
+    DeleteAccountResponse, KeyKind, LoginParams, LoginRequest, PUBLIC_KEY_LEN, PreLoginRequest,
+    PreLoginResponse, PullRequest, PullResponse, RegisterRequest, SIGNATURE_LEN, SessionResponse,
+    WaitRequest, WaitResponse, check_account, decode_fixed, verify_login,
 };
 use promptvault::{KdfParams, RecordKind, SALT_LEN, VaultId};
 use serde::de::DeserializeOwned;
@@ -24,7 +21,9 @@ use sqlx::Row as _;
 
 use crate::AppState;
 use crate::auth::{self, Session, now};
+use crate::commit::tombstone_revision;
 use crate::error::{ApiError, ApiResult};
+use crate::writes::Batch;
 
 /// JSON body extractor whose rejections are typed errors.
 pub(crate) struct Body<T>(pub(crate) T);
@@ -87,11 +86,11 @@ pub(crate) fn fixed<const N: usize>(what: &str, s: &str) -> ApiResult<[u8; N]> {
         .map_err(|_| ApiError::bad_request(format!("{what} is not {N} bytes of base64url")))
 }
 
-fn to_i64(n: u64) -> ApiResult<i64> {
+pub(crate) fn to_i64(n: u64) -> ApiResult<i64> {
     i64::try_from(n).map_err(|_| ApiError::bad_request("a number is out of range"))
 }
 
-fn to_u64(n: i64) -> u64 {
+pub(crate) fn to_u64(n: i64) -> u64 {
     u64::try_from(n).unwrap_or(0)
 }
 
@@ -169,12 +168,16 @@ pub(crate) fn verify(
 }
 
 /// A record of a commit or a registration, checked keylessly.
-struct Checked {
-    info: RecordInfo,
-    text: String,
+pub(crate) struct Checked {
+    pub(crate) info: RecordInfo,
+    pub(crate) text: String,
 }
 
-fn check_record(state: &AppState, text_form: String, vault: VaultId) -> ApiResult<Checked> {
+pub(crate) fn check_record(
+    state: &AppState,
+    text_form: String,
+    vault: VaultId,
+) -> ApiResult<Checked> {
     if text_form.len() > state.cfg.max_record_text {
         return Err(ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -326,7 +329,9 @@ pub(crate) async fn register(
     .await
     .map_err(|e| taken_or(e, "vault_exists"))?;
     let all: Vec<&Checked> = rows.iter().collect();
-    upsert_all(&mut tx, &vault_hex, 1, &all).await?;
+    let mut batch = Batch::new(state.db.backend);
+    batch.upsert(&mut tx, &vault_hex, 1, &all).await?;
+    batch.run(&mut tx).await?;
     let token = auth::create_session(&mut tx, &state, &req.account, &vault_hex).await?;
     tx.commit().await?;
     tracing::info!(vault = %vault_hex, records = rows.len(), "registered");
@@ -515,7 +520,11 @@ pub(crate) async fn pull(
     }))
 }
 
-fn too_many() -> ApiError {
+/// How often a transaction that hit a serialization failure, a deadlock
+/// or a busy database is run again before the client gets `unavailable`.
+pub(crate) const MAX_TX_RETRIES: u32 = 5;
+
+pub(crate) fn too_many() -> ApiError {
     ApiError::new(
         StatusCode::PAYLOAD_TOO_LARGE,
         "too_many_records",
@@ -532,7 +541,7 @@ fn totals(rows: &[Checked]) -> (i64, i64) {
     (count, bytes)
 }
 
-fn check_quota(state: &AppState, count: i64, bytes: i64) -> ApiResult<()> {
+pub(crate) fn check_quota(state: &AppState, count: i64, bytes: i64) -> ApiResult<()> {
     if count > state.cfg.quota_records {
         return Err(ApiError::quota(format!(
             "the vault would hold {count} records; this server allows {}",
@@ -544,463 +553,6 @@ fn check_quota(state: &AppState, count: i64, bytes: i64) -> ApiResult<()> {
             "the vault would hold {bytes} bytes; this server allows {}",
             state.cfg.quota_bytes
         )));
-    }
-    Ok(())
-}
-
-/// Rows per multi-row statement (8 parameters each: far below SQLite's
-/// and PostgreSQL's parameter limits).
-const ROWS_PER_STATEMENT: usize = 256;
-
-/// Writes `rows` at `seq`, replacing what their keys held, a few hundred
-/// per statement: one round trip to the database instead of one a row.
-async fn upsert_all(
-    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
-    vault: &str,
-    seq: i64,
-    rows: &[&Checked],
-) -> ApiResult<()> {
-    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-        let values: Vec<String> = (0..chunk.len())
-            .map(|i| {
-                let b = i * 8;
-                format!(
-                    "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
-                    b + 1,
-                    b + 2,
-                    b + 3,
-                    b + 4,
-                    b + 5,
-                    b + 6,
-                    b + 7,
-                    b + 8
-                )
-            })
-            .collect();
-        let sql = format!(
-            "INSERT INTO records (vault_id, storage_key, seq, kind, key_gen, revision, size, body) \
-             VALUES {} \
-             ON CONFLICT (vault_id, storage_key) DO UPDATE SET seq = excluded.seq, kind = excluded.kind, \
-             key_gen = excluded.key_gen, revision = excluded.revision, size = excluded.size, body = excluded.body",
-            values.join(", ")
-        );
-        let mut q = sqlx::query(&sql);
-        for row in chunk {
-            q = q
-                .bind(vault)
-                .bind(&row.info.storage_key)
-                .bind(seq)
-                .bind(i64::from(row.info.kind_code))
-                .bind(i64::from(row.info.key_generation))
-                .bind(to_i64(row.info.revision)?)
-                .bind(i64::try_from(row.info.size).map_err(|_| ApiError::internal())?)
-                .bind(&row.text);
-        }
-        q.execute(&mut **tx).await?;
-    }
-    Ok(())
-}
-
-/// The rows stored under the keys of `ops`, a few hundred keys per query.
-async fn current_rows(
-    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
-    vault: &str,
-    ops: &[Op],
-) -> ApiResult<std::collections::HashMap<String, Current>> {
-    let mut out = std::collections::HashMap::with_capacity(ops.len());
-    for chunk in ops.chunks(ROWS_PER_STATEMENT * 4) {
-        let marks: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
-        let sql = format!(
-            "SELECT storage_key, seq, key_gen, revision, size, body FROM records \
-             WHERE vault_id = $1 AND storage_key IN ({})",
-            marks.join(", ")
-        );
-        let mut q = sqlx::query(&sql).bind(vault);
-        for op in chunk {
-            q = q.bind(op.key());
-        }
-        for r in q.fetch_all(&mut **tx).await? {
-            let body: Option<String> = r.try_get("body")?;
-            out.insert(
-                r.try_get("storage_key")?,
-                Current {
-                    seq: r.try_get("seq")?,
-                    live: body.is_some(),
-                    key_gen: r.try_get("key_gen")?,
-                    revision: r.try_get("revision")?,
-                    size: r.try_get("size")?,
-                    body,
-                },
-            );
-        }
-    }
-    Ok(out)
-}
-
-/// The row currently stored under a key.
-struct Current {
-    seq: i64,
-    live: bool,
-    key_gen: i64,
-    revision: i64,
-    size: i64,
-    body: Option<String>,
-}
-
-fn check_idempotency_key(k: &str) -> ApiResult<()> {
-    if k.len() < 16
-        || k.len() > MAX_IDEMPOTENCY_KEY_LEN
-        || !k
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-    {
-        return Err(ApiError::bad_request(
-            "idempotencyKey must be 16 to 64 base64url characters",
-        ));
-    }
-    Ok(())
-}
-
-enum Op {
-    Put(Checked, u64),
-    Delete(String, u64),
-}
-
-impl Op {
-    fn key(&self) -> &str {
-        match self {
-            Op::Put(c, _) => &c.info.storage_key,
-            Op::Delete(k, _) => k,
-        }
-    }
-    fn seen(&self) -> u64 {
-        match self {
-            Op::Put(_, s) | Op::Delete(_, s) => *s,
-        }
-    }
-}
-
-/// An atomic commit with per-key compare-and-swap and an idempotency key.
-pub(crate) async fn commit(
-    State(state): State<AppState>,
-    session: Session,
-    Body(req): Body<CommitRequest>,
-) -> ApiResult<Response> {
-    check_idempotency_key(&req.idempotency_key)?;
-    if req.puts.len().saturating_add(req.deletes.len()) > state.cfg.max_records_per_commit {
-        return Err(too_many());
-    }
-    let request_hash = text::encode(&blake2::Blake2b::<blake2::digest::consts::U32>::digest(
-        serde_json::to_vec(&req).map_err(|_| ApiError::internal())?,
-    ));
-    let vault: VaultId = session.vault_id.parse().map_err(|_| ApiError::internal())?;
-    let mut ops = Vec::with_capacity(req.puts.len() + req.deletes.len());
-    let mut keys = BTreeSet::new();
-    for p in req.puts {
-        let c = check_record(&state, p.record, vault)?;
-        ops.push(Op::Put(c, p.seen));
-    }
-    for d in req.deletes {
-        if d.key == "h" || d.key == "c" {
-            return Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "not_allowed",
-                "the vault header and the checkpoint cannot be deleted",
-            ));
-        }
-        if d.key.is_empty() || d.key.len() > 128 || !d.key.bytes().all(|b| b.is_ascii_graphic()) {
-            return Err(ApiError::bad_request(
-                "a delete names an invalid storage key",
-            ));
-        }
-        ops.push(Op::Delete(d.key, d.seen));
-    }
-    for op in &ops {
-        if !keys.insert(op.key().to_owned()) {
-            return Err(ApiError::bad_request(
-                "a storage key appears twice in one commit",
-            ));
-        }
-    }
-    // The transaction runs in its own task: a client that hangs up cannot
-    // cancel it half-way.
-    let task_state = state.clone();
-    let vault_hex = session.vault_id.clone();
-    let key = req.idempotency_key;
-    let outcome = tokio::spawn(async move {
-        let mut attempt = 0;
-        loop {
-            match apply_commit(&task_state, &vault_hex, &key, &request_hash, &ops).await {
-                Err(e) if e.is_transient() && attempt < MAX_TX_RETRIES => {
-                    attempt += 1;
-                    tokio::time::sleep(Duration::from_millis(5 << attempt)).await;
-                }
-                other => return other,
-            }
-        }
-    })
-    .await
-    .map_err(|_| ApiError::internal())??;
-    match outcome {
-        CommitResponse::Accepted { cursor } => {
-            state.commits.send_replace(cursor);
-            Ok(Json(CommitResponse::Accepted { cursor }).into_response())
-        }
-        conflict @ CommitResponse::Conflict { .. } => {
-            Ok((StatusCode::CONFLICT, Json(conflict)).into_response())
-        }
-    }
-}
-
-/// How often a transaction that hit a serialization failure, a deadlock
-/// or a busy database is run again before the client gets `unavailable`.
-const MAX_TX_RETRIES: u32 = 5;
-
-/// One attempt at a commit, in one transaction.
-///
-/// On PostgreSQL it runs at READ COMMITTED and is correct there because
-/// its first statement takes the vault row's lock and holds it to the end:
-/// every other commit of the vault has either committed before it (and
-/// each later statement, with a fresh snapshot, sees its rows) or waits
-/// for it. So the compare-and-swap reads the latest rows, and cursor
-/// values follow commit order. On SQLite the whole transaction holds the
-/// database's write lock from `BEGIN IMMEDIATE`.
-async fn apply_commit(
-    state: &AppState,
-    vault: &str,
-    idempotency_key: &str,
-    request_hash: &str,
-    ops: &[Op],
-) -> ApiResult<CommitResponse> {
-    let mut tx = state.db.begin_write().await?;
-    let v = sqlx::query(
-        "UPDATE vaults SET counter = counter + 1 WHERE vault_id = $1 \
-         RETURNING counter, floor, record_count, byte_count",
-    )
-    .bind(vault)
-    .fetch_optional(&mut *tx)
-    .await?
-    // The account was deleted after the session was checked.
-    .ok_or_else(ApiError::unauthorized)?;
-    let seq: i64 = v.try_get("counter")?;
-    let floor: i64 = v.try_get("floor")?;
-    let mut count: i64 = v.try_get("record_count")?;
-    let mut bytes: i64 = v.try_get("byte_count")?;
-
-    let earlier = sqlx::query(
-        "SELECT request_hash, cursor FROM commits WHERE vault_id = $1 AND idempotency_key = $2",
-    )
-    .bind(vault)
-    .bind(idempotency_key)
-    .fetch_optional(&mut *tx)
-    .await?;
-    if let Some(row) = earlier {
-        let hash: String = row.try_get("request_hash")?;
-        let cursor: i64 = row.try_get("cursor")?;
-        tx.rollback().await?;
-        if hash == request_hash {
-            return Ok(CommitResponse::Accepted {
-                cursor: to_u64(cursor),
-            });
-        }
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "idempotency_key_reused",
-            "this idempotency key was used for another request: make a new one",
-        ));
-    }
-
-    let mut conflicts = Vec::new();
-    let mut writes: Vec<&Op> = Vec::new();
-    let mut current = current_rows(&mut tx, vault, ops).await?;
-    for op in ops {
-        let cur = current.remove(op.key());
-        if let (Op::Put(c, _), Some(cur)) = (op, &cur)
-            && cur.body.as_deref() == Some(c.text.as_str())
-        {
-            continue; // already stored: nothing to do
-        }
-        let seen = to_i64(op.seen())?;
-        let matches = match &cur {
-            Some(cur) => cur.seq == seen,
-            None => seen == 0 || seen <= floor,
-        };
-        if !matches {
-            conflicts.push(Change {
-                key: op.key().to_owned(),
-                seq: cur.as_ref().map_or(0, |c| to_u64(c.seq)),
-                revision: cur
-                    .as_ref()
-                    .and_then(|c| tombstone_revision(!c.live, c.revision)),
-                record: cur.and_then(|c| c.body),
-            });
-            continue;
-        }
-        // The client saw the current row: now the rules that hold whatever
-        // it wants (hostile writes are refused, not reported as conflicts).
-        if let (Op::Put(c, _), Some(cur)) = (op, &cur) {
-            if cur.live {
-                check_replace(c, cur)?;
-            } else {
-                check_over_tombstone(c, cur)?;
-            }
-        }
-        match op {
-            Op::Put(c, _) => {
-                if let Some(cur) = &cur
-                    && cur.live
-                {
-                    count -= 1;
-                    bytes -= cur.size;
-                }
-                count += 1;
-                bytes += i64::try_from(c.info.size).unwrap_or(i64::MAX);
-                writes.push(op);
-            }
-            Op::Delete(..) => {
-                if let Some(cur) = &cur
-                    && cur.live
-                {
-                    count -= 1;
-                    bytes -= cur.size;
-                    writes.push(op);
-                }
-            }
-        }
-    }
-    if !conflicts.is_empty() {
-        tx.rollback().await?;
-        return Ok(CommitResponse::Conflict { rows: conflicts });
-    }
-    if writes.is_empty() {
-        // Nothing changes: answer with the cursor as it was.
-        tx.rollback().await?;
-        return Ok(CommitResponse::Accepted {
-            cursor: to_u64(seq.saturating_sub(1)),
-        });
-    }
-    check_quota(state, count, bytes)?;
-    let puts: Vec<&Checked> = writes
-        .iter()
-        .filter_map(|op| match op {
-            Op::Put(c, _) => Some(c),
-            Op::Delete(..) => None,
-        })
-        .collect();
-    upsert_all(&mut tx, vault, seq, &puts).await?;
-    for op in writes {
-        match op {
-            Op::Put(..) => {}
-            Op::Delete(key, _) => {
-                sqlx::query(
-                    "UPDATE records SET seq = $1, size = 0, body = NULL WHERE vault_id = $2 AND storage_key = $3",
-                )
-                .bind(seq)
-                .bind(vault)
-                .bind(key)
-                .execute(&mut *tx)
-                .await?;
-            }
-        }
-    }
-    // Purge tombstones older than the retention window; a cursor below the
-    // new floor must start over.
-    let mut new_floor = floor;
-    let purge_below = seq.saturating_sub(state.cfg.tombstone_retention_commits);
-    if purge_below > floor {
-        let max = sqlx::query(
-            "SELECT MAX(seq) AS m FROM records WHERE vault_id = $1 AND body IS NULL AND seq <= $2",
-        )
-        .bind(vault)
-        .bind(purge_below)
-        .fetch_one(&mut *tx)
-        .await?;
-        if let Some(m) = max.try_get::<Option<i64>, _>("m")? {
-            sqlx::query("DELETE FROM records WHERE vault_id = $1 AND body IS NULL AND seq <= $2")
-                .bind(vault)
-                .bind(m)
-                .execute(&mut *tx)
-                .await?;
-            new_floor = m;
-        }
-    }
-    // Idempotency answers older than the retention are forgotten every
-    // 64th commit, not on every one: the sweep scans the vault's answers,
-    // and a few more hours of them cost nothing.
-    if seq % 64 == 0 {
-        sqlx::query("DELETE FROM commits WHERE vault_id = $1 AND created_at < $2")
-            .bind(vault)
-            .bind(now().saturating_sub(state.cfg.idempotency_retention_secs))
-            .execute(&mut *tx)
-            .await?;
-    }
-    sqlx::query(
-        "INSERT INTO commits (vault_id, idempotency_key, request_hash, cursor, created_at) VALUES ($1, $2, $3, $4, $5)",
-    )
-    .bind(vault)
-    .bind(idempotency_key)
-    .bind(request_hash)
-    .bind(seq)
-    .bind(now())
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query(
-        "UPDATE vaults SET floor = $1, record_count = $2, byte_count = $3 WHERE vault_id = $4",
-    )
-    .bind(new_floor)
-    .bind(count)
-    .bind(bytes)
-    .bind(vault)
-    .execute(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    tracing::info!(vault = %vault, cursor = seq, rows = ops.len(), "commit");
-    Ok(CommitResponse::Accepted {
-        cursor: to_u64(seq),
-    })
-}
-
-/// The revision a tombstone reports: that of the record it deleted, for
-/// the kinds with revisions.
-fn tombstone_revision(tombstone: bool, revision: i64) -> Option<u64> {
-    (tombstone && revision > 0).then(|| to_u64(revision))
-}
-
-/// Putting a record where one was deleted: revisions under a key never go
-/// down, not even across a deletion (a prompt brought back must not look
-/// older than what a device saw before it was deleted).
-fn check_over_tombstone(new: &Checked, cur: &Current) -> ApiResult<()> {
-    if cur.revision > 0 && to_i64(new.info.revision)? <= cur.revision {
-        return Err(ApiError::conflict(
-            "revision_not_increased",
-            "a record put over a deleted one must have a higher revision than it had",
-        ));
-    }
-    Ok(())
-}
-
-/// Replacing a live record: versions, index segments and item keys are
-/// write-once (a version or segment may only be re-sealed at a newer key
-/// generation, by a rotation); the header and metadata revisions must go
-/// up.
-fn check_replace(new: &Checked, cur: &Current) -> ApiResult<()> {
-    let kind = new.info.kind_code;
-    let new_gen = i64::from(new.info.key_generation);
-    if kind == RecordKind::PromptVersion as u8
-        || kind == RecordKind::PromptIndex as u8
-        || kind == RecordKind::ItemKey as u8
-    {
-        if kind == RecordKind::ItemKey as u8 || new_gen <= cur.key_gen {
-            return Err(ApiError::conflict(
-                "immutable_record",
-                "a version or item key is write-once: it cannot be rewritten with other bytes",
-            ));
-        }
-    } else if to_i64(new.info.revision)? <= cur.revision {
-        return Err(ApiError::conflict(
-            "revision_not_increased",
-            "a header or metadata record must have a higher revision than the stored one",
-        ));
     }
     Ok(())
 }

@@ -104,13 +104,22 @@ type Resolved = Result<Vec<Migration>, sqlx::error::BoxDynError>;
 impl MigrationSource<'static> for Embedded {
     fn resolve(self) -> Pin<Box<dyn Future<Output = Resolved> + Send + 'static>> {
         Box::pin(async {
-            Ok(vec![Migration::new(
-                1,
-                Cow::Borrowed("init"),
-                MigrationType::Simple,
-                Cow::Borrowed(include_str!("../migrations/0001_init.sql")),
-                false,
-            )])
+            Ok(vec![
+                Migration::new(
+                    1,
+                    Cow::Borrowed("init"),
+                    MigrationType::Simple,
+                    Cow::Borrowed(include_str!("../migrations/0001_init.sql")),
+                    false,
+                ),
+                Migration::new(
+                    2,
+                    Cow::Borrowed("tombstone index"),
+                    MigrationType::Simple,
+                    Cow::Borrowed(include_str!("../migrations/0002_tombstone_index.sql")),
+                    false,
+                ),
+            ])
         })
     }
 }

@@ -20,9 +20,11 @@ use tower_http::trace::TraceLayer;
 
 mod api;
 mod auth;
+mod commit;
 mod db;
 mod error;
 mod keys;
+mod writes;
 
 /// The reference promptvault sync server: stores only ciphertext.
 #[derive(Parser, Debug)]
@@ -115,7 +117,7 @@ fn router(state: AppState, max_body: usize) -> Router {
         .route("/register", post(api::register))
         .route("/login", post(api::login))
         .route("/pull", post(api::pull))
-        .route("/commit", post(api::commit))
+        .route("/commit", post(commit::commit))
         .route("/wait", post(api::wait))
         .route("/account/delete", post(api::delete_account))
         .route("/account/keys", post(keys::rekey));

@@ -903,6 +903,39 @@ fn a_retried_commit_is_answered_once_and_a_reused_key_is_refused(backend: &Backe
         422,
         "idempotency_key_reused",
     );
+    // A later commit changes the same keys: a replay still gets its first
+    // answer, not a conflict.
+    for r in changes.header.iter().chain(&changes.puts) {
+        a.seen.insert(r.storage_key(), 2);
+    }
+    let (_, later) = a
+        .vault
+        .add_version(ids[0], &draft("t", "v3"), Timestamp(3))
+        .unwrap();
+    assert_eq!(a.commit(&s, &later).0, 200);
+    let replay: CommitResponse = s.ok("commit", Some(&a.token), &body);
+    assert_eq!(replay, first);
+    // The same key for a request that would write: refused, and nothing of
+    // it stored (the cursor did not move either).
+    let (_, more) = a
+        .vault
+        .add_version(ids[1], &draft("t", "v2"), Timestamp(4))
+        .unwrap();
+    let reuse = CommitRequest::from_changeset(req.idempotency_key.clone(), &more, |k| {
+        a.seen.get(k).copied().unwrap_or(0)
+    });
+    s.refused(
+        "commit",
+        Some(&a.token),
+        &serde_json::to_value(&reuse).unwrap(),
+        422,
+        "idempotency_key_reused",
+    );
+    let r: PullResponse = s.ok("pull", Some(&a.token), &json!({"after": 3}));
+    assert!(
+        matches!(&r, PullResponse::Changes { changes, cursor: 3, .. } if changes.is_empty()),
+        "{r:?}"
+    );
     let _ = a.commit(&s, &Changeset::default());
 }
 
