@@ -173,11 +173,7 @@ pub(crate) struct Checked {
     pub(crate) text: String,
 }
 
-pub(crate) fn check_record(
-    state: &AppState,
-    text_form: String,
-    vault: VaultId,
-) -> ApiResult<Checked> {
+pub(crate) fn check_record(state: &AppState, text_form: String) -> ApiResult<Checked> {
     if text_form.len() > state.cfg.max_record_text {
         return Err(ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -187,8 +183,6 @@ pub(crate) fn check_record(
     }
     let bytes = text::decode(&text_form).map_err(|e| ApiError::record("a record", &e))?;
     let info = inspect::inspect(&bytes).map_err(|e| ApiError::record("a record", &e))?;
-    let info = inspect::validate_for_store(&bytes, vault, &info.storage_key)
-        .map_err(|e| ApiError::record("a record", &e))?;
     if info.kind_code == RecordKind::ExportHeader as u8
         || info.kind_code == RecordKind::ExportPayload as u8
     {
@@ -202,6 +196,20 @@ pub(crate) fn check_record(
         info,
         text: text_form,
     })
+}
+
+impl Checked {
+    /// Refuses a record of another vault than `vault` (`wrong_vault`).
+    pub(crate) fn belongs_to(&self, vault: VaultId) -> ApiResult<()> {
+        if self.info.vault_id == vault {
+            Ok(())
+        } else {
+            Err(ApiError::record(
+                "a record",
+                &promptvault::Error::WrongVault,
+            ))
+        }
+    }
 }
 
 /// Registration: a new account, its two login keys and its vault.
@@ -267,10 +275,13 @@ pub(crate) async fn register(
     if req.records.len() > state.cfg.max_records_per_commit {
         return Err(too_many());
     }
-    let mut rows = vec![check_record(&state, req.header, vault)?];
+    let header = check_record(&state, req.header)?;
+    header.belongs_to(vault)?;
+    let mut rows = vec![header];
     let mut keys = BTreeSet::from(["h".to_owned()]);
     for r in req.records {
-        let c = check_record(&state, r, vault)?;
+        let c = check_record(&state, r)?;
+        c.belongs_to(vault)?;
         if !keys.insert(c.info.storage_key.clone()) {
             return Err(ApiError::bad_request("a storage key appears twice"));
         }
@@ -280,7 +291,7 @@ pub(crate) async fn register(
     check_quota(&state, count, bytes)?;
 
     let vault_hex = vault.to_hex();
-    let mut tx = state.db.begin_write().await?;
+    let (_turn, mut tx) = state.db.begin_write().await?;
     let taken = sqlx::query("SELECT name FROM accounts WHERE name = $1")
         .bind(&req.account)
         .fetch_optional(&mut *tx)
@@ -409,7 +420,7 @@ async fn login_inner(state: &AppState, req: &LoginRequest) -> ApiResult<SessionR
     // exists: the update locks its row (PostgreSQL) or runs under the write
     // lock (SQLite), so an account deletion either sees this session and
     // erases it, or comes first and the login fails.
-    let mut tx = state.db.begin_write().await?;
+    let (_turn, mut tx) = state.db.begin_write().await?;
     let exists = sqlx::query(
         "UPDATE accounts SET created_at = created_at WHERE name = $1 AND vault_id = $2",
     )
@@ -722,7 +733,7 @@ async fn reauthenticate(
 /// later statement then sees every row committed before. Returns the
 /// number of record rows erased.
 async fn erase_account(state: &AppState, account: &str, vault: &str) -> ApiResult<u64> {
-    let mut tx = state.db.begin_write().await?;
+    let (_turn, mut tx) = state.db.begin_write().await?;
     let gone = sqlx::query("DELETE FROM accounts WHERE name = $1 AND vault_id = $2")
         .bind(account)
         .bind(vault)

@@ -54,20 +54,39 @@ pub(crate) struct Session {
     pub(crate) vault_id: String,
 }
 
-impl FromRequestParts<AppState> for Session {
+/// A request's bearer token, as its BLAKE2b-256 (the form the database
+/// stores), not yet checked: a handler that checks it inside its own
+/// transaction saves a round trip ([`crate::commit`]). A request without
+/// one is refused here.
+pub(crate) struct Bearer {
+    pub(crate) token_hash: String,
+}
+
+impl FromRequestParts<AppState> for Bearer {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ApiResult<Self> {
+    async fn from_request_parts(parts: &mut Parts, _: &AppState) -> ApiResult<Self> {
         let token = parts
             .headers
             .get(AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
             .ok_or_else(ApiError::unauthorized)?;
+        Ok(Bearer {
+            token_hash: token_hash(token),
+        })
+    }
+}
+
+impl FromRequestParts<AppState> for Session {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ApiResult<Self> {
+        let bearer = Bearer::from_request_parts(parts, state).await?;
         let row = sqlx::query(
             "SELECT account, vault_id FROM sessions WHERE token_hash = $1 AND expires_at > $2",
         )
-        .bind(token_hash(token))
+        .bind(bearer.token_hash)
         .bind(now())
         .fetch_optional(&state.db.pool)
         .await?

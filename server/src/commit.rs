@@ -2,7 +2,7 @@
 //! compare-and-swap, the keyless checks of every record, quotas, and an
 //! idempotency key.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
 use axum::Json;
@@ -13,20 +13,27 @@ use blake2::Digest as _;
 use promptvault::format::text;
 use promptvault::protocol::{Change, CommitRequest, CommitResponse, MAX_IDEMPOTENCY_KEY_LEN};
 use promptvault::{RecordKind, VaultId};
-use sqlx::Row as _;
+use sqlx::{Column as _, Row as _};
+
+use crate::db::Backend;
 
 use crate::AppState;
 use crate::api::{
     Body, Checked, MAX_TX_RETRIES, check_quota, check_record, to_i64, to_u64, too_many,
 };
-use crate::auth::{Session, now};
+use crate::auth::{Bearer, now};
 use crate::error::{ApiError, ApiResult, is_unique_violation};
 use crate::writes::Batch;
 
 /// An atomic commit with per-key compare-and-swap and an idempotency key.
+///
+/// The bearer token is checked by the transaction's first statement (one
+/// round trip fewer than a [`crate::auth::Session`] lookup before it), so
+/// the records are parsed and inspected before it, as a registration's
+/// are; their vault binding is checked once the session's vault is known.
 pub(crate) async fn commit(
     State(state): State<AppState>,
-    session: Session,
+    bearer: Bearer,
     Body(req): Body<CommitRequest>,
 ) -> ApiResult<Response> {
     check_idempotency_key(&req.idempotency_key)?;
@@ -36,11 +43,10 @@ pub(crate) async fn commit(
     let request_hash = text::encode(&blake2::Blake2b::<blake2::digest::consts::U32>::digest(
         serde_json::to_vec(&req).map_err(|_| ApiError::internal())?,
     ));
-    let vault: VaultId = session.vault_id.parse().map_err(|_| ApiError::internal())?;
     let mut ops = Vec::with_capacity(req.puts.len() + req.deletes.len());
     let mut keys = BTreeSet::new();
     for p in req.puts {
-        let c = check_record(&state, p.record, vault)?;
+        let c = check_record(&state, p.record)?;
         ops.push(Op::Put(c, p.seen));
     }
     for d in req.deletes {
@@ -68,12 +74,12 @@ pub(crate) async fn commit(
     // The transaction runs in its own task: a client that hangs up cannot
     // cancel it half-way.
     let task_state = state.clone();
-    let vault_hex = session.vault_id.clone();
+    let token_hash = bearer.token_hash;
     let key = req.idempotency_key;
     let outcome = tokio::spawn(async move {
         let mut attempt = 0;
         loop {
-            match apply_commit(&task_state, &vault_hex, &key, &request_hash, &ops).await {
+            match apply_commit(&task_state, &token_hash, &key, &request_hash, &ops).await {
                 Err(e) if e.is_transient() && attempt < MAX_TX_RETRIES => {
                     attempt += 1;
                     tokio::time::sleep(Duration::from_millis(5 << attempt)).await;
@@ -96,9 +102,10 @@ pub(crate) async fn commit(
 }
 
 /// One attempt at a commit, in one transaction of three round trips to
-/// the database between `BEGIN` and `COMMIT`: take the vault row and its
-/// counter, read the current rows of the commit's keys, then — in one
-/// batch — write the rows, the idempotency answer and the counters.
+/// the database between `BEGIN` and `COMMIT` (two on SQLite): take the
+/// vault row and its counter, read the current rows of the commit's keys
+/// ([`lock_and_read`]), then — in one batch — write the rows, the
+/// idempotency answer and the counters.
 ///
 /// The idempotency key is looked up only when the commit would write
 /// nothing or conflicts, the two answers a replay of an accepted commit
@@ -118,38 +125,26 @@ pub(crate) async fn commit(
 /// database's write lock from `BEGIN IMMEDIATE`.
 async fn apply_commit(
     state: &AppState,
-    vault: &str,
+    token_hash: &str,
     idempotency_key: &str,
     request_hash: &str,
     ops: &[Op],
 ) -> ApiResult<CommitResponse> {
-    let mut tx = state.db.begin_write().await?;
-    // The newest tombstone older than the retention window comes with the
-    // counter (an index lookup, `records_tombstones`). On PostgreSQL this
-    // subquery sees the snapshot from before any wait for the row lock, so
-    // it may miss the tombstones of the commit it waited for: they are
-    // inside the window, and the next commit purges them if not.
-    let v = sqlx::query(
-        "UPDATE vaults SET counter = counter + 1 WHERE vault_id = $1 \
-         RETURNING counter, floor, record_count, byte_count, \
-         (SELECT MAX(seq) FROM records WHERE vault_id = $1 AND body IS NULL AND seq <= counter - $2) AS purgeable",
-    )
-    .bind(vault)
-    .bind(state.cfg.tombstone_retention_commits)
-    .fetch_optional(&mut *tx)
-    .await?
-    // The account was deleted after the session was checked.
-    .ok_or_else(ApiError::unauthorized)?;
-    let seq: i64 = v.try_get("counter")?;
-    let floor: i64 = v.try_get("floor")?;
-    let mut count: i64 = v.try_get("record_count")?;
-    let mut bytes: i64 = v.try_get("byte_count")?;
-    let purgeable: Option<i64> = v.try_get("purgeable")?;
+    let (_turn, mut tx) = state.db.begin_write().await?;
+    let (v, mut current) = lock_and_read(state, &mut tx, token_hash, ops).await?;
+    let vault = v.vault_hex.as_str();
+    let vault_id: VaultId = vault.parse().map_err(|_| ApiError::internal())?;
+    for op in ops {
+        if let Op::Put(c, _) = op {
+            c.belongs_to(vault_id)?;
+        }
+    }
+    let (seq, floor, purgeable) = (v.seq, v.floor, v.purgeable);
+    let (mut count, mut bytes) = (v.record_count, v.byte_count);
 
     let mut conflicts = Vec::new();
     let mut puts: Vec<&Checked> = Vec::new();
     let mut deletes: Vec<&str> = Vec::new();
-    let mut current = current_rows(&mut tx, vault, ops).await?;
     for op in ops {
         let cur = current.remove(op.key());
         if let (Op::Put(c, _), Some(cur)) = (op, &cur)
@@ -311,40 +306,139 @@ async fn earlier_answer<'c, E: sqlx::Executor<'c, Database = sqlx::Any>>(
     ))))
 }
 
-/// The rows stored under the keys of `ops`, a few hundred keys per query.
-async fn current_rows(
+/// The vault's row as a commit takes it.
+struct VaultRow {
+    vault_hex: String,
+    /// The counter, advanced: this commit's cursor.
+    seq: i64,
+    floor: i64,
+    record_count: i64,
+    byte_count: i64,
+    /// The newest tombstone older than the retention window.
+    purgeable: Option<i64>,
+}
+
+/// Advances the vault's counter, which takes the vault's write lock. The
+/// newest tombstone older than the retention window comes with it (an
+/// index lookup, `records_tombstones`); on PostgreSQL that subquery sees
+/// the snapshot from before any wait for the row lock, so it may miss the
+/// tombstones of the commit it waited for: they are inside the window, and
+/// a later commit purges them.
+///
+/// The vault is the session's: `$1` is the bearer token's hash, `$3` the
+/// time; an unknown or expired token (or a vault erased since) matches no
+/// row, which is 401.
+const LOCK_VAULT: &str = "UPDATE vaults SET counter = counter + 1 \
+     WHERE vault_id = (SELECT vault_id FROM sessions WHERE token_hash = $1 AND expires_at > $3) \
+     RETURNING vault_id, counter, floor, record_count, byte_count, \
+     (SELECT MAX(r.seq) FROM records r WHERE r.vault_id = vaults.vault_id AND r.body IS NULL \
+      AND r.seq <= vaults.counter - $2) AS purgeable";
+
+/// The session's vault in a query that has the token's hash as `$1` and
+/// the time as `$3`.
+const SESSION_VAULT: &str =
+    "(SELECT vault_id FROM sessions WHERE token_hash = $1 AND expires_at > $3)";
+
+/// Keys per query for the current rows.
+const KEYS_PER_READ: usize = 1024;
+
+/// The query for the rows of `vault` (an SQL expression) stored under `n`
+/// keys, which are parameters from `$first` on.
+fn rows_query(vault: &str, n: usize, first: usize) -> String {
+    let marks: Vec<String> = (first..first + n).map(|i| format!("${i}")).collect();
+    format!(
+        "SELECT storage_key, seq, key_gen, revision, size, body FROM records \
+         WHERE vault_id = {vault} AND storage_key IN ({})",
+        marks.join(", ")
+    )
+}
+
+/// Takes the vault's row and lock ([`LOCK_VAULT`]), then reads the rows
+/// stored under the keys of `ops`. On SQLite, whose `BEGIN IMMEDIATE`
+/// already holds the database's write lock, the two go in one call; on
+/// PostgreSQL the read runs after the lock as a statement of its own, so
+/// its snapshot sees the commit it may have waited for.
+async fn lock_and_read(
+    state: &AppState,
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
-    vault: &str,
+    token_hash: &str,
     ops: &[Op],
-) -> ApiResult<std::collections::HashMap<String, Current>> {
-    let mut out = std::collections::HashMap::with_capacity(ops.len());
-    for chunk in ops.chunks(1024) {
-        let marks: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
-        let sql = format!(
-            "SELECT storage_key, seq, key_gen, revision, size, body FROM records \
-             WHERE vault_id = $1 AND storage_key IN ({})",
-            marks.join(", ")
-        );
-        let mut q = sqlx::query(&sql).bind(vault);
+) -> ApiResult<(VaultRow, HashMap<String, Current>)> {
+    let now = now();
+    let retention = state.cfg.tombstone_retention_commits;
+    let mut chunks = ops.chunks(KEYS_PER_READ);
+    let mut current = HashMap::with_capacity(ops.len());
+    let mut locked = None;
+    if state.db.backend == Backend::Sqlite {
+        let first = chunks.next().unwrap_or_default();
+        let sql = if first.is_empty() {
+            LOCK_VAULT.to_owned()
+        } else {
+            format!(
+                "{LOCK_VAULT};\n{}",
+                rows_query(SESSION_VAULT, first.len(), 4)
+            )
+        };
+        let mut q = sqlx::query(&sql).bind(token_hash).bind(retention).bind(now);
+        for op in first {
+            q = q.bind(op.key());
+        }
+        for row in q.fetch_all(&mut **tx).await? {
+            if row.columns().iter().any(|c| c.name() == "counter") {
+                locked = Some(vault_row(&row)?);
+            } else {
+                let (key, cur) = current_row(&row)?;
+                current.insert(key, cur);
+            }
+        }
+    } else {
+        let row = sqlx::query(LOCK_VAULT)
+            .bind(token_hash)
+            .bind(retention)
+            .bind(now)
+            .fetch_optional(&mut **tx)
+            .await?;
+        locked = row.as_ref().map(vault_row).transpose()?;
+    }
+    let locked = locked.ok_or_else(ApiError::unauthorized)?;
+    for chunk in chunks {
+        let sql = rows_query("$1", chunk.len(), 2);
+        let mut q = sqlx::query(&sql).bind(&locked.vault_hex);
         for op in chunk {
             q = q.bind(op.key());
         }
-        for r in q.fetch_all(&mut **tx).await? {
-            let body: Option<String> = r.try_get("body")?;
-            out.insert(
-                r.try_get("storage_key")?,
-                Current {
-                    seq: r.try_get("seq")?,
-                    live: body.is_some(),
-                    key_gen: r.try_get("key_gen")?,
-                    revision: r.try_get("revision")?,
-                    size: r.try_get("size")?,
-                    body,
-                },
-            );
+        for row in q.fetch_all(&mut **tx).await? {
+            let (key, cur) = current_row(&row)?;
+            current.insert(key, cur);
         }
     }
-    Ok(out)
+    Ok((locked, current))
+}
+
+fn vault_row(row: &sqlx::any::AnyRow) -> ApiResult<VaultRow> {
+    Ok(VaultRow {
+        vault_hex: row.try_get("vault_id")?,
+        seq: row.try_get("counter")?,
+        floor: row.try_get("floor")?,
+        record_count: row.try_get("record_count")?,
+        byte_count: row.try_get("byte_count")?,
+        purgeable: row.try_get("purgeable")?,
+    })
+}
+
+fn current_row(row: &sqlx::any::AnyRow) -> ApiResult<(String, Current)> {
+    let body: Option<String> = row.try_get("body")?;
+    Ok((
+        row.try_get("storage_key")?,
+        Current {
+            seq: row.try_get("seq")?,
+            live: body.is_some(),
+            key_gen: row.try_get("key_gen")?,
+            revision: row.try_get("revision")?,
+            size: row.try_get("size")?,
+            body,
+        },
+    ))
 }
 
 /// The row currently stored under a key.

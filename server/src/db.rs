@@ -7,6 +7,7 @@ use std::future::Future;
 use std::path::PathBuf;
 use std::pin::Pin;
 use std::str::FromStr as _;
+use std::sync::Arc;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
@@ -23,7 +24,18 @@ pub(crate) enum Backend {
 pub(crate) struct Db {
     pub(crate) pool: AnyPool,
     pub(crate) backend: Backend,
+    /// SQLite: this process's writers take turns here before `BEGIN
+    /// IMMEDIATE`, so the next one starts the moment the last commits.
+    /// Left to SQLite's busy handler, a waiting writer sleeps and polls
+    /// (1, 2, 5, 10… ms), and under a few concurrent commits the database
+    /// stands idle between them. Another process's writers still meet the
+    /// busy timeout.
+    writers: Arc<tokio::sync::Mutex<()>>,
 }
+
+/// A writer's turn (SQLite; nothing on PostgreSQL, whose row locks order
+/// commits per vault): hold it until the transaction has ended.
+pub(crate) type WriteTurn = Option<tokio::sync::OwnedMutexGuard<()>>;
 
 /// The default database: `$XDG_DATA_HOME/promptvault-server/server.db`
 /// (or `~/.local/share/...`).
@@ -76,6 +88,13 @@ pub(crate) async fn connect(url: &str, backend: Backend) -> Result<Db, sqlx::Err
         // While the database is down a request waits this long for a
         // connection, then answers 503 `unavailable`.
         .acquire_timeout(std::time::Duration::from_secs(10))
+        // No ping before each use: sqlx already pings every connection as
+        // it goes back to the pool and drops a broken one, and a ping per
+        // request is one more round trip (one more hop to SQLite's worker
+        // thread) on every request. A connection that died idle (a
+        // PostgreSQL restart) fails its first use with 503 `unavailable`,
+        // which clients retry, and is replaced.
+        .test_before_acquire(false)
         .after_connect(move |conn, _meta| {
             Box::pin(async move {
                 if backend == Backend::Sqlite {
@@ -92,7 +111,11 @@ pub(crate) async fn connect(url: &str, backend: Backend) -> Result<Db, sqlx::Err
         .connect_with(options)
         .await?;
     Migrator::new(Embedded).await?.run(&pool).await?;
-    Ok(Db { pool, backend })
+    Ok(Db {
+        pool,
+        backend,
+        writers: Arc::new(tokio::sync::Mutex::new(())),
+    })
 }
 
 /// The migrations, compiled into the binary (no files needed at run time).
@@ -125,16 +148,25 @@ impl MigrationSource<'static> for Embedded {
 }
 
 impl Db {
-    /// Starts a write transaction. On SQLite it is `BEGIN IMMEDIATE`, so
-    /// the write lock is taken at the start and concurrent writers wait
-    /// (busy timeout) instead of failing with "database is locked" when
-    /// a read lock would have to be upgraded (sqlx issue #451).
+    /// Starts a write transaction. On SQLite it waits for this process's
+    /// earlier writers ([`Db::writers`]) and is `BEGIN IMMEDIATE`, so the
+    /// write lock is taken at the start and a writer of another process
+    /// waits (busy timeout) instead of failing with "database is locked"
+    /// when a read lock would have to be upgraded (sqlx issue #451).
+    ///
+    /// # Errors
+    ///
+    /// The database's.
     pub(crate) async fn begin_write(
         &self,
-    ) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
+    ) -> Result<(WriteTurn, sqlx::Transaction<'static, sqlx::Any>), sqlx::Error> {
         match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
-            Backend::Postgres => self.pool.begin().await,
+            Backend::Sqlite => {
+                let turn = Arc::clone(&self.writers).lock_owned().await;
+                let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+                Ok((Some(turn), tx))
+            }
+            Backend::Postgres => Ok((None, self.pool.begin().await?)),
         }
     }
 

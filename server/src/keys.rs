@@ -74,7 +74,7 @@ async fn rekey_inner(
         None => None,
     };
 
-    let mut tx = state.db.begin_write().await?;
+    let (_turn, mut tx) = state.db.begin_write().await?;
     let account = sqlx::query(
         "SELECT password_key, salt, m_cost, t_cost, p_cost FROM accounts WHERE name = $1 AND vault_id = $2",
     )

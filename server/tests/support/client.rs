@@ -264,6 +264,13 @@ pub fn register(url: &str, account: &str, store: &MemoryStore, pw: &Password) ->
 }
 
 /// A fresh draft.
+/// A fresh idempotency key.
+pub fn new_key() -> String {
+    let mut b = [0u8; 16];
+    getrandom::fill(&mut b).unwrap();
+    text::encode(&b)
+}
+
 pub fn draft(title: &str, body: &str) -> Draft {
     Draft {
         title: title.into(),
