@@ -1870,24 +1870,47 @@ fn a_resurrected_prompt_rises_above_the_deleted_revision() {
     settle(&mut server, &mut [&mut a, &mut b, &mut c]);
 }
 
-/// A deletes version 1 of two, B deletes version 2, B's deletion the
-/// later: merged, the tombstones would leave no version, so the winner's
-/// current version survives (SPEC §8). B's metadata wins and keeps v1,
-/// which A deleted: B puts it back over A's tombstone and A takes it.
-#[test]
-fn concurrent_deletions_of_every_version_keep_the_winners_current() {
+/// A prompt with versions v1 and v2 on A and B; A deletes v1 and B v2,
+/// the later deletion by `b_later`'s choice; then A syncs, then B. Returns
+/// (server, a, b, prompt, v1, v2, B's report).
+fn concurrent_version_deletions(
+    b_later: bool,
+) -> (
+    Server,
+    Device,
+    Device,
+    PromptId,
+    VersionId,
+    VersionId,
+    SyncReport,
+) {
     let (mut server, mut a) = world();
     let p = a.create("p", "1");
     let v2 = a.edit(p, "2");
     a.sync(&mut server);
     let mut b = Device::download(&mut server).unwrap();
     let v1 = a.versions(p)[0];
-    let ch = a.vault.delete_version(p, v1, now()).unwrap();
-    a.apply(&ch);
-    let ch = b.vault.delete_version(p, v2, now()).unwrap();
-    b.apply(&ch);
+    let deletions: [(&mut Device, VersionId); 2] = if b_later {
+        [(&mut a, v1), (&mut b, v2)]
+    } else {
+        [(&mut b, v2), (&mut a, v1)]
+    };
+    for (d, v) in deletions {
+        let ch = d.vault.delete_version(p, v, now()).unwrap();
+        d.apply(&ch);
+    }
     a.sync(&mut server);
-    b.sync(&mut server);
+    let report = b.sync(&mut server);
+    (server, a, b, p, v1, v2, report)
+}
+
+/// A deletes version 1 of two, B deletes version 2, B's deletion the
+/// later: merged, the tombstones would leave no version, so the winner's
+/// current version survives (SPEC §8). B's metadata wins and keeps v1,
+/// which A deleted: B puts it back over A's tombstone and A takes it.
+#[test]
+fn concurrent_deletions_of_every_version_keep_the_winners_current() {
+    let (mut server, mut a, mut b, p, v1, _, _) = concurrent_version_deletions(true);
     settle(&mut server, &mut [&mut a, &mut b]);
     assert_eq!(a.versions(p), vec![v1]);
     assert_eq!(b.versions(p), vec![v1]);
@@ -1899,18 +1922,7 @@ fn concurrent_deletions_of_every_version_keep_the_winners_current() {
 /// on the server), so B pulls everything once and merges then.
 #[test]
 fn a_kept_version_this_device_deleted_comes_back_through_a_full_pull() {
-    let (mut server, mut a) = world();
-    let p = a.create("p", "1");
-    let v2 = a.edit(p, "2");
-    a.sync(&mut server);
-    let mut b = Device::download(&mut server).unwrap();
-    let v1 = a.versions(p)[0];
-    let ch = b.vault.delete_version(p, v2, now()).unwrap();
-    b.apply(&ch);
-    let ch = a.vault.delete_version(p, v1, now()).unwrap();
-    a.apply(&ch);
-    a.sync(&mut server);
-    let r = b.sync(&mut server);
+    let (mut server, mut a, mut b, p, _, v2, r) = concurrent_version_deletions(false);
     assert!(r.full_pull, "{r:?}");
     settle(&mut server, &mut [&mut a, &mut b]);
     assert_eq!(a.versions(p), vec![v2]);

@@ -533,7 +533,30 @@ pub(crate) async fn pull(
 
 /// How often a transaction that hit a serialization failure, a deadlock
 /// or a busy database is run again before the client gets `unavailable`.
-pub(crate) const MAX_TX_RETRIES: u32 = 5;
+const MAX_TX_RETRIES: u32 = 5;
+
+/// Runs a transaction, and again after a transient failure (serialization
+/// failure, deadlock, busy database) up to [`MAX_TX_RETRIES`] times, with
+/// pauses of 10, 20, 40… ms.
+///
+/// # Errors
+///
+/// The last attempt's.
+pub(crate) async fn retrying<T, F>(mut attempt: impl FnMut() -> F) -> ApiResult<T>
+where
+    F: Future<Output = ApiResult<T>>,
+{
+    let mut tries = 0;
+    loop {
+        match attempt().await {
+            Err(e) if e.is_transient() && tries < MAX_TX_RETRIES => {
+                tries += 1;
+                tokio::time::sleep(Duration::from_millis(5 << tries)).await;
+            }
+            other => return other,
+        }
+    }
+}
 
 pub(crate) fn too_many() -> ApiError {
     ApiError::new(
@@ -629,16 +652,9 @@ pub(crate) async fn delete_account(
     let account = req.account;
     let vault_hex = session.vault_id;
     let records = tokio::spawn(async move {
-        let mut attempt = 0;
-        loop {
-            match erase_account(&task_state, &account, &vault_hex).await {
-                Err(e) if e.is_transient() && attempt < MAX_TX_RETRIES => {
-                    attempt += 1;
-                    tokio::time::sleep(Duration::from_millis(5 << attempt)).await;
-                }
-                other => return other.map(|n| (n, vault_hex)),
-            }
-        }
+        retrying(|| erase_account(&task_state, &account, &vault_hex))
+            .await
+            .map(|n| (n, vault_hex))
     })
     .await
     .map_err(|_| ApiError::internal())??;

@@ -3,7 +3,6 @@
 //! idempotency key.
 
 use std::collections::{BTreeSet, HashMap};
-use std::time::Duration;
 
 use axum::Json;
 use axum::extract::State;
@@ -18,9 +17,7 @@ use sqlx::{Column as _, Row as _};
 use crate::db::Backend;
 
 use crate::AppState;
-use crate::api::{
-    Body, Checked, MAX_TX_RETRIES, check_quota, check_record, to_i64, to_u64, too_many,
-};
+use crate::api::{Body, Checked, check_quota, check_record, retrying, to_i64, to_u64, too_many};
 use crate::auth::{Bearer, now};
 use crate::error::{ApiError, ApiResult, is_unique_violation};
 use crate::writes::Batch;
@@ -77,16 +74,7 @@ pub(crate) async fn commit(
     let token_hash = bearer.token_hash;
     let key = req.idempotency_key;
     let outcome = tokio::spawn(async move {
-        let mut attempt = 0;
-        loop {
-            match apply_commit(&task_state, &token_hash, &key, &request_hash, &ops).await {
-                Err(e) if e.is_transient() && attempt < MAX_TX_RETRIES => {
-                    attempt += 1;
-                    tokio::time::sleep(Duration::from_millis(5 << attempt)).await;
-                }
-                other => return other,
-            }
-        }
+        retrying(|| apply_commit(&task_state, &token_hash, &key, &request_hash, &ops)).await
     })
     .await
     .map_err(|_| ApiError::internal())??;
