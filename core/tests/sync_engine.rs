@@ -18,7 +18,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::OnceLock;
 
 use promptvault::protocol::{Change, CommitRequest, CommitResponse, PullRequest, PullResponse};
-use promptvault::sync::{self, Misbehavior, Options, SyncError, SyncReport, SyncState, Transport};
+use promptvault::sync::{
+    self, Answer, Machine, Misbehavior, Options, Request, Step, SyncError, SyncReport, SyncState,
+    Transport,
+};
 use promptvault::{
     Credential, Draft, Error, KdfParams, MemoryStore, Password, PromptId, RecordKind, RecoveryKey,
     SealedRecord, Timestamp, Vault, VaultId, VersionId,
@@ -1928,4 +1931,73 @@ fn a_kept_version_this_device_deleted_comes_back_through_a_full_pull() {
     assert_eq!(a.versions(p), vec![v2]);
     assert_eq!(b.versions(p), vec![v2]);
     assert_eq!(b.vault.version(p, None).unwrap().body, "2");
+}
+
+/// The machine driven step by step, as a caller without blocking I/O does
+/// (the blocking `run` is a loop over it): a merge, then a commit after the
+/// store changed (persist asked first), then the end; an answer out of
+/// place is the caller's mistake and changes nothing.
+#[test]
+fn the_machine_step_by_step() {
+    let (mut server, mut a) = world();
+    let p = a.create("p", "1");
+    a.sync(&mut server);
+    let mut b = Device::download(&mut server).unwrap();
+    a.edit(p, "2");
+    a.sync(&mut server);
+    b.create("q", "b's");
+
+    let (mut m, mut step) = Machine::start(&b.vault, &mut b.state, Options::default()).unwrap();
+    let mut sent = Vec::new();
+    let report = loop {
+        match step {
+            Step::Send {
+                request,
+                persist,
+                backoff,
+            } => {
+                assert_eq!(backoff, None);
+                sent.push((matches!(request, Request::Commit(_)), persist));
+                let answer = match &request {
+                    Request::Pull(r) => Answer::Pull(server.pull(r).unwrap()),
+                    Request::Commit(r) => Answer::Commit(server.commit(r).unwrap()),
+                };
+                step = m
+                    .resume(&mut b.vault, &mut b.store, &mut b.state, answer)
+                    .unwrap();
+            }
+            Step::Done { report, persist } => {
+                assert!(persist);
+                break report;
+            }
+        }
+    };
+    // One pull (one page), then B's new prompt after persisting the merge.
+    assert_eq!(sent, vec![(false, false), (true, true)]);
+    assert_eq!((report.versions_added, report.commits), (1, 1));
+    assert_eq!(report.cursor, b.state.cursor());
+
+    // After the end, and of the wrong kind: refused, nothing changes.
+    let page = server
+        .pull(&b.state.begin_pull(&b.vault).unwrap().request(None))
+        .unwrap();
+    let before = (b.view(), b.state.cursor());
+    let late = m.resume(&mut b.vault, &mut b.store, &mut b.state, Answer::Pull(page));
+    assert!(
+        matches!(late, Err(SyncError::Vault(Error::InvalidInput { .. }))),
+        "{late:?}"
+    );
+    let (mut m, _) = Machine::start(&b.vault, &mut b.state, Options::default()).unwrap();
+    let wrong = m.resume(
+        &mut b.vault,
+        &mut b.store,
+        &mut b.state,
+        Answer::Commit(CommitResponse::Accepted { cursor: 99 }),
+    );
+    assert!(
+        matches!(wrong, Err(SyncError::Vault(Error::InvalidInput { .. }))),
+        "{wrong:?}"
+    );
+    assert_eq!((b.view(), b.state.cursor()), before);
+    settle(&mut server, &mut [&mut a, &mut b]);
 }

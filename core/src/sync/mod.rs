@@ -1,8 +1,9 @@
 //! The client's sync engine (SPEC §12.10), sans-IO: it turns server
 //! answers into changes of a vault and its [`MemoryStore`], and local
 //! changes into commits. No HTTP, no clock, no threads: the caller moves
-//! the messages (a [`Transport`] for the blocking [`run`], or the steps
-//! one by one for an async caller).
+//! the messages — a [`Transport`] for the blocking [`run`], or the
+//! [`Machine`]'s steps one by one (a browser's `fetch`, an app's own HTTP
+//! stack); `run` is a loop over the same machine.
 //!
 //! One sync is: pull every page after the cursor into an [`Inbox`];
 //! [`SyncState::integrate`] it (checks, deletions, merge); then
@@ -15,10 +16,12 @@
 
 mod engine;
 mod error;
+mod machine;
 mod state;
 
 pub use engine::{Inbox, Integrated, MAX_COMMIT_BYTES, MAX_COMMIT_RECORDS, Prepared};
 pub use error::{Misbehavior, SyncError};
+pub use machine::{Answer, Machine, Request, Step};
 pub use state::{Row, SyncState};
 
 use crate::protocol::{CommitRequest, CommitResponse, PullRequest, PullResponse};
@@ -142,28 +145,6 @@ pub fn pull<T: Transport + ?Sized>(
     }
 }
 
-fn pull_and_integrate<T: Transport + ?Sized>(
-    vault: &mut Vault,
-    store: &mut MemoryStore,
-    state: &mut SyncState,
-    transport: &mut T,
-    options: Options,
-    report: &mut SyncReport,
-) -> Result<(), SyncError> {
-    let inbox = pull(transport, state.begin_pull(vault)?, options)?;
-    let done = state.integrate(vault, store, &inbox)?;
-    report.add(&done);
-    transport.checkpoint(store, state)?;
-    if done.needs_full_pull {
-        report.full_pull = true;
-        let inbox = pull(transport, state.begin_full_pull(vault)?, options)?;
-        let again = state.integrate(vault, store, &inbox)?;
-        report.add(&again);
-        transport.checkpoint(store, state)?;
-    }
-    Ok(())
-}
-
 /// One whole sync: pull and merge, then push until the server holds
 /// everything this device has, retrying after conflicts.
 ///
@@ -182,31 +163,32 @@ pub fn run<T: Transport + ?Sized>(
     transport: &mut T,
     options: Options,
 ) -> Result<SyncReport, SyncError> {
-    let mut report = SyncReport::default();
-    pull_and_integrate(vault, store, state, transport, options, &mut report)?;
-    while let Some(prepared) = state.prepare_commit(vault, store)? {
-        match transport.commit(&prepared.request)? {
-            CommitResponse::Accepted { cursor } => {
-                report.pushed += prepared.puts();
-                report.deleted += prepared.deletes();
-                report.commits += 1;
-                state.committed(prepared, cursor);
-                transport.checkpoint(store, state)?;
-            }
-            CommitResponse::Conflict { .. } => {
-                report.conflicts += 1;
-                if report.conflicts >= options.max_conflicts {
-                    return Err(SyncError::Contention {
-                        attempts: report.conflicts,
-                    });
+    let (mut machine, mut step) = Machine::start(vault, state, options)?;
+    loop {
+        match step {
+            Step::Send {
+                request,
+                persist,
+                backoff,
+            } => {
+                if persist {
+                    transport.checkpoint(store, state)?;
                 }
-                transport.conflicted(report.conflicts);
-                // The conflict's rows are a subset of what changed; a pull
-                // brings all of it, so the checkpoint can be checked.
-                pull_and_integrate(vault, store, state, transport, options, &mut report)?;
+                if let Some(attempt) = backoff {
+                    transport.conflicted(attempt);
+                }
+                let answer = match &request {
+                    Request::Pull(r) => Answer::Pull(transport.pull(r)?),
+                    Request::Commit(r) => Answer::Commit(transport.commit(r)?),
+                };
+                step = machine.resume(vault, store, state, answer)?;
+            }
+            Step::Done { report, persist } => {
+                if persist {
+                    transport.checkpoint(store, state)?;
+                }
+                return Ok(report);
             }
         }
     }
-    report.cursor = state.cursor();
-    Ok(report)
 }
