@@ -357,6 +357,18 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
+/// Serialises as `{"code", "message"}`: the stable number and the text, as
+/// a binding's error carries them.
+impl serde::Serialize for Error {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> core::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct as _;
+        let mut st = s.serialize_struct("Error", 2)?;
+        st.serialize_field("code", &self.code().as_u32())?;
+        st.serialize_field("message", &self.to_string())?;
+        st.end()
+    }
+}
+
 /// Shorthand for `Result<T, promptvault::Error>`.
 pub type Result<T, E = Error> = core::result::Result<T, E>;
 

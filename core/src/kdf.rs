@@ -11,13 +11,21 @@ use crate::error::{Error, Result};
 /// Length of the Argon2 salt in bytes.
 pub const SALT_LEN: usize = 16;
 
-/// Validated Argon2id parameters.
+/// Validated Argon2id parameters: the one shape every binding and message
+/// uses (`{"mCostKib", "tCost", "pCost"}` in JSON).
 ///
 /// Fields are private; build with [`KdfParams::new`], which enforces the
-/// bounds below. The defaults (64 MiB, t = 3, p = 1) are fixed and never
+/// bounds below. Deserialising runs the same check (unknown fields and
+/// out-of-range values are refused), so no caller holds unchecked
+/// parameters. The defaults (64 MiB, t = 3, p = 1) are fixed and never
 /// calibrated to the device that creates the vault, so a vault made on a
 /// fast laptop opens on a phone and in single-threaded WASM.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(
+    rename_all = "camelCase",
+    deny_unknown_fields,
+    try_from = "RawKdfParams"
+)]
 pub struct KdfParams {
     m_cost_kib: u32,
     t_cost: u32,
@@ -107,6 +115,23 @@ impl KdfParams {
     }
 }
 
+/// The unchecked wire form of [`KdfParams`], checked by `TryFrom`.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct RawKdfParams {
+    m_cost_kib: u32,
+    t_cost: u32,
+    p_cost: u32,
+}
+
+impl TryFrom<RawKdfParams> for KdfParams {
+    type Error = Error;
+
+    fn try_from(raw: RawKdfParams) -> Result<Self> {
+        KdfParams::new(raw.m_cost_kib, raw.t_cost, raw.p_cost)
+    }
+}
+
 impl Default for KdfParams {
     fn default() -> Self {
         Self::DEFAULT
@@ -125,5 +150,20 @@ mod tests {
         assert!(KdfParams::new(1024, 3, 1).is_err());
         assert!(KdfParams::new(KdfParams::MAX_M_COST_KIB, 10, 16).is_ok());
         assert_eq!(KdfParams::default(), KdfParams::new(65536, 3, 1).unwrap());
+    }
+
+    #[test]
+    fn serde_is_checked() {
+        let json = serde_json::to_string(&KdfParams::DEFAULT).unwrap();
+        assert_eq!(json, r#"{"mCostKib":65536,"tCost":3,"pCost":1}"#);
+        let back: KdfParams = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, KdfParams::DEFAULT);
+        let low = serde_json::from_str::<KdfParams>(r#"{"mCostKib":1000,"tCost":3,"pCost":1}"#);
+        assert!(low.unwrap_err().to_string().contains("19456"));
+        assert!(serde_json::from_str::<KdfParams>(r#"{"mCostKib":65536,"tCost":3}"#).is_err());
+        assert!(
+            serde_json::from_str::<KdfParams>(r#"{"mCostKib":65536,"tCost":3,"pCost":1,"x":1}"#)
+                .is_err()
+        );
     }
 }

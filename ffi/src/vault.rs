@@ -5,8 +5,6 @@ use std::ffi::c_char;
 
 use promptvault::{Credential, KdfParams, Password, RecoveryKey, SeenRevisions, Timestamp, Vault};
 
-use promptvault::SealedRecord;
-
 use crate::handles::{free_handle, into_handle};
 use crate::{
     Fail, OutBuf, PV_CREDENTIAL_PASSWORD, PV_CREDENTIAL_RECOVERY_KEY, PV_RECOVERY_KEY_BUF_LEN,
@@ -313,14 +311,9 @@ pub unsafe extern "C" fn pv_vault_open_store(
         let store = arg_ref!(store);
         let secret = arg_str!(secret);
         let out_vault = arg_mut!(out_vault);
-        let header = store
-            .inner
-            .header()
-            .ok_or(promptvault::Error::MissingRecord {
-                what: "vault header",
-            })?;
         let secret = Secret::parse(credential_kind, secret)?;
-        let inner = Vault::open(header, store.inner.record_bytes(), secret.credential())?;
+        let inner =
+            Vault::open_store(&store.inner, secret.credential(), &SeenRevisions::default())?;
         *out_vault = into_handle(pv_vault { inner });
         Ok(())
     })
@@ -432,12 +425,7 @@ pub unsafe extern "C" fn pv_vault_all_records(
     ffi_guard!({
         let vault = arg_ref!(vault);
         let out_changes = arg_mut!(out_changes);
-        let mut changes = promptvault::Changeset::default();
-        changes.header = Some(SealedRecord::from_bytes(
-            vault.inner.header_bytes().to_vec(),
-        )?);
-        changes.puts = vault.inner.records()?;
-        *out_changes = finish_changes(changes);
+        *out_changes = finish_changes(vault.inner.snapshot()?);
         Ok(())
     })
 }

@@ -8,8 +8,7 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 
 use promptvault::{
-    Changeset, DamagedPrompt, Error, KdfParams, PromptId, RefusedPrompt, SealedRecord,
-    SeenRevisions, Timestamp, VersionId,
+    Changeset, KdfParams, PromptId, SealedRecord, SeenRevisions, Timestamp, VersionId,
 };
 
 use crate::error::{IntoJs, invalid};
@@ -71,29 +70,13 @@ pub(crate) fn opt_version_id(text: Option<String>) -> Result<Option<VersionId>, 
     text.as_deref().map(version_id).transpose()
 }
 
-/// KDF parameters as JS passes them.
-#[derive(serde::Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct KdfInput {
-    m_cost_kib: u32,
-    t_cost: u32,
-    p_cost: u32,
-}
-
-/// Optional KDF parameters (`undefined` → `None`), bounds-checked by core.
+/// Optional KDF parameters (`undefined` → `None`): core's `KdfParams`,
+/// bounds-checked as it deserialises.
 pub(crate) fn kdf_params(value: JsValue) -> Result<Option<KdfParams>, JsValue> {
     if absent(&value) {
         return Ok(None);
     }
-    let k: KdfInput = from_js(value, "kdf parameters {mCostKib, tCost, pCost}")?;
-    KdfParams::new(k.m_cost_kib, k.t_cost, k.p_cost)
-        .map(Some)
-        .js()
-}
-
-/// A JS view of KDF parameters (the same shape as the input).
-pub(crate) fn kdf_to_js(p: KdfParams) -> Result<JsValue, JsValue> {
-    to_js(&promptvault::inspect::KdfInfo::from(p))
+    from_js(value, "kdf parameters {mCostKib, tCost, pCost}").map(Some)
 }
 
 /// Optional seen revisions for rollback detection.
@@ -195,43 +178,13 @@ pub(crate) fn changeset_to_js(c: &Changeset) -> Result<JsValue, JsValue> {
     ])
 }
 
-/// A `usize` count as a JS number.
-pub(crate) fn count(n: usize) -> JsValue {
-    // Counts are bounded far below 2^53 by core's limits.
-    #[allow(clippy::cast_precision_loss)]
-    JsValue::from_f64(n as f64)
-}
-
-/// The `code` and `message` of a core error, as a thrown error would carry
-/// them.
-fn reason_fields(id: PromptId, reason: &Error) -> [(&'static str, JsValue); 3] {
-    [
-        ("promptId", JsValue::from_str(&id.to_hex())),
-        ("code", JsValue::from(reason.code().as_u32())),
-        ("message", JsValue::from_str(&reason.to_string())),
-    ]
-}
-
-/// A damaged prompt as JS sees it: `{promptId, code, message, versionCount}`.
-pub(crate) fn damaged_to_js(d: &DamagedPrompt) -> Result<JsValue, JsValue> {
-    let [id, code, message] = reason_fields(d.id, &d.reason);
-    object(&[id, code, message, ("versionCount", count(d.versions))])
-}
-
-/// A list of damaged prompts as a JS array.
-pub(crate) fn damaged_list_to_js(list: &[DamagedPrompt]) -> Result<JsValue, JsValue> {
-    let out = Array::new();
-    for d in list {
-        out.push(&damaged_to_js(d)?);
-    }
-    Ok(out.into())
-}
-
-/// The prompts an import refused as a JS array of `{promptId, code, message}`.
-pub(crate) fn refused_list_to_js(list: &[RefusedPrompt]) -> Result<JsValue, JsValue> {
-    let out = Array::new();
-    for r in list {
-        out.push(&object(&reason_fields(r.id, &r.reason))?);
-    }
-    Ok(out.into())
+/// A core report (`MergeReport`, `ImportReport`) as JS sees it: its JSON
+/// form with `changes` as records with bytes.
+pub(crate) fn report_to_js<T: Serialize>(
+    report: &T,
+    changes: &Changeset,
+) -> Result<JsValue, JsValue> {
+    let out = to_js(report)?;
+    set(out.unchecked_ref(), "changes", &changeset_to_js(changes)?)?;
+    Ok(out)
 }

@@ -220,11 +220,8 @@ export interface MergeReport {
 }
 
 /** KDF parameters as reported by `inspect`. */
-export interface KdfInfo {
-  readonly mCostKib: number;
-  readonly tCost: number;
-  readonly pCost: number;
-}
+/** KDF parameters as read back: core's one `KdfParams` shape, read-only. */
+export type KdfInfo = Readonly<KdfParams>;
 
 /** The public fields of a record, as a server sees them (no key needed). */
 export interface RecordInfo {

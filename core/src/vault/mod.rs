@@ -43,6 +43,7 @@ use crate::record::SealedRecord;
 use crate::recovery::RecoveryKey;
 use crate::rng;
 use crate::sealing;
+use crate::store::MemoryStore;
 use layout::{Layout, LayoutChange};
 
 /// Revisions a client has already seen, to detect a server rolling data back.
@@ -230,14 +231,18 @@ impl PromptState {
 /// written by a buggy or hostile client holding the keys. The vault opens
 /// without it; it is listed by [`Vault::damaged_prompts`], can be exported
 /// as far as it is readable, and removed with [`Vault::delete_prompt`].
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Serialises as `{"promptId", "code", "message", "versionCount"}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct DamagedPrompt {
     /// The prompt id.
+    #[serde(rename = "promptId")]
     pub id: PromptId,
     /// The rule its metadata breaks.
+    #[serde(flatten)]
     pub reason: Error,
     /// How many version records it has.
+    #[serde(rename = "versionCount")]
     pub versions: usize,
 }
 
@@ -440,6 +445,34 @@ impl Vault {
         Ok(vault)
     }
 
+    /// Unlocks the vault a [`MemoryStore`] holds (for example one read with
+    /// [`MemoryStore::from_bundle`]): its header and every record.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::MissingRecord`] when the store has no header; otherwise as
+    /// [`Vault::open_with_seen`].
+    ///
+    /// # Security
+    ///
+    /// As [`Vault::open`]: the header's KDF parameters are bounds-checked
+    /// before any key derivation.
+    pub fn open_store(
+        store: &MemoryStore,
+        credential: Credential<'_>,
+        seen: &SeenRevisions,
+    ) -> Result<Vault> {
+        let header = store.header().ok_or(Error::MissingRecord {
+            what: "vault header",
+        })?;
+        Self::open_with_seen(
+            header,
+            store.records().map(SealedRecord::as_bytes),
+            credential,
+            seen,
+        )
+    }
+
     /// The vault id.
     #[must_use]
     pub fn id(&self) -> VaultId {
@@ -519,6 +552,27 @@ impl Vault {
             out.extend(d.records(*id, self)?);
         }
         Ok(out)
+    }
+
+    /// Everything a store should hold for this vault, as one changeset: the
+    /// current header and [`Vault::records`] — for writing a fresh store or
+    /// repairing one (apply it to an empty store).
+    ///
+    /// # Errors
+    ///
+    /// As [`Vault::records`].
+    pub fn snapshot(&self) -> Result<Changeset> {
+        Ok(Changeset {
+            header: Some(self.header_record()),
+            puts: self.records()?,
+            deletes: Vec::new(),
+        })
+    }
+
+    /// The current vault header as a sealed record.
+    #[must_use]
+    pub fn header_record(&self) -> SealedRecord {
+        SealedRecord::from_parts(self.header.record, self.header.bytes.clone())
     }
 
     /// Changes the password: a new salt and password slot, the same vault

@@ -34,8 +34,9 @@ use crate::sealing;
 /// Most records accepted in one open or merge.
 pub const MAX_RECORDS_PER_BATCH: usize = 8 * MAX_PROMPTS;
 
-/// What a [`Vault::merge`] did.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// What a [`Vault::merge`] did. Serialises with camelCase names.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct MergeReport {
     /// Prompts that were not in this vault before.
