@@ -26,9 +26,9 @@ use crate::rng;
 use crate::rules;
 use crate::sealing;
 use crate::vault::layout::Layout;
-use crate::vault::{
-    Changeset, Damaged, PromptState, Vault, seal_item_key_with, seal_meta, seal_version, settle,
-};
+use crate::vault::seal::{seal_item_key_with, seal_meta, seal_version, settle};
+use crate::vault::state::{Damaged, PromptState};
+use crate::vault::{Changeset, Vault};
 
 /// The export payload format tag.
 const PAYLOAD_FORMAT: &str = "promptvault-export/1";

@@ -48,6 +48,7 @@ use std::ffi::{CStr, c_char};
 
 use promptvault::{Error, ErrorCode};
 
+mod convert;
 mod handles;
 mod inspect;
 mod prompts;

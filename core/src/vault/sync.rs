@@ -16,10 +16,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::layout::{Layout, Segment};
-use super::{
-    Changeset, Damaged, DamagedPrompt, PromptState, SeenRevisions, Vault, parse_json, seal_meta,
-    settle,
-};
+use super::seal::{parse_json, seal_meta, settle, version_storage_key};
+use super::state::{Damaged, DamagedPrompt, PromptState, SeenRevisions};
+use super::{Changeset, Vault};
 use crate::error::{Error, Result};
 use crate::format::RecordKind;
 use crate::hazmat::Key;
@@ -322,7 +321,10 @@ impl Vault {
                         &mut segments,
                     )?;
                     if collect {
-                        report.changes.puts.extend(d.records(prompt, self)?);
+                        report
+                            .changes
+                            .puts
+                            .extend(d.records(|g, k| self.seal_item_key(prompt, g, k))?);
                     }
                     report.damaged.push(d.public(prompt));
                     damaged.insert(prompt, d);
@@ -419,7 +421,7 @@ impl Vault {
             for vid in &dead {
                 if state.versions.remove(vid).is_some() {
                     if collect {
-                        changes.delete(super::prompts::version_storage_key(prompt, *vid));
+                        changes.delete(version_storage_key(prompt, *vid));
                     } else {
                         state.stale.insert(*vid);
                     }
@@ -428,7 +430,7 @@ impl Vault {
             }
             if collect {
                 for vid in core::mem::take(&mut state.stale) {
-                    changes.delete(super::prompts::version_storage_key(prompt, vid));
+                    changes.delete(version_storage_key(prompt, vid));
                 }
             }
             // Versions without an entry (their metadata has not caught up): adopt them.
