@@ -98,6 +98,23 @@ impl KdfParams {
         })
     }
 
+    /// Parses the JSON form `{"mCostKib", "tCost", "pCost"}` (what a
+    /// binding receives), keeping [`KdfParams::new`]'s error codes.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] for JSON that is not that object (a missing
+    /// or unknown field, a value that is not a whole number);
+    /// [`Error::KdfParamsOutOfBounds`] as [`KdfParams::new`].
+    pub fn from_json(text: &str) -> Result<Self> {
+        let raw: RawKdfParams = serde_json::from_str(text).map_err(|_| {
+            Error::invalid(
+                "KDF parameters must be {mCostKib, tCost, pCost}, each a whole number and nothing else",
+            )
+        })?;
+        KdfParams::new(raw.m_cost_kib, raw.t_cost, raw.p_cost)
+    }
+
     /// Memory cost in KiB.
     #[must_use]
     pub const fn m_cost_kib(&self) -> u32 {
@@ -165,5 +182,15 @@ mod tests {
             serde_json::from_str::<KdfParams>(r#"{"mCostKib":65536,"tCost":3,"pCost":1,"x":1}"#)
                 .is_err()
         );
+        let code = |t: &str| KdfParams::from_json(t).unwrap_err().code();
+        assert_eq!(
+            code(r#"{"mCostKib":1000,"tCost":3,"pCost":1}"#),
+            crate::ErrorCode::KdfParamsOutOfBounds
+        );
+        assert_eq!(
+            code(r#"{"mCostKib":65536,"tCost":3}"#),
+            crate::ErrorCode::InvalidInput
+        );
+        assert_eq!(KdfParams::from_json(&json).unwrap(), KdfParams::DEFAULT);
     }
 }

@@ -24,13 +24,18 @@ pub(crate) fn to_js<T: Serialize + ?Sized>(value: &T) -> Result<JsValue, JsValue
     js_sys::JSON::parse(&text).map_err(|_| invalid("value cannot be converted to JS"))
 }
 
+/// The JSON text of a JS value (`JSON.stringify`).
+fn json_text(value: &JsValue, what: &str) -> Result<String, JsValue> {
+    js_sys::JSON::stringify(value)
+        .ok()
+        .and_then(|t| t.as_string())
+        .ok_or_else(|| invalid(&format!("{what}: expected a JSON-serialisable value")))
+}
+
 /// Converts a plain JS object into a core input type through JSON, so that
 /// core's strict input types refuse unknown fields exactly as in Rust.
 pub(crate) fn from_js<T: DeserializeOwned>(value: JsValue, what: &str) -> Result<T, JsValue> {
-    let text = js_sys::JSON::stringify(&value)
-        .ok()
-        .and_then(|t| t.as_string())
-        .ok_or_else(|| invalid(&format!("{what}: expected a JSON-serialisable value")))?;
+    let text = json_text(&value, what)?;
     serde_json::from_str(&text).map_err(|e| invalid(&format!("{what}: {e}")))
 }
 
@@ -70,13 +75,14 @@ pub(crate) fn opt_version_id(text: Option<String>) -> Result<Option<VersionId>, 
     text.as_deref().map(version_id).transpose()
 }
 
-/// Optional KDF parameters (`undefined` → `None`): core's `KdfParams`,
-/// bounds-checked as it deserialises.
+/// Optional KDF parameters (`undefined` → `None`): core's `KdfParams` from
+/// its JSON form, with core's codes (`KDF_PARAMS_OUT_OF_BOUNDS` out of range).
 pub(crate) fn kdf_params(value: JsValue) -> Result<Option<KdfParams>, JsValue> {
     if absent(&value) {
         return Ok(None);
     }
-    from_js(value, "kdf parameters {mCostKib, tCost, pCost}").map(Some)
+    let text = json_text(&value, "kdf parameters {mCostKib, tCost, pCost}")?;
+    KdfParams::from_json(&text).map(Some).js()
 }
 
 /// Optional seen revisions for rollback detection.
