@@ -239,13 +239,6 @@ export interface RecordInfo {
   readonly kdf: KdfInfo | null;
 }
 
-/** Stable names of the error codes. */
-export type ErrorCodeName =
-  | "OK" | "AUTHENTICATION" | "MALFORMED" | "UNSUPPORTED_VERSION" | "UNSUPPORTED_SUITE"
-  | "KDF_PARAMS_OUT_OF_BOUNDS" | "LIMIT_EXCEEDED" | "INVALID_RECOVERY_KEY" | "INVALID_INPUT"
-  | "NOT_FOUND" | "WRONG_VAULT" | "ROLLBACK" | "ENCODING" | "INVALID_UTF8" | "RANDOMNESS"
-  | "WRONG_KIND" | "MISSING_RECORD" | "NULL_PARAMETER" | "PANIC" | "BUFFER_TOO_SMALL";
-
 /** Every error this package throws: a real `Error` with a stable numeric `code`. */
 export interface PromptVaultError extends Error {
   readonly name: "PromptVaultError";
