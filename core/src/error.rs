@@ -318,16 +318,81 @@ impl fmt::Display for Error {
     }
 }
 
+impl Error {
+    /// The text of this error for JavaScript and JSON callers: as
+    /// [`Display`](fmt::Display), with every parameter and field name as it
+    /// is spelt on the wire (camelCase: `mCostKib`, not `m_cost_kib`) and
+    /// ranges in words, never in Rust syntax. The WASM binding throws this
+    /// text; JSON forms of errors carry it.
+    #[must_use]
+    pub fn js_message(&self) -> String {
+        match self {
+            Error::KdfParamsOutOfBounds {
+                param,
+                value,
+                min,
+                max,
+            } => format!(
+                "KDF parameter {} is {value}, outside the accepted range {min} to {max}: {}",
+                camel_case_words(param),
+                self.code().message()
+            ),
+            other => camel_case_words(&other.to_string()),
+        }
+    }
+}
+
+/// Rewrites every snake_case word (lowercase, with at least one `_`) of
+/// `text` in camelCase; everything else is kept as it is.
+fn camel_case_words(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut word = String::new();
+    let flush = |word: &mut String, out: &mut String| {
+        let snake = word.contains('_')
+            && !word.starts_with('_')
+            && !word.ends_with('_')
+            && word
+                .chars()
+                .all(|c| c == '_' || c.is_ascii_lowercase() || c.is_ascii_digit());
+        if snake {
+            let mut upper = false;
+            for c in word.chars() {
+                if c == '_' {
+                    upper = true;
+                } else if upper {
+                    out.push(c.to_ascii_uppercase());
+                    upper = false;
+                } else {
+                    out.push(c);
+                }
+            }
+        } else {
+            out.push_str(word);
+        }
+        word.clear();
+    };
+    for c in text.chars() {
+        if c.is_alphanumeric() || c == '_' {
+            word.push(c);
+        } else {
+            flush(&mut word, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut word, &mut out);
+    out
+}
+
 impl std::error::Error for Error {}
 
-/// Serialises as `{"code", "message"}`: the stable number and the text, as
-/// a binding's error carries them.
+/// Serialises as `{"code", "message"}`: the stable number and the
+/// [`Error::js_message`] text, as the WASM binding's errors carry them.
 impl serde::Serialize for Error {
     fn serialize<S: serde::Serializer>(&self, s: S) -> core::result::Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct as _;
         let mut st = s.serialize_struct("Error", 2)?;
         st.serialize_field("code", &self.code().as_u32())?;
-        st.serialize_field("message", &self.to_string())?;
+        st.serialize_field("message", &self.js_message())?;
         st.end()
     }
 }
@@ -348,6 +413,28 @@ mod tests {
             assert!(!c.name().is_empty() && !c.message().is_empty());
         }
         assert_eq!(ErrorCode::from_u32(99), None);
+    }
+
+    #[test]
+    fn js_messages_use_wire_names_and_no_rust_syntax() {
+        let e = Error::KdfParamsOutOfBounds {
+            param: "m_cost_kib",
+            value: 1000,
+            min: 19456,
+            max: 1_048_576,
+        };
+        let js = e.js_message();
+        assert!(js.contains("mCostKib is 1000"), "{js}");
+        assert!(js.contains("19456 to 1048576"), "{js}");
+        assert!(!js.contains("m_cost_kib") && !js.contains("..="), "{js}");
+        assert!(
+            e.to_string()
+                .contains("m_cost_kib = 1000 is outside 19456..=1048576")
+        );
+        assert_eq!(
+            camel_case_words("bad key_gen, not KDF_PARAMS or _x"),
+            "bad keyGen, not KDF_PARAMS or _x"
+        );
     }
 
     #[test]

@@ -20,12 +20,8 @@ pub const SALT_LEN: usize = 16;
 /// parameters. The defaults (64 MiB, t = 3, p = 1) are fixed and never
 /// calibrated to the device that creates the vault, so a vault made on a
 /// fast laptop opens on a phone and in single-threaded WASM.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(
-    rename_all = "camelCase",
-    deny_unknown_fields,
-    try_from = "RawKdfParams"
-)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct KdfParams {
     m_cost_kib: u32,
     t_cost: u32,
@@ -141,11 +137,13 @@ struct RawKdfParams {
     p_cost: u32,
 }
 
-impl TryFrom<RawKdfParams> for KdfParams {
-    type Error = Error;
-
-    fn try_from(raw: RawKdfParams) -> Result<Self> {
+/// Deserialises the JSON form through [`KdfParams::new`]; a value out of
+/// range fails with [`Error::js_message`]'s text (the wire names).
+impl<'de> serde::Deserialize<'de> for KdfParams {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> core::result::Result<Self, D::Error> {
+        let raw = <RawKdfParams as serde::Deserialize>::deserialize(d)?;
         KdfParams::new(raw.m_cost_kib, raw.t_cost, raw.p_cost)
+            .map_err(|e| serde::de::Error::custom(e.js_message()))
     }
 }
 
@@ -176,7 +174,11 @@ mod tests {
         let back: KdfParams = serde_json::from_str(&json).unwrap();
         assert_eq!(back, KdfParams::DEFAULT);
         let low = serde_json::from_str::<KdfParams>(r#"{"mCostKib":1000,"tCost":3,"pCost":1}"#);
-        assert!(low.unwrap_err().to_string().contains("19456"));
+        let low = low.unwrap_err().to_string();
+        assert!(
+            low.contains("mCostKib is 1000") && low.contains("19456 to 1048576"),
+            "{low}"
+        );
         assert!(serde_json::from_str::<KdfParams>(r#"{"mCostKib":65536,"tCost":3}"#).is_err());
         assert!(
             serde_json::from_str::<KdfParams>(r#"{"mCostKib":65536,"tCost":3,"pCost":1,"x":1}"#)

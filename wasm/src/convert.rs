@@ -36,7 +36,34 @@ fn json_text(value: &JsValue, what: &str) -> Result<String, JsValue> {
 /// core's strict input types refuse unknown fields exactly as in Rust.
 pub(crate) fn from_js<T: DeserializeOwned>(value: JsValue, what: &str) -> Result<T, JsValue> {
     let text = json_text(&value, what)?;
-    serde_json::from_str(&text).map_err(|e| invalid(&format!("{what}: {e}")))
+    serde_json::from_str(&text).map_err(|e| invalid(&format!("{what}: {}", js_json_error(&e))))
+}
+
+/// A serde error as a JS reader expects it: no JSON line/column position
+/// (the JSON was made from the caller's object, not typed by them), names
+/// in double quotes instead of backticks, and JS words for Rust's types.
+fn js_json_error(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    let at = format!(" at line {} column {}", e.line(), e.column());
+    let mut text = text.strip_suffix(&at).unwrap_or(&text).replace('`', "\"");
+    for (rust, js) in [
+        ("expected u8", "expected a whole number"),
+        ("expected u16", "expected a whole number"),
+        ("expected u32", "expected a whole number"),
+        ("expected u64", "expected a whole number"),
+        ("expected usize", "expected a whole number"),
+        ("expected i64", "expected a whole number"),
+        ("expected f64", "expected a number"),
+        ("expected a sequence", "expected an array"),
+        ("expected a map", "expected an object"),
+    ] {
+        text = text.replace(rust, js);
+    }
+    if let Some(i) = text.find("expected struct ") {
+        text.truncate(i);
+        text.push_str("expected an object");
+    }
+    text
 }
 
 /// Whether an optional argument was left out.

@@ -53,9 +53,10 @@ pub(crate) fn js_error(code: promptvault::ErrorCode, message: &str) -> JsValue {
     err.into()
 }
 
-/// Converts a core error into a JS error with its code.
+/// Converts a core error into a JS error with its code and its JS text
+/// (camelCase names, no Rust syntax: [`promptvault::Error::js_message`]).
 pub(crate) fn from_core(e: &promptvault::Error) -> JsValue {
-    js_error(e.code(), &e.to_string())
+    js_error(e.code(), &e.js_message())
 }
 
 /// An argument the binding could not convert (always `INVALID_INPUT`).

@@ -219,8 +219,7 @@ export interface MergeReport {
   readonly changes: Changeset;
 }
 
-/** KDF parameters as reported by `inspect`. */
-/** KDF parameters as read back: core's one `KdfParams` shape, read-only. */
+/** KDF parameters as read back (`kdfParams`, `inspect`): core's one `KdfParams` shape, read-only. */
 export type KdfInfo = Readonly<KdfParams>;
 
 /** The public fields of a record, as a server sees them (no key needed). */
