@@ -10,6 +10,8 @@ cd "$PV_ROOT"
 bash scripts/setup.sh core
 
 cargo fmt --all -- --check
+# No import cycle between the modules of core/src/vault or ffi/src (issue 13).
+python3 scripts/check-cycles.py
 cargo clippy --workspace --all-targets --locked -- -D warnings
 # The server links only the core's keyless parts (issue 17): the core
 # builds without `unlock`, the server's own dependency graph (dev-

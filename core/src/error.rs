@@ -6,82 +6,121 @@
 
 use core::fmt;
 
-/// Stable numeric error codes shared by the Rust, JavaScript and C APIs.
+/// The one table of error codes: for each, its number (never reused), its
+/// `ErrorCode` variant with a doc line, its stable name and the message of
+/// its class (what went wrong and what to do). Everything else is
+/// emitted from it: [`ErrorCode`] here; the WASM binding's JS `ErrorCode`
+/// enum and TypeScript `ErrorCodeName` type at compile time; the C ABI's
+/// `ffi/src/result.rs` (and through cbindgen the header's `pv_result`) by
+/// a test that fails when the committed file is stale.
 ///
-/// Numbers are never reused. Codes from 100 up are only produced by the
-/// bindings (they describe misuse of the binding itself), but they are
-/// reserved here so that every language sees one table.
-#[repr(u32)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum ErrorCode {
-    /// Not an error (used by the C ABI for success).
-    Ok = 0,
-    /// Wrong password or key, or the data was tampered with.
-    Authentication = 1,
-    /// The bytes are not a well-formed record, header, bundle or key.
-    Malformed = 2,
-    /// The data was written by a newer format version.
-    UnsupportedVersion = 3,
-    /// The algorithm suite byte names a suite this release does not know.
-    UnsupportedSuite = 4,
-    /// KDF parameters outside the documented bounds.
-    KdfParamsOutOfBounds = 5,
-    /// A size or count limit was exceeded.
-    LimitExceeded = 6,
-    /// A recovery key with a bad format or checksum.
-    InvalidRecoveryKey = 7,
-    /// An argument was rejected (empty title, bad id, …).
-    InvalidInput = 8,
-    /// The prompt, version or tag does not exist.
-    NotFound = 9,
-    /// The record belongs to another vault.
-    WrongVault = 10,
-    /// The record or header is older than one the caller has already seen.
-    Rollback = 11,
-    /// Text that is not canonical base64url, hex or JSON.
-    Encoding = 12,
-    /// A string argument that is not valid UTF-8 (bindings only).
-    InvalidUtf8 = 13,
-    /// The operating system's random number generator failed.
-    Randomness = 14,
-    /// A record of a kind that is not accepted here.
-    WrongKind = 15,
-    /// A record the vault refers to is missing.
-    MissingRecord = 16,
-    /// A null pointer was passed where a value is required (C ABI only).
-    NullParameter = 100,
-    /// A panic was caught at the binding boundary (a bug; please report).
-    Panic = 101,
-    /// The caller's output buffer is too small (C ABI only).
-    BufferTooSmall = 102,
+/// `error_code_table!(callback)` expands to
+/// `callback! { $( #[doc = ".."] Variant = number, "NAME", "message"; )* }`.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! error_code_table {
+    ($callback:ident) => {
+        $callback! {
+            /// Not an error (used by the C ABI for success).
+            Ok = 0, "OK", "success";
+            /// Wrong password or key, or the data was tampered with (deliberately
+            /// opaque: the two cannot be told apart).
+            Authentication = 1, "AUTHENTICATION",
+                "wrong password or key, or the data was modified; check the password, or restore the data from a good copy";
+            /// The bytes are not a well-formed record, header, bundle or key.
+            Malformed = 2, "MALFORMED",
+                "the data is not a well-formed promptvault object; it is corrupt or not promptvault data";
+            /// The data was written by a newer format version.
+            UnsupportedVersion = 3, "UNSUPPORTED_VERSION",
+                "the data was written by a newer promptvault; upgrade to read it";
+            /// The algorithm suite byte names a suite this release does not know.
+            UnsupportedSuite = 4, "UNSUPPORTED_SUITE",
+                "the data uses an algorithm suite this release does not know; upgrade to read it";
+            /// KDF parameters outside the documented bounds.
+            KdfParamsOutOfBounds = 5, "KDF_PARAMS_OUT_OF_BOUNDS",
+                "the key-derivation parameters are outside the accepted bounds; the header is hostile or corrupt";
+            /// A size or count limit was exceeded.
+            LimitExceeded = 6, "LIMIT_EXCEEDED",
+                "a size or count limit was exceeded; make the input smaller";
+            /// A recovery key with a bad format or checksum.
+            InvalidRecoveryKey = 7, "INVALID_RECOVERY_KEY",
+                "the recovery key is mistyped (bad characters or checksum); check it against the copy you saved";
+            /// An argument was rejected (empty title, bad id, …).
+            InvalidInput = 8, "INVALID_INPUT",
+                "an argument was rejected; see the message for which one";
+            /// The prompt, version, tag or entry does not exist.
+            NotFound = 9, "NOT_FOUND", "no such prompt, version or tag";
+            /// The record belongs to another vault.
+            WrongVault = 10, "WRONG_VAULT", "the record belongs to another vault";
+            /// The record or header is older than one the caller has already seen.
+            Rollback = 11, "ROLLBACK",
+                "the data is older than a revision already seen; the server may be replaying old data";
+            /// Text that is not canonical base64url, hex or JSON.
+            Encoding = 12, "ENCODING",
+                "the text is not in the expected encoding (base64url, hex or JSON)";
+            /// A string argument that is not valid UTF-8 (bindings only).
+            InvalidUtf8 = 13, "INVALID_UTF8", "a string argument is not valid UTF-8";
+            /// The operating system's random number generator failed.
+            Randomness = 14, "RANDOMNESS", "the system random number generator failed; retry";
+            /// A record of a kind that is not accepted here.
+            WrongKind = 15, "WRONG_KIND", "the record is of a kind not accepted here";
+            /// A record the vault refers to is missing.
+            MissingRecord = 16, "MISSING_RECORD",
+                "a record the vault refers to is missing; sync again or restore from a good copy";
+            /// A null pointer was passed where a value is required (C ABI only).
+            NullParameter = 100, "NULL_PARAMETER", "a required pointer argument was NULL";
+            /// A panic was caught at the binding boundary (a bug; please report it).
+            Panic = 101, "PANIC", "internal error (a caught panic); please report it";
+            /// The caller's output buffer is too small (C ABI only); `*out_len`
+            /// holds the size needed.
+            BufferTooSmall = 102, "BUFFER_TOO_SMALL",
+                "the output buffer is too small; retry with the size returned";
+        }
+    };
 }
 
-impl ErrorCode {
-    /// Every code, in numeric order (for tables in bindings and docs).
-    pub const ALL: [ErrorCode; 20] = [
-        ErrorCode::Ok,
-        ErrorCode::Authentication,
-        ErrorCode::Malformed,
-        ErrorCode::UnsupportedVersion,
-        ErrorCode::UnsupportedSuite,
-        ErrorCode::KdfParamsOutOfBounds,
-        ErrorCode::LimitExceeded,
-        ErrorCode::InvalidRecoveryKey,
-        ErrorCode::InvalidInput,
-        ErrorCode::NotFound,
-        ErrorCode::WrongVault,
-        ErrorCode::Rollback,
-        ErrorCode::Encoding,
-        ErrorCode::InvalidUtf8,
-        ErrorCode::Randomness,
-        ErrorCode::WrongKind,
-        ErrorCode::MissingRecord,
-        ErrorCode::NullParameter,
-        ErrorCode::Panic,
-        ErrorCode::BufferTooSmall,
-    ];
+/// Emits [`ErrorCode`] and its tables from [`error_code_table!`].
+macro_rules! define_error_code {
+    ($( $(#[doc = $doc:literal])* $variant:ident = $number:literal, $name:literal, $message:literal; )*) => {
+        /// Stable numeric error codes shared by the Rust, JavaScript and C APIs
+        /// (emitted from [`error_code_table!`], the one table).
+        ///
+        /// Numbers are never reused. Codes from 100 up are only produced by the
+        /// bindings (they describe misuse of the binding itself), but they are
+        /// reserved here so that every language sees one table.
+        #[repr(u32)]
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        #[non_exhaustive]
+        pub enum ErrorCode {
+            $( $(#[doc = $doc])* $variant = $number, )*
+        }
 
+        impl ErrorCode {
+            /// Every code, in numeric order (for tables in bindings and docs).
+            pub const ALL: [ErrorCode; [$($name),*].len()] = [$(ErrorCode::$variant),*];
+
+            /// A stable, machine-friendly name (`"AUTHENTICATION"`, …).
+            #[must_use]
+            pub const fn name(self) -> &'static str {
+                match self {
+                    $( ErrorCode::$variant => $name, )*
+                }
+            }
+
+            /// A generic human message for the code, with what to do about it.
+            #[must_use]
+            pub const fn message(self) -> &'static str {
+                match self {
+                    $( ErrorCode::$variant => $message, )*
+                }
+            }
+        }
+    };
+}
+
+error_code_table!(define_error_code);
+
+impl ErrorCode {
     /// The numeric value of the code.
     #[must_use]
     pub const fn as_u32(self) -> u32 {
@@ -92,82 +131,6 @@ impl ErrorCode {
     #[must_use]
     pub fn from_u32(n: u32) -> Option<Self> {
         Self::ALL.iter().copied().find(|c| c.as_u32() == n)
-    }
-
-    /// A stable, machine-friendly name (`"AUTHENTICATION"`, …).
-    #[must_use]
-    pub const fn name(self) -> &'static str {
-        match self {
-            ErrorCode::Ok => "OK",
-            ErrorCode::Authentication => "AUTHENTICATION",
-            ErrorCode::Malformed => "MALFORMED",
-            ErrorCode::UnsupportedVersion => "UNSUPPORTED_VERSION",
-            ErrorCode::UnsupportedSuite => "UNSUPPORTED_SUITE",
-            ErrorCode::KdfParamsOutOfBounds => "KDF_PARAMS_OUT_OF_BOUNDS",
-            ErrorCode::LimitExceeded => "LIMIT_EXCEEDED",
-            ErrorCode::InvalidRecoveryKey => "INVALID_RECOVERY_KEY",
-            ErrorCode::InvalidInput => "INVALID_INPUT",
-            ErrorCode::NotFound => "NOT_FOUND",
-            ErrorCode::WrongVault => "WRONG_VAULT",
-            ErrorCode::Rollback => "ROLLBACK",
-            ErrorCode::Encoding => "ENCODING",
-            ErrorCode::InvalidUtf8 => "INVALID_UTF8",
-            ErrorCode::Randomness => "RANDOMNESS",
-            ErrorCode::WrongKind => "WRONG_KIND",
-            ErrorCode::MissingRecord => "MISSING_RECORD",
-            ErrorCode::NullParameter => "NULL_PARAMETER",
-            ErrorCode::Panic => "PANIC",
-            ErrorCode::BufferTooSmall => "BUFFER_TOO_SMALL",
-        }
-    }
-
-    /// A generic human message for the code, with what to do about it.
-    #[must_use]
-    pub const fn message(self) -> &'static str {
-        match self {
-            ErrorCode::Ok => "success",
-            ErrorCode::Authentication => {
-                "wrong password or key, or the data was modified; check the password, or restore the data from a good copy"
-            }
-            ErrorCode::Malformed => {
-                "the data is not a well-formed promptvault object; it is corrupt or not promptvault data"
-            }
-            ErrorCode::UnsupportedVersion => {
-                "the data was written by a newer promptvault; upgrade to read it"
-            }
-            ErrorCode::UnsupportedSuite => {
-                "the data uses an algorithm suite this release does not know; upgrade to read it"
-            }
-            ErrorCode::KdfParamsOutOfBounds => {
-                "the key-derivation parameters are outside the accepted bounds; the header is hostile or corrupt"
-            }
-            ErrorCode::LimitExceeded => {
-                "a size or count limit was exceeded; make the input smaller"
-            }
-            ErrorCode::InvalidRecoveryKey => {
-                "the recovery key is mistyped (bad characters or checksum); check it against the copy you saved"
-            }
-            ErrorCode::InvalidInput => "an argument was rejected; see the message for which one",
-            ErrorCode::NotFound => "no such prompt, version or tag",
-            ErrorCode::WrongVault => "the record belongs to another vault",
-            ErrorCode::Rollback => {
-                "the data is older than a revision already seen; the server may be replaying old data"
-            }
-            ErrorCode::Encoding => {
-                "the text is not in the expected encoding (base64url, hex or JSON)"
-            }
-            ErrorCode::InvalidUtf8 => "a string argument is not valid UTF-8",
-            ErrorCode::Randomness => "the system random number generator failed; retry",
-            ErrorCode::WrongKind => "the record is of a kind not accepted here",
-            ErrorCode::MissingRecord => {
-                "a record the vault refers to is missing; sync again or restore from a good copy"
-            }
-            ErrorCode::NullParameter => "a required pointer argument was NULL",
-            ErrorCode::Panic => "internal error (a caught panic); please report it",
-            ErrorCode::BufferTooSmall => {
-                "the output buffer is too small; retry with the size returned"
-            }
-        }
     }
 }
 
@@ -355,7 +318,84 @@ impl fmt::Display for Error {
     }
 }
 
+impl Error {
+    /// The text of this error for JavaScript and JSON callers: as
+    /// [`Display`](fmt::Display), with every parameter and field name as it
+    /// is spelt on the wire (camelCase: `mCostKib`, not `m_cost_kib`) and
+    /// ranges in words, never in Rust syntax. The WASM binding throws this
+    /// text; JSON forms of errors carry it.
+    #[must_use]
+    pub fn js_message(&self) -> String {
+        match self {
+            Error::KdfParamsOutOfBounds {
+                param,
+                value,
+                min,
+                max,
+            } => format!(
+                "KDF parameter {} is {value}, outside the accepted range {min} to {max}: {}",
+                camel_case_words(param),
+                self.code().message()
+            ),
+            other => camel_case_words(&other.to_string()),
+        }
+    }
+}
+
+/// Rewrites every snake_case word (lowercase, with at least one `_`) of
+/// `text` in camelCase; everything else is kept as it is.
+fn camel_case_words(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut word = String::new();
+    let flush = |word: &mut String, out: &mut String| {
+        let snake = word.contains('_')
+            && !word.starts_with('_')
+            && !word.ends_with('_')
+            && word
+                .chars()
+                .all(|c| c == '_' || c.is_ascii_lowercase() || c.is_ascii_digit());
+        if snake {
+            let mut upper = false;
+            for c in word.chars() {
+                if c == '_' {
+                    upper = true;
+                } else if upper {
+                    out.push(c.to_ascii_uppercase());
+                    upper = false;
+                } else {
+                    out.push(c);
+                }
+            }
+        } else {
+            out.push_str(word);
+        }
+        word.clear();
+    };
+    for c in text.chars() {
+        if c.is_alphanumeric() || c == '_' {
+            word.push(c);
+        } else {
+            flush(&mut word, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut word, &mut out);
+    out
+}
+
 impl std::error::Error for Error {}
+
+/// Serialises as `{"code", "message"}`: the stable number and the
+/// [`Error::js_message`] text, as the WASM binding's errors carry them.
+impl serde::Serialize for Error {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> core::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct as _;
+        let mut st = s.serialize_struct("Error", 2)?;
+        st.serialize_field("code", &self.code().as_u32())?;
+        st.serialize_field("message", &self.js_message())?;
+        st.end()
+    }
+}
 
 /// Shorthand for `Result<T, promptvault::Error>`.
 pub type Result<T, E = Error> = core::result::Result<T, E>;
@@ -373,6 +413,28 @@ mod tests {
             assert!(!c.name().is_empty() && !c.message().is_empty());
         }
         assert_eq!(ErrorCode::from_u32(99), None);
+    }
+
+    #[test]
+    fn js_messages_use_wire_names_and_no_rust_syntax() {
+        let e = Error::KdfParamsOutOfBounds {
+            param: "m_cost_kib",
+            value: 1000,
+            min: 19456,
+            max: 1_048_576,
+        };
+        let js = e.js_message();
+        assert!(js.contains("mCostKib is 1000"), "{js}");
+        assert!(js.contains("19456 to 1048576"), "{js}");
+        assert!(!js.contains("m_cost_kib") && !js.contains("..="), "{js}");
+        assert!(
+            e.to_string()
+                .contains("m_cost_kib = 1000 is outside 19456..=1048576")
+        );
+        assert_eq!(
+            camel_case_words("bad key_gen, not KDF_PARAMS or _x"),
+            "bad keyGen, not KDF_PARAMS or _x"
+        );
     }
 
     #[test]

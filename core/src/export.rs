@@ -26,9 +26,9 @@ use crate::rng;
 use crate::rules;
 use crate::sealing;
 use crate::vault::layout::Layout;
-use crate::vault::{
-    Changeset, Damaged, PromptState, Vault, seal_item_key_with, seal_meta, seal_version, settle,
-};
+use crate::vault::seal::{seal_item_key_with, seal_meta, seal_version, settle};
+use crate::vault::state::{Damaged, PromptState};
+use crate::vault::{Changeset, Vault};
 
 /// The export payload format tag.
 const PAYLOAD_FORMAT: &str = "promptvault-export/1";
@@ -70,8 +70,9 @@ struct ExportedPrompt {
     versions: BTreeMap<VersionId, VersionContent>,
 }
 
-/// What an import did.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// What an import did. Serialises with camelCase names.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct ImportReport {
     /// Prompts that were new to this vault.
@@ -86,12 +87,15 @@ pub struct ImportReport {
 }
 
 /// A prompt of an export file that an import left out, and why.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Serialises as `{"promptId", "code", "message"}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct RefusedPrompt {
     /// The prompt id in the export.
+    #[serde(rename = "promptId")]
     pub id: PromptId,
     /// The rule it breaks.
+    #[serde(flatten)]
     pub reason: Error,
 }
 

@@ -4,7 +4,7 @@
 //! A backend uses this to reject garbage, enforce quotas and index records
 //! by id; it never decrypts anything and never needs a key.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::format::{self, RecordKind};
@@ -43,27 +43,9 @@ pub struct RecordInfo {
     pub kdf: Option<KdfInfo>,
 }
 
-/// KDF parameters as reported by [`inspect`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct KdfInfo {
-    /// Memory cost in KiB.
-    pub m_cost_kib: u32,
-    /// Time cost.
-    pub t_cost: u32,
-    /// Parallelism.
-    pub p_cost: u32,
-}
-
-impl From<KdfParams> for KdfInfo {
-    fn from(p: KdfParams) -> Self {
-        KdfInfo {
-            m_cost_kib: p.m_cost_kib(),
-            t_cost: p.t_cost(),
-            p_cost: p.p_cost(),
-        }
-    }
-}
+/// KDF parameters as reported by [`inspect`]: the one [`KdfParams`] type
+/// (kept as a name for compatibility).
+pub type KdfInfo = KdfParams;
 
 /// Validates one record (binary form) and reports its public fields.
 ///
@@ -78,7 +60,7 @@ pub fn inspect(bytes: &[u8]) -> Result<RecordInfo> {
     let (h, _) = format::read::parse_record(bytes)?;
     let kdf = match h.kind {
         RecordKind::VaultHeader | RecordKind::ExportHeader => {
-            Some(KeyHeader::parse(bytes, h.kind)?.kdf.into())
+            Some(KeyHeader::parse(bytes, h.kind)?.kdf)
         }
         _ => None,
     };

@@ -11,13 +11,17 @@ use crate::error::{Error, Result};
 /// Length of the Argon2 salt in bytes.
 pub const SALT_LEN: usize = 16;
 
-/// Validated Argon2id parameters.
+/// Validated Argon2id parameters: the one shape every binding and message
+/// uses (`{"mCostKib", "tCost", "pCost"}` in JSON).
 ///
 /// Fields are private; build with [`KdfParams::new`], which enforces the
-/// bounds below. The defaults (64 MiB, t = 3, p = 1) are fixed and never
+/// bounds below. Deserialising runs the same check (unknown fields and
+/// out-of-range values are refused), so no caller holds unchecked
+/// parameters. The defaults (64 MiB, t = 3, p = 1) are fixed and never
 /// calibrated to the device that creates the vault, so a vault made on a
 /// fast laptop opens on a phone and in single-threaded WASM.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct KdfParams {
     m_cost_kib: u32,
     t_cost: u32,
@@ -90,6 +94,23 @@ impl KdfParams {
         })
     }
 
+    /// Parses the JSON form `{"mCostKib", "tCost", "pCost"}` (what a
+    /// binding receives), keeping [`KdfParams::new`]'s error codes.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] for JSON that is not that object (a missing
+    /// or unknown field, a value that is not a whole number);
+    /// [`Error::KdfParamsOutOfBounds`] as [`KdfParams::new`].
+    pub fn from_json(text: &str) -> Result<Self> {
+        let raw: RawKdfParams = serde_json::from_str(text).map_err(|_| {
+            Error::invalid(
+                "KDF parameters must be {mCostKib, tCost, pCost}, each a whole number and nothing else",
+            )
+        })?;
+        KdfParams::new(raw.m_cost_kib, raw.t_cost, raw.p_cost)
+    }
+
     /// Memory cost in KiB.
     #[must_use]
     pub const fn m_cost_kib(&self) -> u32 {
@@ -104,6 +125,25 @@ impl KdfParams {
     #[must_use]
     pub const fn p_cost(&self) -> u32 {
         self.p_cost
+    }
+}
+
+/// The unchecked wire form of [`KdfParams`], checked by `TryFrom`.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct RawKdfParams {
+    m_cost_kib: u32,
+    t_cost: u32,
+    p_cost: u32,
+}
+
+/// Deserialises the JSON form through [`KdfParams::new`]; a value out of
+/// range fails with [`Error::js_message`]'s text (the wire names).
+impl<'de> serde::Deserialize<'de> for KdfParams {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> core::result::Result<Self, D::Error> {
+        let raw = <RawKdfParams as serde::Deserialize>::deserialize(d)?;
+        KdfParams::new(raw.m_cost_kib, raw.t_cost, raw.p_cost)
+            .map_err(|e| serde::de::Error::custom(e.js_message()))
     }
 }
 
@@ -125,5 +165,34 @@ mod tests {
         assert!(KdfParams::new(1024, 3, 1).is_err());
         assert!(KdfParams::new(KdfParams::MAX_M_COST_KIB, 10, 16).is_ok());
         assert_eq!(KdfParams::default(), KdfParams::new(65536, 3, 1).unwrap());
+    }
+
+    #[test]
+    fn serde_is_checked() {
+        let json = serde_json::to_string(&KdfParams::DEFAULT).unwrap();
+        assert_eq!(json, r#"{"mCostKib":65536,"tCost":3,"pCost":1}"#);
+        let back: KdfParams = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, KdfParams::DEFAULT);
+        let low = serde_json::from_str::<KdfParams>(r#"{"mCostKib":1000,"tCost":3,"pCost":1}"#);
+        let low = low.unwrap_err().to_string();
+        assert!(
+            low.contains("mCostKib is 1000") && low.contains("19456 to 1048576"),
+            "{low}"
+        );
+        assert!(serde_json::from_str::<KdfParams>(r#"{"mCostKib":65536,"tCost":3}"#).is_err());
+        assert!(
+            serde_json::from_str::<KdfParams>(r#"{"mCostKib":65536,"tCost":3,"pCost":1,"x":1}"#)
+                .is_err()
+        );
+        let code = |t: &str| KdfParams::from_json(t).unwrap_err().code();
+        assert_eq!(
+            code(r#"{"mCostKib":1000,"tCost":3,"pCost":1}"#),
+            crate::ErrorCode::KdfParamsOutOfBounds
+        );
+        assert_eq!(
+            code(r#"{"mCostKib":65536,"tCost":3}"#),
+            crate::ErrorCode::InvalidInput
+        );
+        assert_eq!(KdfParams::from_json(&json).unwrap(), KdfParams::DEFAULT);
     }
 }

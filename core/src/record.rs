@@ -78,6 +78,19 @@ impl SealedRecord {
     }
 }
 
+/// The JSON transport form: `{"key", "kind", "text"}` — the storage key,
+/// the kind's name and the canonical text form (SPEC §5).
+impl serde::Serialize for SealedRecord {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> core::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct as _;
+        let mut st = s.serialize_struct("SealedRecord", 3)?;
+        st.serialize_field("key", &self.storage_key())?;
+        st.serialize_field("kind", self.kind().name())?;
+        st.serialize_field("text", &self.to_text())?;
+        st.end()
+    }
+}
+
 impl core::fmt::Debug for SealedRecord {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("SealedRecord")

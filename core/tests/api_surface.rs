@@ -192,7 +192,7 @@ fn keyless_validation_for_stores() {
     let h = inspect(s.header().unwrap()).unwrap();
     assert_eq!(h.kind, "vault-header");
     assert_eq!(h.storage_key, "h");
-    assert_eq!(h.kdf.unwrap().m_cost_kib, KdfParams::MIN_M_COST_KIB);
+    assert_eq!(h.kdf.unwrap().m_cost_kib(), KdfParams::MIN_M_COST_KIB);
     let export = v.export(&Password::new("e").unwrap(), fast()).unwrap();
     let xh = inspect(&export[..72 + promptvault::format::EXPORT_HEADER_BODY_LEN]).unwrap();
     assert_eq!((xh.kind, xh.storage_key.as_str()), ("export-header", "xh"));

@@ -34,7 +34,7 @@ enum pv_result
   : uint32_t
 #endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
  {
-  // Success.
+  // Not an error (used by the C ABI for success).
   PV_RESULT_OK = 0,
   // Wrong password or key, or the data was tampered with (deliberately
   // opaque: the two cannot be told apart).
@@ -43,7 +43,7 @@ enum pv_result
   PV_RESULT_MALFORMED = 2,
   // The data was written by a newer format version.
   PV_RESULT_UNSUPPORTED_VERSION = 3,
-  // An unknown algorithm suite.
+  // The algorithm suite byte names a suite this release does not know.
   PV_RESULT_UNSUPPORTED_SUITE = 4,
   // KDF parameters outside the documented bounds.
   PV_RESULT_KDF_PARAMS_OUT_OF_BOUNDS = 5,
@@ -51,29 +51,30 @@ enum pv_result
   PV_RESULT_LIMIT_EXCEEDED = 6,
   // A recovery key with a bad format or checksum.
   PV_RESULT_INVALID_RECOVERY_KEY = 7,
-  // An argument was rejected (empty title, bad index, …).
+  // An argument was rejected (empty title, bad id, …).
   PV_RESULT_INVALID_INPUT = 8,
   // The prompt, version, tag or entry does not exist.
   PV_RESULT_NOT_FOUND = 9,
   // The record belongs to another vault.
   PV_RESULT_WRONG_VAULT = 10,
-  // Older than a revision the caller has already seen.
+  // The record or header is older than one the caller has already seen.
   PV_RESULT_ROLLBACK = 11,
   // Text that is not canonical base64url, hex or JSON.
   PV_RESULT_ENCODING = 12,
-  // A string argument that is not valid UTF-8.
+  // A string argument that is not valid UTF-8 (bindings only).
   PV_RESULT_INVALID_UTF8 = 13,
-  // The system random number generator failed.
+  // The operating system's random number generator failed.
   PV_RESULT_RANDOMNESS = 14,
   // A record of a kind that is not accepted here.
   PV_RESULT_WRONG_KIND = 15,
   // A record the vault refers to is missing.
   PV_RESULT_MISSING_RECORD = 16,
-  // A required pointer argument was NULL.
+  // A null pointer was passed where a value is required (C ABI only).
   PV_RESULT_NULL_PARAMETER = 100,
-  // A panic was caught at the boundary (a bug; please report it).
+  // A panic was caught at the binding boundary (a bug; please report it).
   PV_RESULT_PANIC = 101,
-  // The output buffer is too small; `*out_len` holds the size needed.
+  // The caller's output buffer is too small (C ABI only); `*out_len`
+  // holds the size needed.
   PV_RESULT_BUFFER_TOO_SMALL = 102,
 };
 #ifndef __cplusplus

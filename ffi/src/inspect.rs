@@ -6,7 +6,7 @@ use std::ffi::c_char;
 use promptvault::VaultId;
 use promptvault::inspect;
 
-use crate::prompts::to_json;
+use crate::convert::to_json;
 use crate::{Fail, arg_bytes, arg_mut, arg_out_buf, arg_str, ffi_guard, pv_result};
 
 /// Validates one record (binary form) and writes its public fields as JSON:

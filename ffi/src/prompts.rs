@@ -4,48 +4,15 @@
 
 use std::ffi::c_char;
 
-use promptvault::{Draft, PromptId, Query, Timestamp, VersionId};
-use serde::Serialize;
+use promptvault::{Draft, Query, Timestamp};
 
-use crate::handles::{entry, into_handle};
+use crate::convert::{from_json, give, optional_version, prompt_id, to_json, version_id};
+use crate::handles::entry;
 use crate::vault::pv_vault;
 use crate::{
     Fail, OutBuf, PV_ID_BUF_LEN, arg_mut, arg_out_buf, arg_ref, arg_str, ffi_guard, pv_changeset,
     pv_result,
 };
-
-pub(crate) fn to_json<T: Serialize>(value: &T) -> Result<String, Fail> {
-    serde_json::to_string(value).map_err(|e| Fail::json("result (cannot serialise)", &e))
-}
-
-fn prompt_id(text: &str) -> Result<PromptId, Fail> {
-    Ok(text.parse()?)
-}
-
-fn version_id(text: &str) -> Result<VersionId, Fail> {
-    Ok(text.parse()?)
-}
-
-/// `""` means the current version.
-fn optional_version(text: &str) -> Result<Option<VersionId>, Fail> {
-    if text.is_empty() {
-        Ok(None)
-    } else {
-        version_id(text).map(Some)
-    }
-}
-
-fn draft(json: &str) -> Result<Draft, Fail> {
-    serde_json::from_str(json).map_err(|e| Fail::json("draft JSON", &e))
-}
-
-fn tag_list(json: &str) -> Result<Vec<String>, Fail> {
-    serde_json::from_str(json).map_err(|e| Fail::json("tags JSON (an array of strings)", &e))
-}
-
-fn give(out: &mut *mut pv_changeset, changes: promptvault::Changeset) {
-    *out = into_handle(pv_changeset { inner: changes });
-}
 
 fn write_id(buf: &OutBuf, hex: &str) -> Result<(), Fail> {
     buf.write_text(hex, &mut 0)
@@ -89,7 +56,10 @@ pub unsafe extern "C" fn pv_vault_create_prompt(
         let id_buf = arg_out_buf!(out_id, out_id_len);
         let out_changes = arg_mut!(out_changes);
         id_buf.require(PV_ID_BUF_LEN, "out_id")?;
-        let (draft, tags) = (draft(draft_json)?, tag_list(tags_json)?);
+        let (draft, tags) = (
+            from_json::<Draft>(draft_json, "draft JSON")?,
+            from_json::<Vec<String>>(tags_json, "tags JSON (an array of strings)")?,
+        );
         let (id, changes) =
             vault
                 .inner
@@ -131,7 +101,10 @@ pub unsafe extern "C" fn pv_vault_add_version(
         let id_buf = arg_out_buf!(out_version_id, out_version_id_len);
         let out_changes = arg_mut!(out_changes);
         id_buf.require(PV_ID_BUF_LEN, "out_version_id")?;
-        let (id, draft) = (self::prompt_id(prompt_id)?, draft(draft_json)?);
+        let (id, draft) = (
+            self::prompt_id(prompt_id)?,
+            from_json::<Draft>(draft_json, "draft JSON")?,
+        );
         let (vid, changes) = vault.inner.add_version(id, &draft, Timestamp(now_ms))?;
         write_id(&id_buf, &vid.to_hex())?;
         give(out_changes, changes);
@@ -411,7 +384,10 @@ pub unsafe extern "C" fn pv_vault_add_tags(
         let prompt_id = arg_str!(prompt_id);
         let tags_json = arg_str!(tags_json);
         let out_changes = arg_mut!(out_changes);
-        let (id, tags) = (self::prompt_id(prompt_id)?, tag_list(tags_json)?);
+        let (id, tags) = (
+            self::prompt_id(prompt_id)?,
+            from_json::<Vec<String>>(tags_json, "tags JSON (an array of strings)")?,
+        );
         give(
             out_changes,
             vault.inner.add_tags(id, &tags, Timestamp(now_ms))?,
@@ -443,7 +419,10 @@ pub unsafe extern "C" fn pv_vault_remove_tags(
         let prompt_id = arg_str!(prompt_id);
         let tags_json = arg_str!(tags_json);
         let out_changes = arg_mut!(out_changes);
-        let (id, tags) = (self::prompt_id(prompt_id)?, tag_list(tags_json)?);
+        let (id, tags) = (
+            self::prompt_id(prompt_id)?,
+            from_json::<Vec<String>>(tags_json, "tags JSON (an array of strings)")?,
+        );
         give(
             out_changes,
             vault.inner.remove_tags(id, &tags, Timestamp(now_ms))?,
@@ -609,8 +588,7 @@ pub unsafe extern "C" fn pv_vault_list(
         let query_json = arg_str!(query_json);
         let buf = arg_out_buf!(buf, buf_len);
         let out_len = arg_mut!(out_len);
-        let query: Query =
-            serde_json::from_str(query_json).map_err(|e| Fail::json("query JSON", &e))?;
+        let query: Query = from_json(query_json, "query JSON")?;
         buf.write_text(&to_json(&vault.inner.list(&query)?)?, out_len)
     })
 }

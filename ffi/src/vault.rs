@@ -5,8 +5,7 @@ use std::ffi::c_char;
 
 use promptvault::{Credential, KdfParams, Password, RecoveryKey, SeenRevisions, Timestamp, Vault};
 
-use promptvault::SealedRecord;
-
+use crate::convert::{from_json, give, password, to_json};
 use crate::handles::{free_handle, into_handle};
 use crate::{
     Fail, OutBuf, PV_CREDENTIAL_PASSWORD, PV_CREDENTIAL_RECOVERY_KEY, PV_RECOVERY_KEY_BUF_LEN,
@@ -51,10 +50,6 @@ pub struct pv_merge_counts {
     pub metadata_updated: usize,
     /// Prompts whose diverged metadata was merged into a new revision.
     pub conflicts_resolved: usize,
-}
-
-pub(crate) fn password(text: &str) -> Result<Password, Fail> {
-    Ok(Password::new(text)?)
 }
 
 fn kdf(p: &pv_kdf_params) -> Result<KdfParams, Fail> {
@@ -146,10 +141,6 @@ fn write_recovery_key(buf: &OutBuf, rk: &RecoveryKey) -> Result<(), Fail> {
     buf.write_text(&rk.to_display_string(), &mut written)
 }
 
-fn finish_changes(changes: promptvault::Changeset) -> *mut pv_changeset {
-    into_handle(pv_changeset { inner: changes })
-}
-
 /// Creates a vault protected by `password`.
 ///
 /// Outputs the recovery key (show it to the user once; it is stored nowhere),
@@ -196,7 +187,7 @@ pub unsafe extern "C" fn pv_vault_create(
         *out_vault = into_handle(pv_vault {
             inner: created.vault,
         });
-        *out_changes = finish_changes(created.changes);
+        give(out_changes, created.changes);
         Ok(())
     })
 }
@@ -281,8 +272,7 @@ pub unsafe extern "C" fn pv_vault_open_with_seen(
         let secret = arg_str!(secret);
         let seen_json = arg_str!(seen_json);
         let out_vault = arg_mut!(out_vault);
-        let seen: SeenRevisions =
-            serde_json::from_str(seen_json).map_err(|e| Fail::json("seen revisions JSON", &e))?;
+        let seen: SeenRevisions = from_json(seen_json, "seen revisions JSON")?;
         let secret = Secret::parse(credential_kind, secret)?;
         let inner = Vault::open_with_seen(header, records, secret.credential(), &seen)?;
         *out_vault = into_handle(pv_vault { inner });
@@ -313,14 +303,9 @@ pub unsafe extern "C" fn pv_vault_open_store(
         let store = arg_ref!(store);
         let secret = arg_str!(secret);
         let out_vault = arg_mut!(out_vault);
-        let header = store
-            .inner
-            .header()
-            .ok_or(promptvault::Error::MissingRecord {
-                what: "vault header",
-            })?;
         let secret = Secret::parse(credential_kind, secret)?;
-        let inner = Vault::open(header, store.inner.record_bytes(), secret.credential())?;
+        let inner =
+            Vault::open_store(&store.inner, secret.credential(), &SeenRevisions::default())?;
         *out_vault = into_handle(pv_vault { inner });
         Ok(())
     })
@@ -432,12 +417,7 @@ pub unsafe extern "C" fn pv_vault_all_records(
     ffi_guard!({
         let vault = arg_ref!(vault);
         let out_changes = arg_mut!(out_changes);
-        let mut changes = promptvault::Changeset::default();
-        changes.header = Some(SealedRecord::from_bytes(
-            vault.inner.header_bytes().to_vec(),
-        )?);
-        changes.puts = vault.inner.records()?;
-        *out_changes = finish_changes(changes);
+        give(out_changes, vault.inner.snapshot()?);
         Ok(())
     })
 }
@@ -518,10 +498,7 @@ pub unsafe extern "C" fn pv_vault_seen_revisions(
         let vault = arg_ref!(vault);
         let buf = arg_out_buf!(buf, buf_len);
         let out_len = arg_mut!(out_len);
-        buf.write_text(
-            &crate::prompts::to_json(&vault.inner.seen_revisions())?,
-            out_len,
-        )
+        buf.write_text(&to_json(&vault.inner.seen_revisions())?, out_len)
     })
 }
 
@@ -597,7 +574,7 @@ pub unsafe extern "C" fn pv_vault_change_password(
         let changes = vault
             .inner
             .change_password(&password(new_password)?, Some(kdf(params)?))?;
-        *out_changes = finish_changes(changes);
+        give(out_changes, changes);
         Ok(())
     })
 }
@@ -630,7 +607,7 @@ pub unsafe extern "C" fn pv_vault_replace_recovery_key(
         rk_buf.require(PV_RECOVERY_KEY_BUF_LEN, "out_recovery_key")?;
         let (rk, changes) = vault.inner.replace_recovery_key()?;
         write_recovery_key(&rk_buf, &rk)?;
-        *out_changes = finish_changes(changes);
+        give(out_changes, changes);
         Ok(())
     })
 }
@@ -670,7 +647,7 @@ pub unsafe extern "C" fn pv_vault_rotate(
         rk_buf.require(PV_RECOVERY_KEY_BUF_LEN, "out_recovery_key")?;
         let (rk, changes) = vault.inner.rotate(&self::password(password)?)?;
         write_recovery_key(&rk_buf, &rk)?;
-        *out_changes = finish_changes(changes);
+        give(out_changes, changes);
         Ok(())
     })
 }
@@ -719,7 +696,7 @@ pub unsafe extern "C" fn pv_vault_finish_rotation(
     ffi_guard!({
         let vault = arg_mut!(vault);
         let out_changes = arg_mut!(out_changes);
-        *out_changes = finish_changes(vault.inner.finish_rotation()?);
+        give(out_changes, vault.inner.finish_rotation()?);
         Ok(())
     })
 }
@@ -762,7 +739,7 @@ pub unsafe extern "C" fn pv_vault_merge(
             metadata_updated: report.metadata_updated,
             conflicts_resolved: report.conflicts_resolved,
         };
-        *out_changes = finish_changes(report.changes);
+        give(out_changes, report.changes);
         Ok(())
     })
 }
@@ -840,7 +817,7 @@ pub unsafe extern "C" fn pv_vault_import(
             .import(file, &self::password(password)?, Timestamp(now_ms))?;
         *out_prompts_added = report.prompts_added;
         *out_versions_added = report.versions_added;
-        *out_changes = finish_changes(report.changes);
+        give(out_changes, report.changes);
         Ok(())
     })
 }

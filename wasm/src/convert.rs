@@ -8,8 +8,7 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 
 use promptvault::{
-    Changeset, DamagedPrompt, Error, KdfParams, PromptId, RefusedPrompt, SealedRecord,
-    SeenRevisions, Timestamp, VersionId,
+    Changeset, KdfParams, PromptId, SealedRecord, SeenRevisions, Timestamp, VersionId,
 };
 
 use crate::error::{IntoJs, invalid};
@@ -25,14 +24,46 @@ pub(crate) fn to_js<T: Serialize + ?Sized>(value: &T) -> Result<JsValue, JsValue
     js_sys::JSON::parse(&text).map_err(|_| invalid("value cannot be converted to JS"))
 }
 
+/// The JSON text of a JS value (`JSON.stringify`).
+fn json_text(value: &JsValue, what: &str) -> Result<String, JsValue> {
+    js_sys::JSON::stringify(value)
+        .ok()
+        .and_then(|t| t.as_string())
+        .ok_or_else(|| invalid(&format!("{what}: expected a JSON-serialisable value")))
+}
+
 /// Converts a plain JS object into a core input type through JSON, so that
 /// core's strict input types refuse unknown fields exactly as in Rust.
 pub(crate) fn from_js<T: DeserializeOwned>(value: JsValue, what: &str) -> Result<T, JsValue> {
-    let text = js_sys::JSON::stringify(&value)
-        .ok()
-        .and_then(|t| t.as_string())
-        .ok_or_else(|| invalid(&format!("{what}: expected a JSON-serialisable value")))?;
-    serde_json::from_str(&text).map_err(|e| invalid(&format!("{what}: {e}")))
+    let text = json_text(&value, what)?;
+    serde_json::from_str(&text).map_err(|e| invalid(&format!("{what}: {}", js_json_error(&e))))
+}
+
+/// A serde error as a JS reader expects it: no JSON line/column position
+/// (the JSON was made from the caller's object, not typed by them), names
+/// in double quotes instead of backticks, and JS words for Rust's types.
+fn js_json_error(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    let at = format!(" at line {} column {}", e.line(), e.column());
+    let mut text = text.strip_suffix(&at).unwrap_or(&text).replace('`', "\"");
+    for (rust, js) in [
+        ("expected u8", "expected a whole number"),
+        ("expected u16", "expected a whole number"),
+        ("expected u32", "expected a whole number"),
+        ("expected u64", "expected a whole number"),
+        ("expected usize", "expected a whole number"),
+        ("expected i64", "expected a whole number"),
+        ("expected f64", "expected a number"),
+        ("expected a sequence", "expected an array"),
+        ("expected a map", "expected an object"),
+    ] {
+        text = text.replace(rust, js);
+    }
+    if let Some(i) = text.find("expected struct ") {
+        text.truncate(i);
+        text.push_str("expected an object");
+    }
+    text
 }
 
 /// Whether an optional argument was left out.
@@ -71,29 +102,14 @@ pub(crate) fn opt_version_id(text: Option<String>) -> Result<Option<VersionId>, 
     text.as_deref().map(version_id).transpose()
 }
 
-/// KDF parameters as JS passes them.
-#[derive(serde::Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct KdfInput {
-    m_cost_kib: u32,
-    t_cost: u32,
-    p_cost: u32,
-}
-
-/// Optional KDF parameters (`undefined` → `None`), bounds-checked by core.
+/// Optional KDF parameters (`undefined` → `None`): core's `KdfParams` from
+/// its JSON form, with core's codes (`KDF_PARAMS_OUT_OF_BOUNDS` out of range).
 pub(crate) fn kdf_params(value: JsValue) -> Result<Option<KdfParams>, JsValue> {
     if absent(&value) {
         return Ok(None);
     }
-    let k: KdfInput = from_js(value, "kdf parameters {mCostKib, tCost, pCost}")?;
-    KdfParams::new(k.m_cost_kib, k.t_cost, k.p_cost)
-        .map(Some)
-        .js()
-}
-
-/// A JS view of KDF parameters (the same shape as the input).
-pub(crate) fn kdf_to_js(p: KdfParams) -> Result<JsValue, JsValue> {
-    to_js(&promptvault::inspect::KdfInfo::from(p))
+    let text = json_text(&value, "kdf parameters {mCostKib, tCost, pCost}")?;
+    KdfParams::from_json(&text).map(Some).js()
 }
 
 /// Optional seen revisions for rollback detection.
@@ -195,43 +211,13 @@ pub(crate) fn changeset_to_js(c: &Changeset) -> Result<JsValue, JsValue> {
     ])
 }
 
-/// A `usize` count as a JS number.
-pub(crate) fn count(n: usize) -> JsValue {
-    // Counts are bounded far below 2^53 by core's limits.
-    #[allow(clippy::cast_precision_loss)]
-    JsValue::from_f64(n as f64)
-}
-
-/// The `code` and `message` of a core error, as a thrown error would carry
-/// them.
-fn reason_fields(id: PromptId, reason: &Error) -> [(&'static str, JsValue); 3] {
-    [
-        ("promptId", JsValue::from_str(&id.to_hex())),
-        ("code", JsValue::from(reason.code().as_u32())),
-        ("message", JsValue::from_str(&reason.to_string())),
-    ]
-}
-
-/// A damaged prompt as JS sees it: `{promptId, code, message, versionCount}`.
-pub(crate) fn damaged_to_js(d: &DamagedPrompt) -> Result<JsValue, JsValue> {
-    let [id, code, message] = reason_fields(d.id, &d.reason);
-    object(&[id, code, message, ("versionCount", count(d.versions))])
-}
-
-/// A list of damaged prompts as a JS array.
-pub(crate) fn damaged_list_to_js(list: &[DamagedPrompt]) -> Result<JsValue, JsValue> {
-    let out = Array::new();
-    for d in list {
-        out.push(&damaged_to_js(d)?);
-    }
-    Ok(out.into())
-}
-
-/// The prompts an import refused as a JS array of `{promptId, code, message}`.
-pub(crate) fn refused_list_to_js(list: &[RefusedPrompt]) -> Result<JsValue, JsValue> {
-    let out = Array::new();
-    for r in list {
-        out.push(&object(&reason_fields(r.id, &r.reason))?);
-    }
-    Ok(out.into())
+/// A core report (`MergeReport`, `ImportReport`) as JS sees it: its JSON
+/// form with `changes` as records with bytes.
+pub(crate) fn report_to_js<T: Serialize>(
+    report: &T,
+    changes: &Changeset,
+) -> Result<JsValue, JsValue> {
+    let out = to_js(report)?;
+    set(out.unchecked_ref(), "changes", &changeset_to_js(changes)?)?;
+    Ok(out)
 }

@@ -219,12 +219,8 @@ export interface MergeReport {
   readonly changes: Changeset;
 }
 
-/** KDF parameters as reported by `inspect`. */
-export interface KdfInfo {
-  readonly mCostKib: number;
-  readonly tCost: number;
-  readonly pCost: number;
-}
+/** KDF parameters as read back (`kdfParams`, `inspect`): core's one `KdfParams` shape, read-only. */
+export type KdfInfo = Readonly<KdfParams>;
 
 /** The public fields of a record, as a server sees them (no key needed). */
 export interface RecordInfo {
@@ -241,13 +237,6 @@ export interface RecordInfo {
   readonly storageKey: string;
   readonly kdf: KdfInfo | null;
 }
-
-/** Stable names of the error codes. */
-export type ErrorCodeName =
-  | "OK" | "AUTHENTICATION" | "MALFORMED" | "UNSUPPORTED_VERSION" | "UNSUPPORTED_SUITE"
-  | "KDF_PARAMS_OUT_OF_BOUNDS" | "LIMIT_EXCEEDED" | "INVALID_RECOVERY_KEY" | "INVALID_INPUT"
-  | "NOT_FOUND" | "WRONG_VAULT" | "ROLLBACK" | "ENCODING" | "INVALID_UTF8" | "RANDOMNESS"
-  | "WRONG_KIND" | "MISSING_RECORD" | "NULL_PARAMETER" | "PANIC" | "BUFFER_TOO_SMALL";
 
 /** Every error this package throws: a real `Error` with a stable numeric `code`. */
 export interface PromptVaultError extends Error {

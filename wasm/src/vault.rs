@@ -6,9 +6,9 @@ use wasm_bindgen::prelude::*;
 use promptvault::{Credential, Draft, Password, Query, RecoveryKey, Vault as CoreVault};
 
 use crate::convert::{
-    self, absent, changeset_to_js, count, damaged_list_to_js, from_js, kdf_params, object,
-    prompt_id, record_bytes, record_list, record_to_js, refused_list_to_js, seen_revisions,
-    string_list, timestamp, to_js, version_id,
+    self, absent, changeset_to_js, from_js, kdf_params, object, prompt_id, record_bytes,
+    record_list, record_to_js, report_to_js, seen_revisions, string_list, timestamp, to_js,
+    version_id,
 };
 use crate::error::{IntoJs, js_error};
 use crate::types::{
@@ -71,6 +71,21 @@ fn locked() -> JsValue {
     )
 }
 
+/// Converts `unlock`'s arguments and opens the vault.
+fn open(
+    header: &RecordInput,
+    records: &RecordList,
+    credential: Credential<'_>,
+    seen: Option<SeenRevisionsView>,
+) -> Result<Vault, JsValue> {
+    let header = record_bytes(header)?;
+    let records = record_list(records)?;
+    let seen = seen_revisions(seen.map_or(JsValue::UNDEFINED, Into::into))?;
+    CoreVault::open_with_seen(&header, &records, credential, &seen)
+        .js()
+        .map(Vault::wrap)
+}
+
 fn query(value: JsValue) -> Result<Query, JsValue> {
     if absent(&value) {
         return Ok(Query::default());
@@ -118,13 +133,8 @@ impl Vault {
         password: &str,
         seen: Option<SeenRevisionsView>,
     ) -> Result<Vault, JsValue> {
-        let header = record_bytes(&header)?;
-        let records = record_list(&records)?;
-        let seen = seen_revisions(seen.map_or(JsValue::UNDEFINED, Into::into))?;
         let pw = make_password(password)?;
-        CoreVault::open_with_seen(&header, &records, Credential::Password(&pw), &seen)
-            .js()
-            .map(Vault::wrap)
+        open(&header, &records, Credential::Password(&pw), seen)
     }
 
     /// Unlocks a vault with the recovery key shown at creation.
@@ -140,13 +150,8 @@ impl Vault {
         key: &str,
         seen: Option<SeenRevisionsView>,
     ) -> Result<Vault, JsValue> {
-        let header = record_bytes(&header)?;
-        let records = record_list(&records)?;
-        let seen = seen_revisions(seen.map_or(JsValue::UNDEFINED, Into::into))?;
         let rk = RecoveryKey::parse(key).js()?;
-        CoreVault::open_with_seen(&header, &records, Credential::RecoveryKey(&rk), &seen)
-            .js()
-            .map(Vault::wrap)
+        open(&header, &records, Credential::RecoveryKey(&rk), seen)
     }
 
     /// Zeroizes every key and the decrypted state. The object stays valid
@@ -189,7 +194,7 @@ impl Vault {
     /// `INVALID_INPUT` when locked.
     #[wasm_bindgen(getter, js_name = kdfParams)]
     pub fn kdf_params(&self) -> Result<KdfParamsView, JsValue> {
-        convert::kdf_to_js(self.get()?.kdf_params()).map(cast)
+        to_js(&self.get()?.kdf_params()).map(cast)
     }
 
     /// Number of prompts.
@@ -216,11 +221,9 @@ impl Vault {
     ///
     /// # Errors
     ///
-    /// `INVALID_INPUT` when locked; `MALFORMED` never in practice.
+    /// `INVALID_INPUT` when locked.
     pub fn header(&self) -> Result<SealedRecordView, JsValue> {
-        let rec =
-            promptvault::SealedRecord::from_bytes(self.get()?.header_bytes().to_vec()).js()?;
-        record_to_js(&rec).map(cast)
+        record_to_js(&self.get()?.header_record()).map(cast)
     }
 
     /// The revisions this vault holds: persist them (they are not secret)
@@ -459,7 +462,7 @@ impl Vault {
     /// `INVALID_INPUT` when locked.
     #[wasm_bindgen(js_name = damagedPrompts)]
     pub fn damaged_prompts(&self) -> Result<DamagedPromptList, JsValue> {
-        damaged_list_to_js(&self.get()?.damaged_prompts()).map(cast)
+        to_js(&self.get()?.damaged_prompts()).map(cast)
     }
 
     /// Every tag with the number of prompts carrying it.
@@ -593,13 +596,7 @@ impl Vault {
         let pw = make_password(password)?;
         let now = timestamp(now)?;
         let r = self.get_mut()?.import(&file, &pw, now).js()?;
-        object(&[
-            ("promptsAdded", count(r.prompts_added)),
-            ("versionsAdded", count(r.versions_added)),
-            ("refused", refused_list_to_js(&r.refused)?),
-            ("changes", changeset_to_js(&r.changes)?),
-        ])
-        .map(cast)
+        report_to_js(&r, &r.changes).map(cast)
     }
 
     /// One version as plaintext for sharing in public (`{title, body, settings}`).
@@ -701,15 +698,7 @@ impl Vault {
     pub fn merge(&mut self, records: RecordList) -> Result<MergeReport, JsValue> {
         let records = record_list(&records)?;
         let r = self.get_mut()?.merge(&records).js()?;
-        object(&[
-            ("promptsAdded", count(r.prompts_added)),
-            ("versionsAdded", count(r.versions_added)),
-            ("metadataUpdated", count(r.metadata_updated)),
-            ("conflictsResolved", count(r.conflicts_resolved)),
-            ("damaged", damaged_list_to_js(&r.damaged)?),
-            ("changes", changeset_to_js(&r.changes)?),
-        ])
-        .map(cast)
+        report_to_js(&r, &r.changes).map(cast)
     }
 }
 

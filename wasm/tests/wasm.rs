@@ -558,7 +558,7 @@ fn damaged_json(list: &[promptvault::DamagedPrompt]) -> Value {
                 json!({
                     "promptId": d.id.to_hex(),
                     "code": d.reason.code().as_u32(),
-                    "message": d.reason.to_string(),
+                    "message": d.reason.js_message(),
                     "versionCount": d.versions,
                 })
             })
@@ -679,4 +679,49 @@ fn damaged_prompts_and_refused_imports_are_core_s_converted() {
     let report: JsValue = v.import(file_js, "export pw", Some(5.0)).unwrap().into();
     assert_eq!(to_json(&get(&report, "refused")), want_refused);
     assert_eq!(to_json(&get(&report, "promptsAdded")), json!(0));
+}
+
+/// Error texts are JS-style (issue 13): camelCase names, no Rust syntax, no
+/// JSON line/column positions, no Rust type names.
+#[wasm_bindgen_test]
+fn error_texts_are_js_style() {
+    let message = |err: JsValue| -> String { get(&err, "message").as_string().unwrap() };
+    let rustisms = [
+        "_cost",
+        "..=",
+        " at line ",
+        " column ",
+        "`",
+        "u32",
+        "struct ",
+    ];
+    let check = |text: &str| {
+        for r in rustisms {
+            assert!(!text.contains(r), "{r:?} in {text:?}");
+        }
+    };
+
+    let kdf: KdfInput = js(&json!({"mCostKib": 1000, "tCost": 3, "pCost": 1})).unchecked_into();
+    let err = Vault::create(PASSWORD, Some(kdf)).err().unwrap();
+    assert_eq!(code_of(&err), ErrorCode::KdfParamsOutOfBounds as u32);
+    let text = message(err);
+    assert!(text.contains("mCostKib is 1000"), "{text}");
+    assert!(text.contains("19456 to 1048576"), "{text}");
+    check(&text);
+
+    let (mut v, _rk, _store) = new_vault();
+    let typo: DraftInput = js(&json!({"title": "t", "bodyy": "b"})).unchecked_into();
+    let err = v.create_prompt(typo, None, None).err().unwrap();
+    assert_eq!(code_of(&err), ErrorCode::InvalidInput as u32);
+    let text = message(err);
+    assert!(text.contains("unknown field \"bodyy\""), "{text}");
+    check(&text);
+
+    let wrong: DraftInput = js(&json!({"title": 5})).unchecked_into();
+    let text = message(v.create_prompt(wrong, None, None).err().unwrap());
+    check(&text);
+    let kdf: KdfInput = js(&json!({"mCostKib": "lots", "tCost": 3, "pCost": 1})).unchecked_into();
+    let text = message(Vault::create(PASSWORD, Some(kdf)).err().unwrap());
+    assert!(text.contains("mCostKib"), "{text}");
+    check(&text);
 }

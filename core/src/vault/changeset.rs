@@ -16,7 +16,10 @@ use crate::record::SealedRecord;
 /// 2. every record in [`puts`](Changeset::puts), in any order, each replacing
 ///    the record with the same [`storage_key`](SealedRecord::storage_key);
 /// 3. every key in [`deletes`](Changeset::deletes).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+///
+/// Serialises (for bindings and transport) as `{"header", "puts",
+/// "deletes"}`, each record in its JSON form (see [`SealedRecord`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 #[non_exhaustive]
 pub struct Changeset {
     /// A new vault header, written first.

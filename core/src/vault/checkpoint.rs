@@ -11,7 +11,8 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Vault, parse_json};
+use super::Vault;
+use super::seal::parse_json;
 use crate::error::{Error, Result};
 use crate::format::{RecordHeader, RecordKind, text};
 use crate::ids::{ID_LEN, PromptId};

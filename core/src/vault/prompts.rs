@@ -5,10 +5,11 @@
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use super::layout::{Layout, segment_storage_key};
-use super::{
-    Changeset, PromptState, Vault, item_key_storage_key, seal_item_key_with, seal_meta,
-    seal_version, settle,
+use super::seal::{
+    item_key_storage_key, seal_item_key_with, seal_meta, seal_version, settle, version_storage_key,
 };
+use super::state::PromptState;
+use super::{Changeset, Vault};
 use crate::error::{Error, Result};
 use crate::hazmat::Key;
 use crate::ids::{PromptId, SegmentId, Timestamp, VersionId};
@@ -29,10 +30,6 @@ pub struct Published {
     pub body: String,
     /// Generation settings.
     pub settings: Option<serde_json::Value>,
-}
-
-pub(crate) fn version_storage_key(prompt: PromptId, version: VersionId) -> String {
-    crate::format::storage_key::version(prompt.as_bytes(), version.as_bytes())
 }
 
 /// Adds `new` tags to `list`, keeping the first spelling of each folded

@@ -16,10 +16,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::layout::{Layout, Segment};
-use super::{
-    Changeset, Damaged, DamagedPrompt, PromptState, SeenRevisions, Vault, parse_json, seal_meta,
-    settle,
-};
+use super::seal::{parse_json, seal_meta, settle, version_storage_key};
+use super::state::{Damaged, DamagedPrompt, PromptState, SeenRevisions};
+use super::{Changeset, Vault};
 use crate::error::{Error, Result};
 use crate::format::RecordKind;
 use crate::hazmat::Key;
@@ -34,8 +33,9 @@ use crate::sealing;
 /// Most records accepted in one open or merge.
 pub const MAX_RECORDS_PER_BATCH: usize = 8 * MAX_PROMPTS;
 
-/// What a [`Vault::merge`] did.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// What a [`Vault::merge`] did. Serialises with camelCase names.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct MergeReport {
     /// Prompts that were not in this vault before.
@@ -321,7 +321,10 @@ impl Vault {
                         &mut segments,
                     )?;
                     if collect {
-                        report.changes.puts.extend(d.records(prompt, self)?);
+                        report
+                            .changes
+                            .puts
+                            .extend(d.records(|g, k| self.seal_item_key(prompt, g, k))?);
                     }
                     report.damaged.push(d.public(prompt));
                     damaged.insert(prompt, d);
@@ -418,7 +421,7 @@ impl Vault {
             for vid in &dead {
                 if state.versions.remove(vid).is_some() {
                     if collect {
-                        changes.delete(super::prompts::version_storage_key(prompt, *vid));
+                        changes.delete(version_storage_key(prompt, *vid));
                     } else {
                         state.stale.insert(*vid);
                     }
@@ -427,7 +430,7 @@ impl Vault {
             }
             if collect {
                 for vid in core::mem::take(&mut state.stale) {
-                    changes.delete(super::prompts::version_storage_key(prompt, vid));
+                    changes.delete(version_storage_key(prompt, vid));
                 }
             }
             // Versions without an entry (their metadata has not caught up): adopt them.
