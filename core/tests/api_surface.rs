@@ -335,3 +335,28 @@ fn import_refuses_what_is_not_an_export() {
         Error::Authentication
     );
 }
+
+/// SPEC §10's table lists exactly the core's error codes (the one table
+/// the bindings are emitted from), number by number and name by name.
+#[test]
+fn the_spec_error_table_is_the_code_table() {
+    let spec = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../SPEC.md"))
+        .expect("SPEC.md beside the core");
+    let section = spec
+        .split("\n## 10. Errors")
+        .nth(1)
+        .and_then(|s| s.split("\n## 11.").next())
+        .expect("SPEC §10");
+    let rows: Vec<(u32, String)> = section
+        .lines()
+        .filter_map(|line| {
+            let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+            Some((cells.get(1)?.parse().ok()?, (*cells.get(2)?).to_owned()))
+        })
+        .collect();
+    let table: Vec<(u32, String)> = promptvault::ErrorCode::ALL
+        .iter()
+        .map(|c| (*c as u32, c.name().to_owned()))
+        .collect();
+    assert_eq!(rows, table);
+}
