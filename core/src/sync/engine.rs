@@ -563,9 +563,7 @@ impl SyncState {
             out.versions_added = report.versions_added;
             out.metadata_updated = report.metadata_updated;
             out.conflicts_resolved = report.conflicts_resolved;
-            // The first changes of this step: taken whole
-            // (`Changeset::extend` dedups put by put, O(n²) for a first
-            // download).
+            // The first changes of this step: taken whole.
             changes = report.changes;
         }
         for prompt in deleted {

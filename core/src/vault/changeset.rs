@@ -59,16 +59,41 @@ impl Changeset {
         }
     }
 
-    /// Appends `later`, which was produced after `self`.
+    /// Appends `later`, which was produced after `self`: its puts replace
+    /// earlier puts of their keys and cancel earlier deletes; its deletes
+    /// cancel earlier puts (and its own). Linear in the two sizes.
     pub fn extend(&mut self, later: Changeset) {
+        use std::collections::HashSet;
         if later.header.is_some() {
             self.header = later.header;
         }
-        for p in later.puts {
-            self.put(p);
-        }
+        let deleted: HashSet<String> = later.deletes.iter().cloned().collect();
+        let put_keys: Vec<String> = later.puts.iter().map(SealedRecord::storage_key).collect();
+        let touched: HashSet<&str> = put_keys
+            .iter()
+            .map(String::as_str)
+            .chain(deleted.iter().map(String::as_str))
+            .collect();
+        self.puts
+            .retain(|p| !touched.contains(p.storage_key().as_str()));
+        self.deletes.retain(|d| !touched.contains(d.as_str()));
+        // The last put of each key, unless `later` deletes it too.
+        let mut kept: HashSet<&str> = HashSet::new();
+        let mut puts: Vec<SealedRecord> = later
+            .puts
+            .into_iter()
+            .zip(&put_keys)
+            .rev()
+            .filter(|(_, k)| !deleted.contains(*k) && kept.insert(k.as_str()))
+            .map(|(p, _)| p)
+            .collect();
+        puts.reverse();
+        self.puts.extend(puts);
+        let mut once: HashSet<String> = HashSet::new();
         for d in later.deletes {
-            self.delete(d);
+            if once.insert(d.clone()) {
+                self.deletes.push(d);
+            }
         }
     }
 
@@ -76,5 +101,97 @@ impl Changeset {
     #[must_use]
     pub fn put_count(&self) -> usize {
         self.puts.len() + usize::from(self.header.is_some())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+
+    use std::collections::BTreeSet;
+
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::{Draft, KdfParams, Password, Timestamp, Vault};
+
+    /// A few real records with distinct storage keys.
+    fn records() -> Vec<SealedRecord> {
+        let pw = Password::new("changeset test password").unwrap();
+        let kdf = KdfParams::new(KdfParams::MIN_M_COST_KIB, 1, 1).unwrap();
+        let mut nv = Vault::create(&pw, kdf).unwrap();
+        let draft = Draft {
+            title: "t".into(),
+            body: "b".into(),
+            ..Draft::default()
+        };
+        let (_, c) = nv
+            .vault
+            .create_prompt(&draft, &[], false, Timestamp(1))
+            .unwrap();
+        let mut out = nv.changes.puts;
+        out.extend(c.puts);
+        out
+    }
+
+    /// The reference: `later` applied put by put, then delete by delete.
+    fn one_by_one(mut earlier: Changeset, later: Changeset) -> Changeset {
+        if later.header.is_some() {
+            earlier.header = later.header;
+        }
+        for p in later.puts {
+            earlier.put(p);
+        }
+        for d in later.deletes {
+            earlier.delete(d);
+        }
+        earlier
+    }
+
+    /// What a changeset does to a store: the puts by key, the deletes.
+    fn effect(c: &Changeset) -> (Vec<(String, Vec<u8>)>, BTreeSet<String>) {
+        let mut puts: Vec<(String, Vec<u8>)> = c
+            .puts
+            .iter()
+            .map(|p| (p.storage_key(), p.as_bytes().to_vec()))
+            .collect();
+        puts.sort();
+        (puts, c.deletes.iter().cloned().collect())
+    }
+
+    fn build(pool: &[SealedRecord], ops: &[(bool, usize)]) -> Changeset {
+        let mut c = Changeset::default();
+        for &(put, i) in ops {
+            let r = pool[i % pool.len()].clone();
+            if put {
+                c.put(r);
+            } else {
+                c.delete(r.storage_key());
+            }
+        }
+        c
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+        /// `extend` does what applying `later` op by op does, and keeps
+        /// each key once.
+        #[test]
+        fn extend_is_applying_later_op_by_op(
+            a in proptest::collection::vec((any::<bool>(), 0usize..8), 0..12),
+            b in proptest::collection::vec((any::<bool>(), 0usize..8), 0..12),
+        ) {
+            let pool = records();
+            prop_assume!(pool.len() >= 3);
+            let (earlier, later) = (build(&pool, &a), build(&pool, &b));
+            let want = one_by_one(earlier.clone(), later.clone());
+            let mut got = earlier;
+            got.extend(later);
+            prop_assert_eq!(effect(&got), effect(&want));
+            let keys: BTreeSet<String> = got.puts.iter().map(SealedRecord::storage_key).collect();
+            prop_assert_eq!(keys.len(), got.puts.len());
+            prop_assert!(keys.iter().all(|k| !got.deletes.contains(k)));
+        }
     }
 }
