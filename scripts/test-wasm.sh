@@ -107,7 +107,7 @@ TOTAL=$((WASM_GZ + JS_GZ))
 echo "    .wasm $(stat -c %s wasm/pkg/web/promptvault_wasm_bg.wasm) B raw, $WASM_GZ B gzipped; JS $JS_GZ B gzipped"
 echo "    package size (web .wasm + JS, gzipped): $((TOTAL / 1024)) KB (target <= 100 KB)"
 if [ "$TOTAL" -gt $((100 * 1024)) ]; then
-  echo "    note: over the 100 KB target (see wasm/README.md, Size)"
+  echo "    note: over the 100 KB target (see wasm/README.md, Size and speed; BENCHMARKS.md)"
 fi
 
 echo "wasm: $passed passed, $failed failed"

@@ -177,7 +177,8 @@ async function recordItems() {
     row(
       `WASM ${label} version addVersion+version() vs WebCrypto AES-256-GCM encrypt+decrypt`,
       await pair(rounds, ours, anchor),
-      size === 1024 ? 0.75 : undefined,
+      // Issue 13's targets (issue 6 asked ≤ 0.75 at 1 KiB; BENCHMARKS.md).
+      size === 1024 ? 2 : 10,
     );
     vault.free();
   }
