@@ -288,6 +288,12 @@ fn interesting() -> impl Strategy<Value = char> {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(20_000))]
     #[test]
+    fn ascii_normalises_and_folds_as_the_crates_do(s in "[\\x00-\\x7f]{0,24}") {
+        prop_assert_eq!(nfc(&s), old_nfc(&s));
+        prop_assert_eq!(fold(&s), old_fold(&s));
+    }
+
+    #[test]
     fn strings_normalise_and_fold_as_the_crates_do(chars in proptest::collection::vec(interesting(), 0..12)) {
         let s: String = chars.into_iter().collect();
         prop_assert_eq!(nfc(&s), old_nfc(&s));
