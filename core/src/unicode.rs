@@ -9,8 +9,9 @@
 //! (the implementation the frozen vectors were made with), and a test
 //! compares the two implementations on every code point. Those crates
 //! link compatibility, quick-check and hashing tables this crate never
-//! reads: replacing them took 43 KB off the gzipped npm package (these
-//! tables are ~27 KB gzipped of what is left).
+//! reads: replacing them took 52 KB off the gzipped npm package (these
+//! tables are ~18 KB gzipped: one array per value width, no offsets, and
+//! one-char case foldings as offsets from the key).
 //!
 //! The algorithms are those of the crates (UAX #15: decompose, order
 //! marks stably by class, recompose unblocked pairs), so the output is the
@@ -23,34 +24,75 @@ mod tables;
 #[cfg(test)]
 mod tests;
 
-/// A code point → code points map: `keys` sorted, the value of `keys[i]`
-/// is `chars[at[i]..at[i + 1]]`.
-struct Map {
+/// A code point → code points map of one value width: the value of
+/// `keys[i]` is `chars[i * width..(i + 1) * width]`, `keys` sorted.
+struct Fixed {
     keys: &'static [u32],
-    at: &'static [u16],
+    width: usize,
     chars: &'static [char],
 }
 
-impl Map {
+impl Fixed {
     fn get(&self, c: char) -> Option<&'static [char]> {
         let i = self.keys.binary_search(&u32::from(c)).ok()?;
-        let start = usize::from(*self.at.get(i)?);
-        let end = usize::from(*self.at.get(i + 1)?);
-        self.chars.get(start..end)
+        self.chars.get(i * self.width..(i + 1) * self.width)
     }
 }
 
-const DECOMPOSITIONS: Map = Map {
-    keys: &tables::DECOMPOSITION_KEYS,
-    at: &tables::DECOMPOSITION_AT,
-    chars: &tables::DECOMPOSITION_CHARS,
-};
+/// Full canonical decompositions, by length.
+const DECOMPOSITIONS: [Fixed; 4] = [
+    Fixed {
+        keys: &tables::DECOMPOSITION1_KEYS,
+        width: 1,
+        chars: &tables::DECOMPOSITION1_CHARS,
+    },
+    Fixed {
+        keys: &tables::DECOMPOSITION2_KEYS,
+        width: 2,
+        chars: &tables::DECOMPOSITION2_CHARS,
+    },
+    Fixed {
+        keys: &tables::DECOMPOSITION3_KEYS,
+        width: 3,
+        chars: &tables::DECOMPOSITION3_CHARS,
+    },
+    Fixed {
+        keys: &tables::DECOMPOSITION4_KEYS,
+        width: 4,
+        chars: &tables::DECOMPOSITION4_CHARS,
+    },
+];
 
-const CASE_FOLDING: Map = Map {
-    keys: &tables::CASE_FOLDING_KEYS,
-    at: &tables::CASE_FOLDING_AT,
-    chars: &tables::CASE_FOLDING_CHARS,
-};
+/// Full case foldings to two and three chars (one char: [`push_case_folding`]).
+const CASE_FOLDINGS: [Fixed; 2] = [
+    Fixed {
+        keys: &tables::CASE_FOLDING2_KEYS,
+        width: 2,
+        chars: &tables::CASE_FOLDING2_CHARS,
+    },
+    Fixed {
+        keys: &tables::CASE_FOLDING3_KEYS,
+        width: 3,
+        chars: &tables::CASE_FOLDING3_CHARS,
+    },
+];
+
+/// Appends the full case folding of `c` to `out`.
+fn push_case_folding(c: char, out: &mut Vec<char>) {
+    let c32 = u32::from(c);
+    if let Ok(i) = tables::CASE_FOLDING1_KEYS.binary_search(&c32) {
+        // One-char foldings are stored as offsets (mostly +32, +1, +80…).
+        let folded = tables::CASE_FOLDING1_DELTAS
+            .get(i)
+            .and_then(|&d| c32.checked_add_signed(d))
+            .and_then(char::from_u32);
+        out.push(folded.unwrap_or(c));
+    } else if let Some(chars) = CASE_FOLDINGS.iter().find_map(|m| m.get(c)) {
+        out.extend_from_slice(chars);
+    } else {
+        out.push(c);
+    }
+}
 
 // Hangul syllables decompose and compose by arithmetic (Unicode §3.12).
 const S_BASE: u32 = 0xAC00;
@@ -110,7 +152,7 @@ fn decompose_into(c: char, out: &mut Vec<u32>) {
         if t > 0 {
             push(char::from_u32(T_BASE + t).unwrap_or(c));
         }
-    } else if let Some(d) = DECOMPOSITIONS.get(c) {
+    } else if let Some(d) = DECOMPOSITIONS.iter().find_map(|m| m.get(c)) {
         d.iter().copied().for_each(push);
     } else {
         push(c);
@@ -202,11 +244,9 @@ pub(crate) fn fold(s: &str) -> String {
         return s.to_ascii_lowercase();
     }
     let nfd = nfd_packed(s.chars(), s.len());
-    let folded = nfd.iter().flat_map(|&p| {
-        let (_, c) = unpack(p);
-        let mapped = CASE_FOLDING.get(c);
-        let single = if mapped.is_some() { None } else { Some(c) };
-        mapped.into_iter().flatten().copied().chain(single)
-    });
-    compose_packed(&nfd_packed(folded, nfd.len()))
+    let mut folded = Zeroizing::new(Vec::with_capacity(nfd.len()));
+    for &p in nfd.iter() {
+        push_case_folding(unpack(p).1, &mut folded);
+    }
+    compose_packed(&nfd_packed(folded.iter().copied(), folded.len()))
 }

@@ -92,31 +92,56 @@ fn write_array(out: &mut String, doc: &str, decl: &str, items: &[String]) {
     writeln!(out, "];\n").unwrap();
 }
 
-fn write_map(out: &mut String, name: &str, doc: &str, map: &BTreeMap<char, Vec<char>>) {
-    let keys: Vec<String> = map
-        .keys()
-        .map(|&c| format!("{:#X}", u32::from(c)))
-        .collect();
-    let mut at = vec!["0".to_owned()];
-    let mut chars = Vec::new();
-    for v in map.values() {
-        chars.extend(v.iter().map(|c| format!("'\\u{{{:X}}}'", u32::from(*c))));
-        at.push(chars.len().to_string());
+/// Writes `map` as one table per value width (`{name}{width}_KEYS` and
+/// `_CHARS`); with `deltas`, width 1 as offsets from the key
+/// (`{name}1_DELTAS`), which compress far better.
+fn write_map(
+    out: &mut String,
+    name: &str,
+    doc: &str,
+    map: &BTreeMap<char, Vec<char>>,
+    deltas: bool,
+) {
+    let widths: BTreeSet<usize> = map.values().map(Vec::len).collect();
+    for width in widths {
+        let entries: Vec<(&char, &Vec<char>)> =
+            map.iter().filter(|(_, v)| v.len() == width).collect();
+        let n = entries.len();
+        let keys: Vec<String> = entries
+            .iter()
+            .map(|(c, _)| format!("{:#X}", u32::from(**c)))
+            .collect();
+        write_array(
+            out,
+            &format!("{doc} ({width} char)"),
+            &format!("{name}{width}_KEYS: [u32; {n}]"),
+            &keys,
+        );
+        if deltas && width == 1 {
+            let d: Vec<String> = entries
+                .iter()
+                .map(|(c, v)| (i64::from(u32::from(v[0])) - i64::from(u32::from(**c))).to_string())
+                .collect();
+            write_array(
+                out,
+                "/// Each value minus its key.",
+                &format!("{name}1_DELTAS: [i32; {n}]"),
+                &d,
+            );
+        } else {
+            let chars: Vec<String> = entries
+                .iter()
+                .flat_map(|(_, v)| v.iter())
+                .map(|c| format!("'\\u{{{:X}}}'", u32::from(*c)))
+                .collect();
+            write_array(
+                out,
+                "/// The values.",
+                &format!("{name}{width}_CHARS: [char; {}]", n * width),
+                &chars,
+            );
+        }
     }
-    let n = keys.len();
-    write_array(out, doc, &format!("{name}_KEYS: [u32; {n}]"), &keys);
-    write_array(
-        out,
-        "/// Where each value starts in the chars.",
-        &format!("{name}_AT: [u16; {}]", n + 1),
-        &at,
-    );
-    write_array(
-        out,
-        "/// The values, one after the other.",
-        &format!("{name}_CHARS: [char; {}]", chars.len()),
-        &chars,
-    );
 }
 
 fn generate() -> String {
@@ -145,8 +170,9 @@ fn generate() -> String {
     write_map(
         &mut out,
         "DECOMPOSITION",
-        "/// Full canonical decompositions (not ASCII, not Hangul syllables).",
+        "/// Full canonical decompositions (not ASCII, not Hangul syllables)",
         &decomposed,
+        false,
     );
     write_array(
         &mut out,
@@ -182,8 +208,9 @@ fn generate() -> String {
     write_map(
         &mut out,
         "CASE_FOLDING",
-        "/// Full default case folding (CaseFolding.txt, statuses C and F).",
+        "/// Full default case folding (CaseFolding.txt, statuses C and F)",
         &folded,
+        true,
     );
     out.truncate(out.trim_end().len());
     out.push('\n');
