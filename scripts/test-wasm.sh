@@ -55,6 +55,7 @@ if [ -n "${RUSTFLAGS:-}${CARGO_ENCODED_RUSTFLAGS:-}" ]; then
 fi
 cargo build -p promptvault-wasm --target wasm32-unknown-unknown --profile wasm-release
 RAW="$TARGET_DIR/wasm32-unknown-unknown/wasm-release/promptvault_wasm.wasm"
+grep -q simd128 "$RAW" # rustc's target_features section: built with SIMD
 rm -rf wasm/pkg
 # One module for every entry: the web glue; js/node.js instantiates the
 # same .wasm synchronously for Node.
