@@ -12,6 +12,7 @@ const LOCKED = {
 
 export function serveVault(scope = globalThis, module) {
   const ready = init(module === undefined ? undefined : { module_or_path: module });
+  ready.catch(() => {}); // reported to each request instead (below)
   let vault = null;
   const open = (next) => {
     vault?.free();
