@@ -11,7 +11,7 @@
 # process. A report, not a test: nothing here fails on a time.
 #
 # The WASM part needs the npm package that scripts/test-wasm.sh builds into
-# wasm/pkg (or PV_WASM_PKG pointing at its node entry); without it, that part
+# wasm/pkg (wasm/js/node.js loads it; or PV_WASM_PKG pointing at a node entry); without it, that part
 # is skipped with a message.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -32,8 +32,8 @@ cargo run -p promptvault-benches "${PROFILE[@]}" --locked --bin compare -- "${SM
 
 echo
 echo "## WASM under Node $(node --version 2>/dev/null || echo "(node not installed)")"
-PKG=${PV_WASM_PKG:-$ROOT/wasm/pkg/node/promptvault_wasm.js}
-if [ ! -f "$PKG" ]; then
+PKG=${PV_WASM_PKG:-$ROOT/wasm/js/node.js}
+if [ ! -f "$ROOT/wasm/pkg/web/promptvault_wasm_bg.wasm" ] && [ -z "${PV_WASM_PKG:-}" ]; then
   echo "skipped: no npm package at $PKG (run scripts/test-wasm.sh, which builds it)"
   exit 0
 fi
@@ -41,7 +41,7 @@ echo "| measure | ours | anchor | ours ÷ anchor | per-round range | target |"
 echo "|---|---|---|---|---|---|"
 PV_WASM_PKG=$PKG node benches/node/compare-wasm.mjs "${SMOKE[@]}"
 
-WEB=$(dirname "$PKG")/../web
+WEB=$ROOT/wasm/pkg/web
 if [ -f "$WEB/promptvault_wasm_bg.wasm" ]; then
   wasm_gz=$(gzip -9c "$WEB/promptvault_wasm_bg.wasm" | wc -c)
   js_gz=$(gzip -9c "$WEB/promptvault_wasm.js" | wc -c)

@@ -12,7 +12,7 @@
 // WebCrypto's thread-pool work counts), which descheduling does not inflate.
 //
 // usage: node compare-wasm.mjs [--smoke]   (PV_WASM_PKG: the package's node
-// entry, default ../../wasm/pkg/node/promptvault_wasm.js)
+// entry, default ../../wasm/js/node.js)
 import { argon2id } from "hash-wasm";
 import { webcrypto } from "node:crypto";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -20,7 +20,7 @@ import path from "node:path";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const pkgPath =
-  process.env.PV_WASM_PKG ?? path.join(here, "../../wasm/pkg/node/promptvault_wasm.js");
+  process.env.PV_WASM_PKG ?? path.join(here, "../../wasm/js/node.js");
 const pv = await import(pathToFileURL(pkgPath).href);
 const smoke = process.argv.includes("--smoke");
 const subtle = webcrypto.subtle;
@@ -177,7 +177,8 @@ async function recordItems() {
     row(
       `WASM ${label} version addVersion+version() vs WebCrypto AES-256-GCM encrypt+decrypt`,
       await pair(rounds, ours, anchor),
-      size === 1024 ? 0.75 : undefined,
+      // Issue 13's targets (issue 6 asked ≤ 0.75 at 1 KiB; BENCHMARKS.md).
+      size === 1024 ? 2 : 10,
     );
     vault.free();
   }

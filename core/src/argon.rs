@@ -6,7 +6,6 @@
 
 use argon2::{Algorithm, Argon2, Block, Version};
 use core::fmt;
-use unicode_normalization::UnicodeNormalization;
 use zeroize::{Zeroize, Zeroizing};
 
 use crate::error::{Error, Result};
@@ -39,7 +38,7 @@ impl Password {
                 password.len(),
             ));
         }
-        let normalized: Zeroizing<String> = Zeroizing::new(password.nfc().collect());
+        let normalized: Zeroizing<String> = Zeroizing::new(crate::unicode::nfc(password));
         if normalized.len() > MAX_PASSWORD_LEN {
             return Err(Error::too_large(
                 "password",

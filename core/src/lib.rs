@@ -46,6 +46,8 @@ mod sealing;
 #[cfg(feature = "unlock")]
 mod slot;
 #[cfg(feature = "unlock")]
+mod unicode;
+#[cfg(feature = "unlock")]
 mod vault;
 
 pub use error::{Error, ErrorCode, Result};

@@ -4,9 +4,6 @@
 //!
 //! Needs the `unlock` cargo feature (on by default).
 
-use caseless::Caseless;
-use unicode_normalization::UnicodeNormalization;
-
 use crate::error::{Error, Result};
 use crate::model::MAX_TAG_CHARS;
 
@@ -25,7 +22,7 @@ pub fn normalize(tag: &str) -> Result<String> {
             tag.chars().count(),
         ));
     }
-    let spelled: String = tag.trim().nfc().collect();
+    let spelled = crate::unicode::nfc(tag.trim());
     if spelled.is_empty() {
         return Err(Error::invalid("a tag is empty"));
     }
@@ -44,12 +41,12 @@ pub fn normalize(tag: &str) -> Result<String> {
 /// The matching key of a tag: NFC(casefold(NFD(tag))).
 #[must_use]
 pub fn fold(tag: &str) -> String {
-    tag.trim().nfd().default_case_fold().nfc().collect()
+    crate::unicode::fold(tag.trim())
 }
 
 /// Case-insensitive text matching for search: the folded haystack contains the folded needle.
 pub(crate) fn fold_text(text: &str) -> String {
-    text.nfd().default_case_fold().nfc().collect()
+    crate::unicode::fold(text)
 }
 
 #[cfg(test)]

@@ -27,7 +27,9 @@ before(() => {
   tarball = join(scratch, out[0].filename);
   const files = out[0].files.map((f) => f.path).sort();
   assert.ok(files.includes("pkg/web/promptvault_wasm_bg.wasm"), files.join(" "));
-  assert.ok(files.includes("pkg/node/promptvault_wasm.d.ts"));
+  for (const f of ["js/node.js", "js/node.d.ts", "js/worker.js", "js/worker-host.js"]) assert.ok(files.includes(f), f);
+  // One .wasm serves every entry (the node entry loads the web one).
+  assert.deepEqual(files.filter((f) => f.endsWith(".wasm")), ["pkg/web/promptvault_wasm_bg.wasm"]);
   assert.ok(!files.some((f) => f.startsWith("src/") || f.startsWith("js-test/")), "only the build ships");
 
   if (!existsSync(join(scratch, "package.json"))) {
@@ -69,6 +71,17 @@ console.log(JSON.stringify({
   );
   const out = JSON.parse(sh("node", ["node-check.mjs"], scratch));
   assert.deepEqual(out, { title: "from node", kind: "vault-header", code: 1, auth: 1 });
+});
+
+test("the tarball loads with require() (Node >= 20.19 / 22.12: require of ESM)", () => {
+  writeFileSync(
+    join(scratch, "require-check.cjs"),
+    `const { Vault } = require("promptvault");
+const { vault } = Vault.create("pw", { mCostKib: 19456, tCost: 1, pCost: 1 });
+console.log(JSON.stringify({ size: vault.size }));
+`,
+  );
+  assert.deepEqual(JSON.parse(sh("node", ["require-check.cjs"], scratch)), { size: 0 });
 });
 
 test("the tarball builds with Vite and runs in Chromium", async () => {

@@ -15,6 +15,8 @@ import {
   type Version,
 } from "promptvault";
 import initWeb, { Vault as WebVault } from "promptvault/web";
+import { createVaultWorker, type VaultWorker } from "promptvault/worker";
+import { serveVault } from "promptvault/worker-host";
 
 const FAST = { mCostKib: 19456, tCost: 1, pCost: 1 };
 
@@ -81,4 +83,27 @@ export async function typed(): Promise<void> {
   // @ts-expect-error refused prompts are read-only
   imported.refused.push({ promptId: "x", code: ErrorCode.Malformed, message: "m" });
   void [noBody, wrongCode];
+}
+
+export async function workerTyped(w: Worker): Promise<void> {
+  const vault: VaultWorker = createVaultWorker(w);
+  const { recoveryKey } = await vault.create("pw", FAST);
+  const rk: string = recoveryKey;
+  const made = await vault.call("createPrompt", { title: "t", body: "b" }, { tags: ["a"] });
+  const id: string = made.promptId;
+  const list: PromptSummary[] = await vault.call("list", { tags: ["a"] });
+  const body: string = (await vault.call("version", id)).body;
+  await vault.unlock(new Uint8Array(0), [new Uint8Array(0)], "pw");
+  // @ts-expect-error: not a Vault method
+  await vault.call("nope");
+  // @ts-expect-error: free() is not run through the worker
+  await vault.call("free");
+  // @ts-expect-error: summary takes a prompt id
+  await vault.call("summary", 1);
+  // @ts-expect-error: list returns summaries, not strings
+  const wrong: string[] = await vault.call("list");
+  void [rk, list, body, wrong];
+  vault.terminate();
+  serveVault();
+  serveVault(self, new URL("promptvault_wasm_bg.wasm", "https://example.invalid/"));
 }
