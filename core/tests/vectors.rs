@@ -28,7 +28,7 @@ use promptvault::{
 };
 use serde_json::{Value, json};
 
-const EXPECTED_CASES: usize = 20;
+const EXPECTED_CASES: usize = 21;
 
 fn dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vectors")
@@ -204,9 +204,50 @@ fn records_of(store: &MemoryStore) -> Vec<String> {
     store.records().map(|r| b64(r.as_bytes())).collect()
 }
 
+/// `inspect_checkpoint`: the keyless view of a checkpoint record (kind 8,
+/// SPEC §12.11) as the sync engine seals it, for a vault of one prompt.
+fn checkpoint_vector() -> Value {
+    let created = Vault::create(&Password::new("checkpoint vector").unwrap(), fast()).unwrap();
+    let mut store = MemoryStore::new();
+    store.apply(&created.changes);
+    let mut v = created.vault;
+    let (_, c) = v
+        .create_prompt(
+            &Draft {
+                title: "Harbour".into(),
+                ..Draft::default()
+            },
+            &[],
+            false,
+            Timestamp(1_700_000_000_000),
+        )
+        .unwrap();
+    store.apply(&c);
+    let prepared = promptvault::sync::SyncState::new()
+        .prepare_commit(&v, &store)
+        .unwrap()
+        .unwrap();
+    let record = prepared
+        .request
+        .puts
+        .iter()
+        .find(|p| text::decode(&p.record).is_ok_and(|b| b.get(5) == Some(&8)))
+        .map(|p| p.record.clone())
+        .expect("a first commit carries the checkpoint");
+    let info = promptvault::inspect::inspect_text(&record).unwrap();
+    json!({"type": "inspect", "description": "keyless view of a checkpoint record (kind 8): the sealed list of prompts a server must hold", "record": record, "expect": info})
+}
+
+#[test]
+#[ignore = "writes the checkpoint vector; run by hand, review, commit"]
+fn generate_checkpoint_vector() {
+    write("inspect_checkpoint.json", &checkpoint_vector());
+}
+
 #[test]
 #[ignore = "writes fresh vectors; run by hand, review, commit"]
 fn generate_vectors() {
+    write("inspect_checkpoint.json", &checkpoint_vector());
     let password = "vector password ✓";
     let created = Vault::create(&Password::new(password).unwrap(), fast()).unwrap();
     let rk = created.recovery_key.to_display_string().to_string();
