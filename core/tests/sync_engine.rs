@@ -2001,3 +2001,61 @@ fn the_machine_step_by_step() {
     assert_eq!((b.view(), b.state.cursor()), before);
     settle(&mut server, &mut [&mut a, &mut b]);
 }
+
+/// The HTTP side of a step, for callers with their own HTTP stack: method,
+/// path and body of a request, and the answer read back from a status and
+/// body — 200 and a commit's 409 are answers, a typed refusal is
+/// `Refused`, a 5xx or a foreign body is a transport error.
+#[test]
+fn requests_and_answers_over_http() {
+    let (mut server, a) = world();
+    let pull = Request::Pull(PullRequest {
+        after: 0,
+        max_bytes: None,
+    });
+    assert_eq!((Request::METHOD, pull.path()), ("POST", "/v1/pull"));
+    let page = server
+        .pull(&serde_json::from_str(&pull.body()).unwrap())
+        .unwrap();
+    let body = serde_json::to_vec(&page).unwrap();
+    assert_eq!(
+        Answer::from_http(&pull, 200, &body).unwrap(),
+        Answer::Pull(page)
+    );
+    let (_, first) = Machine::start(&a.vault, &mut SyncState::new(), Options::default()).unwrap();
+    let Step::Send { request, .. } = first else {
+        panic!("{first:?}")
+    };
+    assert_eq!(request, pull);
+
+    let commit = Request::Commit(CommitRequest {
+        idempotency_key: "k".repeat(16),
+        puts: Vec::new(),
+        deletes: Vec::new(),
+    });
+    assert_eq!(commit.path(), "/v1/commit");
+    let conflict = CommitResponse::Conflict { rows: Vec::new() };
+    assert_eq!(
+        Answer::from_http(&commit, 409, &serde_json::to_vec(&conflict).unwrap()).unwrap(),
+        Answer::Commit(conflict)
+    );
+    let refusal = br#"{"error": {"code": "unauthorized", "message": "log in"}}"#;
+    assert!(matches!(
+        Answer::from_http(&commit, 401, refusal),
+        Err(SyncError::Refused { status: 401, ref code, .. }) if code == "unauthorized"
+    ));
+    // A 409 on a pull is no answer: the refusal it carries.
+    assert!(matches!(
+        Answer::from_http(&pull, 409, refusal),
+        Err(SyncError::Refused { status: 409, .. })
+    ));
+    for (status, body) in [(503, &b"busy"[..]), (200, b"<html>"), (404, b"not json")] {
+        assert!(
+            matches!(
+                Answer::from_http(&pull, status, body),
+                Err(SyncError::Transport(_))
+            ),
+            "{status}"
+        );
+    }
+}

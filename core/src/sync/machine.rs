@@ -9,7 +9,7 @@ use super::error::SyncError;
 use super::state::SyncState;
 use super::{Options, SyncReport};
 use crate::error::Error;
-use crate::protocol::{CommitRequest, CommitResponse, PullRequest, PullResponse};
+use crate::protocol::{CommitRequest, CommitResponse, ErrorResponse, PullRequest, PullResponse};
 use crate::store::MemoryStore;
 use crate::vault::Vault;
 
@@ -29,6 +29,70 @@ pub enum Answer {
     Pull(PullResponse),
     /// The answer to [`Request::Commit`] (a conflict is an answer too).
     Commit(CommitResponse),
+}
+
+impl Request {
+    /// The HTTP method of every request.
+    pub const METHOD: &'static str = "POST";
+
+    /// The path under the server's base URL: `/v1/pull` or `/v1/commit`.
+    #[must_use]
+    pub fn path(&self) -> &'static str {
+        match self {
+            Request::Pull(_) => "/v1/pull",
+            Request::Commit(_) => "/v1/commit",
+        }
+    }
+
+    /// The JSON body (`Content-Type: application/json`).
+    #[must_use]
+    pub fn body(&self) -> String {
+        let json = match self {
+            Request::Pull(r) => serde_json::to_string(r),
+            Request::Commit(r) => serde_json::to_string(r),
+        };
+        // Plain structs of strings and integers: serialising cannot fail.
+        json.unwrap_or_default()
+    }
+}
+
+impl Answer {
+    /// Reads the server's HTTP answer to `request` (SPEC §12): a 200 with
+    /// the answer's JSON, or for a commit a 409 with the conflict.
+    ///
+    /// # Errors
+    ///
+    /// [`SyncError::Refused`] for the server's typed refusal (SPEC §12.9;
+    /// a 401 `unauthorized` means: log in again and resend the request).
+    /// [`SyncError::Transport`] for a 5xx (send again later) or an answer
+    /// that is not the protocol's.
+    pub fn from_http(request: &Request, status: u16, body: &[u8]) -> Result<Answer, SyncError> {
+        let answer = match (request, status) {
+            (Request::Pull(_), 200) => serde_json::from_slice(body).ok().map(Answer::Pull),
+            (Request::Commit(_), 200 | 409) => {
+                serde_json::from_slice(body).ok().map(Answer::Commit)
+            }
+            _ => None,
+        };
+        if let Some(a) = answer {
+            return Ok(a);
+        }
+        if status >= 500 {
+            return Err(SyncError::Transport(format!(
+                "HTTP {status} from the server: send the request again later"
+            )));
+        }
+        match serde_json::from_slice::<ErrorResponse>(body) {
+            Ok(e) if status >= 400 => Err(SyncError::Refused {
+                status,
+                code: e.error.code,
+                message: e.error.message,
+            }),
+            _ => Err(SyncError::Transport(format!(
+                "HTTP {status} with an answer that is not the protocol's"
+            ))),
+        }
+    }
 }
 
 /// What the caller does next.
