@@ -15,7 +15,8 @@ export type RecordKindName =
   | "prompt-version"
   | "export-header"
   | "export-payload"
-  | "prompt-index";
+  | "prompt-index"
+  | "checkpoint";
 
 /** A sealed record as the vault returns it. */
 export interface SealedRecord {

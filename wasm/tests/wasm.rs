@@ -725,3 +725,26 @@ fn error_texts_are_js_style() {
     assert!(text.contains("mCostKib"), "{text}");
     check(&text);
 }
+
+/// The hand-kept `RecordKindName` union in `types.ts` names every kind the
+/// core can report (a kind added to the core and not here would type an
+/// `inspect` result wrongly).
+#[wasm_bindgen_test]
+fn the_typescript_kind_names_are_the_cores() {
+    const TYPES_TS: &str = include_str!("../src/types.ts");
+    let union = TYPES_TS
+        .split("export type RecordKindName =")
+        .nth(1)
+        .and_then(|rest| rest.split(';').next())
+        .expect("RecordKindName in types.ts");
+    let listed: Vec<&str> = union
+        .split('|')
+        .map(|s| s.trim().trim_matches('"'))
+        .filter(|s| !s.is_empty())
+        .collect();
+    let core: Vec<&str> = (0..=u8::MAX)
+        .filter_map(promptvault::RecordKind::from_u8)
+        .map(promptvault::RecordKind::name)
+        .collect();
+    assert_eq!(listed, core);
+}
