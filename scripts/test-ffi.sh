@@ -3,7 +3,9 @@
 # library (full story, every error code, NULL for every pointer, too-small
 # buffers, the frozen vectors), the same under valgrind and under
 # AddressSanitizer + UBSan, the C example, the Python ctypes example, the
-# Rust-side tests natively and under miri. Installs what it needs
+# Rust-side tests natively and under miri; then scripts/install-ffi.sh into
+# a temp prefix and ffi/tests/external built against it with CMake and with
+# pkg-config, statically and dynamically, and run. Installs what it needs
 # (idempotently). Ends with "ffi: N passed, M failed".
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -95,6 +97,61 @@ c_example() {
 }
 run "examples/c/story.c (natively and under valgrind)" c_example
 run "examples/python/story.py (ctypes)" python3 examples/python/story.py "$lib/libpromptvault_ffi.so"
+
+# ---- installed library: layout, an outside project, the ctypes example ---------------
+# scripts/install-ffi.sh into a fresh prefix (and once more with DESTDIR),
+# then ffi/tests/external built the two ways an outside project would:
+# CMake find_package and make + pkg-config, each linked statically and
+# dynamically, and run (a real round trip through the API).
+prefix="$work/prefix"
+installed() {
+  PREFIX="$prefix" bash scripts/install-ffi.sh &&
+    DESTDIR="$work/stage" PREFIX=/usr/local bash scripts/install-ffi.sh || return 1
+  local f
+  for f in lib/libpromptvault.so.0 lib/libpromptvault.so lib/libpromptvault.a \
+    lib/pkgconfig/promptvault.pc include/promptvault/promptvault.h \
+    lib/cmake/promptvault/promptvaultConfig.cmake lib/cmake/promptvault/promptvaultConfigVersion.cmake; do
+    test -e "$prefix/$f" || { echo "missing $prefix/$f"; return 1; }
+  done
+  test "$(readlink "$prefix/lib/libpromptvault.so")" = libpromptvault.so.0 &&
+    readelf -d "$prefix/lib/libpromptvault.so" | grep -F 'Library soname: [libpromptvault.so.0]' &&
+    cmp ffi/include/promptvault.h "$prefix/include/promptvault/promptvault.h" &&
+    diff <(cd "$prefix" && find . | sort) <(cd "$work/stage/usr/local" && find . | sort) &&
+    grep -x 'prefix=/usr/local' "$work/stage/usr/local/lib/pkgconfig/promptvault.pc" &&
+    ls -l "$prefix/lib" && echo "installed: the cargo-c layout, PREFIX and DESTDIR"
+}
+run "scripts/install-ffi.sh into a temp prefix (and with DESTDIR)" installed
+ext=ffi/tests/external
+# dynamic BIN: linked against the prefix's libpromptvault.so.0 by SONAME.
+dynamic() {
+  readelf -d "$1" | grep -F 'Shared library: [libpromptvault.so.0]' >/dev/null &&
+    ldd "$1" | grep -F "libpromptvault.so.0 => $prefix/lib/libpromptvault.so.0" >/dev/null ||
+    { echo "$1 does not load $prefix/lib/libpromptvault.so.0"; ldd "$1"; return 1; }
+}
+# static BIN: carries the library, needs no libpromptvault at run time.
+static() {
+  ! readelf -d "$1" | grep -F libpromptvault >/dev/null &&
+    nm "$1" | grep ' T pv_vault_open$' >/dev/null || { echo "$1 is not linked statically"; return 1; }
+}
+external_cmake() {
+  cmake -S "$ext" -B "$work/ext-cmake" -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_C_FLAGS="-Wall -Wextra -Werror" >/dev/null &&
+    cmake --build "$work/ext-cmake" >/dev/null &&
+    dynamic "$work/ext-cmake/roundtrip_shared" && static "$work/ext-cmake/roundtrip_static" &&
+    "$work/ext-cmake/roundtrip_shared" && "$work/ext-cmake/roundtrip_static"
+}
+run "external project: CMake find_package(promptvault), shared + static" external_cmake
+external_make() {
+  mkdir -p "$work/ext-make" &&
+    PKG_CONFIG_PATH="$prefix/lib/pkgconfig" make -s -C "$ext" O="$work/ext-make" &&
+    LD_LIBRARY_PATH="$prefix/lib" dynamic "$work/ext-make/roundtrip_shared" && static "$work/ext-make/roundtrip_static" &&
+    LD_LIBRARY_PATH="$prefix/lib" "$work/ext-make/roundtrip_shared" && "$work/ext-make/roundtrip_static"
+}
+run "external project: make + pkg-config (--static), shared + static" external_make
+python_installed() {
+  PKG_CONFIG_PATH="$prefix/lib/pkgconfig" python3 examples/python/story.py | tee "$work/py.log" &&
+    grep -F "library: $prefix/lib/libpromptvault.so.0" "$work/py.log" >/dev/null
+}
+run "examples/python/story.py finds the installed library (pkg-config)" python_installed
 
 # ---- Rust side ---------------------------------------------------------------------
 run "cargo test -p promptvault-ffi" cargo test -p promptvault-ffi
