@@ -65,6 +65,7 @@ soname=libpromptvault.so.$major
 target_dir=${CARGO_TARGET_DIR:-$(cargo metadata --format-version 1 --no-deps |
   sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')}
 export CARGO_TARGET_DIR=$target_dir
+echo "install-ffi: cargo rustc --profile capi (fat LTO: a few minutes from scratch)"
 cargo rustc --quiet -p promptvault-ffi --lib --profile capi --crate-type cdylib,staticlib \
   -- -C "link-arg=-Wl,-soname,$soname"
 built=$target_dir/capi

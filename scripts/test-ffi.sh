@@ -23,10 +23,11 @@ run() {
   local name=$1
   shift
   echo "--> $name"
-  local log="$work/log.$RANDOM"
+  local log="$work/log.$RANDOM" t0=$SECONDS
   "$@" >"$log" 2>&1
   local rc=$?
   cat "$log"
+  echo "    ($((SECONDS - t0))s)"
   local p f
   p=$(grep -oE '[0-9]+ passed' "$log" | awk '{s += $1} END {print s + 0}')
   f=$(grep -oE '[0-9]+ failed' "$log" | awk '{s += $1} END {print s + 0}')
