@@ -12,7 +12,8 @@
 #
 # What it installs, and from where:
 # - Debian packages (apt): libclang-dev (bindgen, for the benches' reference
-#   C Argon2), valgrind, chromium + chromium-driver, nodejs + npm, gcc,
+#   C Argon2), valgrind, cmake + pkg-config (the installed C library's
+#   external-project test), chromium + chromium-driver, nodejs + npm, gcc,
 #   postgresql (the server's tests start a throwaway cluster: scripts/pg.sh).
 # - rustup: clippy, rustfmt and llvm-tools on the default toolchain; the
 #   wasm32-unknown-unknown target; the pinned nightly ($PV_NIGHTLY in
@@ -59,6 +60,9 @@ if want core; then need_deb postgresql have_pg; fi
 if want ffi; then
   need_deb valgrind command -v valgrind
   need_deb python3 command -v python3
+  # The external-project test of the installed library (ffi/tests/external).
+  need_deb cmake command -v cmake
+  need_deb pkg-config command -v pkg-config
 fi
 if want wasm || want benches; then
   need_deb nodejs command -v node
@@ -171,6 +175,8 @@ if want ffi; then
   need "cc (gcc)" command -v cc
   need "valgrind" command -v valgrind
   need "python3 (the ctypes example, vectors.h)" command -v python3
+  need "cmake (ffi/tests/external: find_package(promptvault))" command -v cmake
+  need "pkg-config (ffi/tests/external: promptvault.pc)" command -v pkg-config
   need "miri on $PV_NIGHTLY" cargo +"$PV_NIGHTLY" miri --version
 fi
 if want wasm; then

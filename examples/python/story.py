@@ -1,19 +1,27 @@
 #!/usr/bin/env python3
 """The whole promptvault story from Python, through ctypes and the C ABI.
 
-Run (from the repository root, after `cargo build -p promptvault-ffi`):
+Run (from anywhere, after `cargo build -p promptvault-ffi` or
+`scripts/install-ffi.sh`):
 
-    python3 examples/python/story.py [path/to/libpromptvault_ffi.so]
+    python3 examples/python/story.py [path/to/libpromptvault.so]
 
-The library is found from the argument, then $PROMPTVAULT_LIB, then
-$CARGO_TARGET_DIR/debug or target/debug. The story checks every result
-with assert, so it doubles as a test (scripts/test-ffi.sh runs it).
+The library is the first of: the argument; $PROMPTVAULT_LIB; an installed
+one, through pkg-config (`pkg-config --variable=libdir promptvault`, which
+honours $PKG_CONFIG_PATH) and then ctypes.util.find_library("promptvault")
+(the system's linker paths and ldconfig cache); the development build,
+libpromptvault_ffi.so under $CARGO_TARGET_DIR (or the repository's target/)
+in release/ or debug/, the newer of the two if both exist. The story checks
+every result with assert, so it doubles as a test (scripts/test-ffi.sh runs
+it against the development build and against an installed prefix).
 """
 
 import ctypes as C
+import ctypes.util
 import json
 import os
 import pathlib
+import subprocess
 import sys
 
 ID_BUF_LEN = 33  # PV_ID_BUF_LEN
@@ -34,14 +42,39 @@ class KdfParams(C.Structure):
 FAST = KdfParams(19456, 1, 1)  # the minimum; the defaults are 65536, 3, 1
 
 
+SONAME = "libpromptvault.so.0"  # what scripts/install-ffi.sh installs
+
+
+def installed_library():
+    """The installed library's path, from pkg-config or the system's linker
+    search (ctypes.util.find_library), or None."""
+    try:
+        libdir = subprocess.run(["pkg-config", "--variable=libdir", "promptvault"],
+                                capture_output=True, text=True, check=True).stdout.strip()
+        if libdir and (pathlib.Path(libdir) / SONAME).exists():
+            return str(pathlib.Path(libdir) / SONAME)
+    except (OSError, subprocess.CalledProcessError):
+        pass  # no pkg-config, or no promptvault.pc on its path
+    return ctypes.util.find_library("promptvault")  # a name CDLL resolves, or None
+
+
 def find_library():
     if len(sys.argv) > 1:
         return sys.argv[1]
     if os.environ.get("PROMPTVAULT_LIB"):
         return os.environ["PROMPTVAULT_LIB"]
+    found = installed_library()
+    if found:
+        return found
     root = pathlib.Path(__file__).resolve().parents[2]
-    target = pathlib.Path(os.environ.get("CARGO_TARGET_DIR", root / "target"))
-    return str(target / "debug" / "libpromptvault_ffi.so")
+    target = pathlib.Path(os.environ.get("CARGO_TARGET_DIR") or root / "target")
+    if not target.is_absolute():  # cargo reads it relative to the working directory
+        target = pathlib.Path.cwd() / target
+    built = [p for p in (target / d / "libpromptvault_ffi.so" for d in ("release", "debug")) if p.exists()]
+    if not built:
+        sys.exit("story.py: no promptvault library: pass its path, set PROMPTVAULT_LIB, install it "
+                 "(scripts/install-ffi.sh) or build it (cargo build -p promptvault-ffi); looked in %s" % target)
+    return str(max(built, key=lambda p: p.stat().st_mtime))
 
 
 class PromptVaultError(Exception):
@@ -157,7 +190,9 @@ def b(s):
 
 
 def main():
-    lib = Lib(find_library())
+    path = find_library()
+    print("python story: library: %s" % path)
+    lib = Lib(path)
     c = lib.c
     checks = 0
 
