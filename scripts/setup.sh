@@ -59,6 +59,8 @@ if want core; then need_deb postgresql have_pg; fi
 if want ffi; then
   need_deb valgrind command -v valgrind
   need_deb python3 command -v python3
+  # The C sync test's HTTP client.
+  need_deb libcurl4-openssl-dev test -f /usr/include/x86_64-linux-gnu/curl/curl.h -o -f /usr/include/curl/curl.h
 fi
 if want wasm || want benches; then
   need_deb nodejs command -v node
@@ -171,6 +173,7 @@ if want ffi; then
   need "cc (gcc)" command -v cc
   need "valgrind" command -v valgrind
   need "python3 (the ctypes example, vectors.h)" command -v python3
+  need "libcurl headers (libcurl4-openssl-dev, the C sync test)" test -f /usr/include/x86_64-linux-gnu/curl/curl.h -o -f /usr/include/curl/curl.h
   need "miri on $PV_NIGHTLY" cargo +"$PV_NIGHTLY" miri --version
 fi
 if want wasm; then
