@@ -536,7 +536,7 @@ static void test_error_codes(void) {
     OK(pv_result_message(names[i].code, buf, sizeof buf, &n));
     CHECK(n > 1 && strlen(buf) == n - 1);
   }
-  EXPECT(pv_result_name(17, buf, sizeof buf, &n), PV_RESULT_INVALID_INPUT);
+  EXPECT(pv_result_name(22, buf, sizeof buf, &n), PV_RESULT_INVALID_INPUT);
   EXPECT(pv_result_message(99, buf, sizeof buf, &n), PV_RESULT_INVALID_INPUT);
 
   OK(pv_vault_create(PASSWORD, &FAST, rk, sizeof rk, &v, &cs));
