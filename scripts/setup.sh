@@ -63,6 +63,8 @@ if want ffi; then
   # The external-project test of the installed library (ffi/tests/external).
   need_deb cmake command -v cmake
   need_deb pkg-config command -v pkg-config
+  # The C sync test's HTTP client.
+  need_deb libcurl4-openssl-dev test -f /usr/include/x86_64-linux-gnu/curl/curl.h -o -f /usr/include/curl/curl.h
 fi
 if want wasm || want benches; then
   need_deb nodejs command -v node
@@ -177,6 +179,7 @@ if want ffi; then
   need "python3 (the ctypes example, vectors.h)" command -v python3
   need "cmake (ffi/tests/external: find_package(promptvault))" command -v cmake
   need "pkg-config (ffi/tests/external: promptvault.pc)" command -v pkg-config
+  need "libcurl headers (libcurl4-openssl-dev, the C sync test)" test -f /usr/include/x86_64-linux-gnu/curl/curl.h -o -f /usr/include/curl/curl.h
   need "miri on $PV_NIGHTLY" cargo +"$PV_NIGHTLY" miri --version
 fi
 if want wasm; then

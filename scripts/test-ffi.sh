@@ -2,12 +2,13 @@
 # The C ABI (ffi/): header drift, C tests against the static and the dynamic
 # library (full story, every error code, NULL for every pointer, too-small
 # buffers, the frozen vectors), the same under valgrind and under
-# AddressSanitizer + UBSan, the C example, the Python ctypes example;
-# scripts/install-ffi.sh into a temp prefix, ffi/tests/external built
-# against it with CMake and with pkg-config, statically and dynamically, and
-# run, and the Python example against it; the Rust-side tests natively and
-# under miri. Installs what it needs (idempotently). Ends with
-# "ffi: N passed, M failed".
+# AddressSanitizer + UBSan, a two-device C sync through a running
+# promptvault-server over libcurl (static, dynamic, valgrind, ASan+UBSan),
+# the C example, the Python ctypes example; scripts/install-ffi.sh into a
+# temp prefix, ffi/tests/external built against it with CMake and with
+# pkg-config, statically and dynamically, and run, and the Python example
+# against it; the Rust-side tests natively and under miri. Installs what it
+# needs (idempotently). Ends with "ffi: N passed, M failed".
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$PV_ROOT"
@@ -91,9 +92,40 @@ run "valgrind: C tests, static library" "${vg[@]}" "$work/t_static"
 run "valgrind: C tests, dynamic library" "${vg[@]}" "$work/t_dynamic"
 export ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:abort_on_error=0
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
-sanitized() { "$1" && echo "ASan+UBSan: no errors, no leaks"; }
+sanitized() { "$@" && echo "ASan+UBSan: no errors, no leaks"; }
 run "ASan+UBSan: C tests, static library" sanitized "$work/t_asan_static"
 run "ASan+UBSan: C tests, dynamic library" sanitized "$work/t_asan_dynamic"
+
+# ---- sync through a real server (the app's HTTP is libcurl) -----------------
+# The core decides every request; the C test only sends them and stores the
+# state blob. One server for every build; each run registers its own account.
+server_pid=""
+start_server() {
+  cargo build -p promptvault-server || return 1
+  mkfifo "$work/server.out" || return 1
+  "$CARGO_TARGET_DIR/debug/promptvault-server" --listen 127.0.0.1:0 \
+    --database "sqlite://$work/server.sqlite" >"$work/server.out" 2>"$work/server.log" &
+  server_pid=$!
+  exec 3<"$work/server.out"
+  local line=""
+  read -r -t 60 line <&3 || return 1
+  server_url="http://${line#listening on }"
+  echo "server at $server_url"
+}
+trap '[ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null; rm -rf "$work"' EXIT
+run "start promptvault-server (127.0.0.1, SQLite)" start_server
+curl_libs=(-lcurl)
+build_sync() {
+  cc "${cflags[@]}" -D_DEFAULT_SOURCE ffi/tests/c/test_sync.c -o "$work/s_static" "${static_libs[@]}" "${curl_libs[@]}" &&
+    cc "${cflags[@]}" -D_DEFAULT_SOURCE ffi/tests/c/test_sync.c -o "$work/s_dynamic" "${dynamic_libs[@]}" "${curl_libs[@]}" &&
+    cc "${cflags[@]}" -D_DEFAULT_SOURCE "${san[@]}" ffi/tests/c/test_sync.c -o "$work/s_asan" "${static_libs[@]}" "${curl_libs[@]}" &&
+    echo "built the C sync test (static, dynamic, ASan+UBSan)"
+}
+run "cc: C sync test (libcurl)" build_sync
+run "C sync test, static library" "$work/s_static" "${server_url:-}"
+run "C sync test, dynamic library" "$work/s_dynamic" "${server_url:-}"
+run "valgrind: C sync test" "${vg[@]}" "$work/s_static" "${server_url:-}"
+run "ASan+UBSan: C sync test" sanitized "$work/s_asan" "${server_url:-}"
 
 # ---- examples --------------------------------------------------------------------
 c_example() {

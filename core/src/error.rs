@@ -67,6 +67,25 @@ macro_rules! error_code_table {
             /// A record the vault refers to is missing.
             MissingRecord = 16, "MISSING_RECORD",
                 "a record the vault refers to is missing; sync again or restore from a good copy";
+            /// The sync server refused a request with a typed refusal (SPEC §12.9);
+            /// the message carries its status and code.
+            ServerRefused = 17, "SERVER_REFUSED",
+                "the server refused the request; see the message for its code (after `unauthorized`, log in again and resend)";
+            /// The sync server could not be reached, failed (5xx) or answered
+            /// outside the protocol.
+            Transport = 18, "TRANSPORT",
+                "the server could not be reached or did not answer by the protocol; send the request again later";
+            /// Every commit of a sync met a conflict with other devices.
+            Contention = 19, "CONTENTION",
+                "other devices kept changing the vault during the sync; sync again later";
+            /// The server holds a newer vault header (a password change or a
+            /// rotation on another device).
+            HeaderChanged = 20, "HEADER_CHANGED",
+                "the vault's password or keys changed on another device; unlock with the new password, then sync";
+            /// The sync server broke the sync rules: a hidden, unlisted or
+            /// malformed record (a rollback is `ROLLBACK`).
+            ServerMisbehaved = 21, "SERVER_MISBEHAVED",
+                "the server served data that breaks the sync rules; nothing was pushed, do not trust this server";
             /// A null pointer was passed where a value is required (C ABI only).
             NullParameter = 100, "NULL_PARAMETER", "a required pointer argument was NULL";
             /// A panic was caught at the binding boundary (a bug; please report it).

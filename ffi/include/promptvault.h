@@ -69,6 +69,20 @@ enum pv_result
   PV_RESULT_WRONG_KIND = 15,
   // A record the vault refers to is missing.
   PV_RESULT_MISSING_RECORD = 16,
+  // The sync server refused a request with a typed refusal (SPEC §12.9);
+  // the message carries its status and code.
+  PV_RESULT_SERVER_REFUSED = 17,
+  // The sync server could not be reached, failed (5xx) or answered
+  // outside the protocol.
+  PV_RESULT_TRANSPORT = 18,
+  // Every commit of a sync met a conflict with other devices.
+  PV_RESULT_CONTENTION = 19,
+  // The server holds a newer vault header (a password change or a
+  // rotation on another device).
+  PV_RESULT_HEADER_CHANGED = 20,
+  // The sync server broke the sync rules: a hidden, unlisted or
+  // malformed record (a rollback is `ROLLBACK`).
+  PV_RESULT_SERVER_MISBEHAVED = 21,
   // A null pointer was passed where a value is required (C ABI only).
   PV_RESULT_NULL_PARAMETER = 100,
   // A panic was caught at the binding boundary (a bug; please report it).
@@ -101,6 +115,21 @@ typedef struct pv_bytes pv_bytes;
 // once; `pv_changeset_free` needs exclusive access.
 typedef struct pv_changeset pv_changeset;
 
+// The first pull of a vault onto a device that does not hold it yet
+// (core's `SyncState::begin_download` and its `Inbox`). Free with
+// [`pv_download_free`].
+//
+// Thread safety: may be moved between threads; `const` functions may run
+// concurrently; the others need exclusive access.
+typedef struct pv_download pv_download;
+
+// A login signing key (core's `protocol::LoginKey`), derived from the
+// password. Free with [`pv_login_key_free`]; freeing zeroizes it.
+//
+// Thread safety: may be moved between threads and used from several at
+// once; `pv_login_key_free` needs exclusive access.
+typedef struct pv_login_key pv_login_key;
+
 // An in-memory record store (core's `MemoryStore`): apply changesets to it
 // and save it as one bundle, or load a bundle and open the vault from it
 // with [`crate::pv_vault_open_store`]. Free with [`pv_store_free`].
@@ -109,6 +138,24 @@ typedef struct pv_changeset pv_changeset;
 // store may run concurrently; [`pv_store_apply`] and [`pv_store_free`]
 // need exclusive access.
 typedef struct pv_store pv_store;
+
+// One sync in progress (core's `sync::Machine` and its current step).
+// Free with [`pv_sync_free`].
+//
+// Thread safety: may be moved between threads; `const` functions may run
+// concurrently; [`pv_sync_resume`] and [`pv_sync_free`] need exclusive
+// access.
+typedef struct pv_sync pv_sync;
+
+// What a device persists between syncs with one server (core's
+// `SyncState`: cursor and what it last saw the server hold; public data).
+// Save it as JSON with [`pv_sync_state_to_json`] after every step whose
+// `persist` flag is set, together with the store. Free with
+// [`pv_sync_state_free`].
+//
+// Thread safety: may be moved between threads; `const` functions may run
+// concurrently; the others need exclusive access.
+typedef struct pv_sync_state pv_sync_state;
 
 // An unlocked vault: the vault key, every item key and the prompt metadata
 // decrypted in memory (versions are decrypted on demand). Freeing it with
@@ -939,6 +986,385 @@ pv_result pv_vault_publish(const pv_vault *vault,
                            char *buf,
                            size_t buf_len,
                            size_t *out_len);
+
+// A state for a vault never synced with this server (`SyncState::new`).
+//
+// # Errors
+//
+// `PV_RESULT_NULL_PARAMETER`.
+//
+// # Safety
+//
+// `out_state` must point to a writable `pv_sync_state *`.
+pv_result pv_sync_state_new(pv_sync_state **out_state);
+
+// Reads a state saved with [`pv_sync_state_to_json`].
+//
+// # Errors
+//
+// `PV_RESULT_ENCODING` for text that is not a saved state;
+// `PV_RESULT_NULL_PARAMETER`; `PV_RESULT_INVALID_UTF8`.
+//
+// # Safety
+//
+// `json` must be NUL-terminated; `out_state` must point to a writable
+// `pv_sync_state *`.
+pv_result pv_sync_state_from_json(const char *json, pv_sync_state **out_state);
+
+// Writes the state as JSON text (the blob the app persists).
+//
+// # Errors
+//
+// `PV_RESULT_NULL_PARAMETER`; `PV_RESULT_BUFFER_TOO_SMALL`.
+//
+// # Safety
+//
+// `state` must be a live `pv_sync_state`; `buf` must point to `buf_len`
+// writable bytes; `out_len` to a writable `size_t`.
+pv_result pv_sync_state_to_json(const pv_sync_state *state,
+                                char *buf,
+                                size_t buf_len,
+                                size_t *out_len);
+
+// Frees a `pv_sync_state`. NULL does nothing.
+//
+// # Safety
+//
+// `state` must be NULL or a `pv_sync_state` from this library, not used
+// again.
+void pv_sync_state_free(pv_sync_state *state);
+
+// Starts a sync (`sync::Machine::start` with the default options): the
+// first step is a request to send.
+//
+// # Errors
+//
+// `PV_RESULT_WRONG_VAULT` for a state of another vault;
+// `PV_RESULT_NULL_PARAMETER`.
+//
+// # Safety
+//
+// `vault` and `state` must be live handles; `out_sync` must point to a
+// writable `pv_sync *`.
+pv_result pv_sync_start(const pv_vault *vault, pv_sync_state *state, pv_sync **out_sync);
+
+// Stores whether the sync is over (`Step::Done`): then read the report;
+// otherwise send the request.
+//
+// # Errors
+//
+// `PV_RESULT_NULL_PARAMETER`.
+//
+// # Safety
+//
+// `sync` must be a live `pv_sync`; `out_done` must point to a writable
+// `bool`.
+pv_result pv_sync_done(const pv_sync *sync, bool *out_done);
+
+// Writes the HTTP method of the current request (`Request::METHOD`,
+// `"POST"`).
+//
+// # Errors
+//
+// `PV_RESULT_NOT_FOUND` when the sync is done; `PV_RESULT_NULL_PARAMETER`;
+// `PV_RESULT_BUFFER_TOO_SMALL`.
+//
+// # Safety
+//
+// `sync` must be a live `pv_sync`; `buf` must point to `buf_len` writable
+// bytes; `out_len` to a writable `size_t`.
+pv_result pv_sync_request_method(const pv_sync *sync, char *buf, size_t buf_len, size_t *out_len);
+
+// Writes the path of the current request under the server's base URL
+// (`Request::path`: `/v1/pull` or `/v1/commit`).
+//
+// # Errors
+//
+// As [`pv_sync_request_method`].
+//
+// # Safety
+//
+// As [`pv_sync_request_method`].
+pv_result pv_sync_request_path(const pv_sync *sync, char *buf, size_t buf_len, size_t *out_len);
+
+// Writes the JSON body of the current request (`Request::body`; send it
+// with `Content-Type: application/json` and the session's bearer token).
+//
+// # Errors
+//
+// As [`pv_sync_request_method`].
+//
+// # Safety
+//
+// As [`pv_sync_request_method`].
+pv_result pv_sync_request_body(const pv_sync *sync, char *buf, size_t buf_len, size_t *out_len);
+
+// Stores the current step's `persist` flag: the store and the state
+// changed, so save both (the store's bundle and
+// [`pv_sync_state_to_json`]) before sending the request (or, when done,
+// before reporting success).
+//
+// # Errors
+//
+// `PV_RESULT_NULL_PARAMETER`.
+//
+// # Safety
+//
+// `sync` must be a live `pv_sync`; `out_persist` must point to a writable
+// `bool`.
+pv_result pv_sync_persist(const pv_sync *sync, bool *out_persist);
+
+// Stores the current step's backoff: 0 for none, else the number of
+// conflicts in a row so far (wait with jitter before sending).
+//
+// # Errors
+//
+// `PV_RESULT_NULL_PARAMETER`.
+//
+// # Safety
+//
+// `sync` must be a live `pv_sync`; `out_backoff` must point to a writable
+// `uint32_t`.
+pv_result pv_sync_backoff(const pv_sync *sync, uint32_t *out_backoff);
+
+// Writes the report of a finished sync as JSON (`SyncReport`, camelCase:
+// `pulled`, `promptsAdded`, `pushed`, `commits`, `cursor`, …).
+//
+// # Errors
+//
+// `PV_RESULT_NOT_FOUND` while the sync is not done;
+// `PV_RESULT_NULL_PARAMETER`; `PV_RESULT_BUFFER_TOO_SMALL`.
+//
+// # Safety
+//
+// `sync` must be a live `pv_sync`; `buf` must point to `buf_len` writable
+// bytes; `out_len` to a writable `size_t`.
+pv_result pv_sync_report(const pv_sync *sync, char *buf, size_t buf_len, size_t *out_len);
+
+// Hands the server's HTTP answer to the current request to the core
+// (`Answer::from_http`, then `Machine::resume`, which may change the
+// vault, the store and the state) and moves to the next step.
+//
+// # Errors
+//
+// `PV_RESULT_SERVER_REFUSED` for the server's typed refusal (the message
+// names its status and code; after `unauthorized` log in again and call
+// this again with the new answer); `PV_RESULT_TRANSPORT` for a 5xx or an
+// answer outside the protocol (resend the request later);
+// `PV_RESULT_HEADER_CHANGED`, `PV_RESULT_CONTENTION`,
+// `PV_RESULT_SERVER_MISBEHAVED`, `PV_RESULT_ROLLBACK`, or a vault error:
+// the sync has ended (what earlier steps did stays done).
+// `PV_RESULT_NOT_FOUND` when the sync is already done;
+// `PV_RESULT_NULL_PARAMETER`.
+//
+// # Safety
+//
+// `sync`, `vault`, `store` and `state` must be live handles — the vault and
+// state given to [`pv_sync_start`] and the store holding that vault;
+// `body` must point to `body_len` readable bytes.
+pv_result pv_sync_resume(pv_sync *sync,
+                         pv_vault *vault,
+                         pv_store *store,
+                         pv_sync_state *state,
+                         uint16_t status,
+                         const uint8_t *body,
+                         size_t body_len);
+
+// Frees a `pv_sync`. NULL does nothing.
+//
+// # Safety
+//
+// `sync` must be NULL or a `pv_sync` from this library, not used again.
+void pv_sync_free(pv_sync *sync);
+
+// Starts the first pull of the vault of a session onto this device
+// (`SyncState::begin_download`). `session_json` is the server's answer to
+// a login (its `vaultId` names the vault).
+//
+// # Errors
+//
+// `PV_RESULT_ENCODING` for text that is not a session;
+// `PV_RESULT_WRONG_VAULT` for a state of another vault;
+// `PV_RESULT_NULL_PARAMETER`; `PV_RESULT_INVALID_UTF8`.
+//
+// # Safety
+//
+// `session_json` must be NUL-terminated; `state` must be a live
+// `pv_sync_state`; `out_download` must point to a writable
+// `pv_download *`.
+pv_result pv_download_start(const char *session_json,
+                            pv_sync_state *state,
+                            pv_download **out_download);
+
+// Writes the JSON body of the next pull (`POST` to `/v1/pull`, with the
+// session's bearer token).
+//
+// # Errors
+//
+// `PV_RESULT_NULL_PARAMETER`; `PV_RESULT_BUFFER_TOO_SMALL`.
+//
+// # Safety
+//
+// `download` must be a live `pv_download`; `buf` must point to `buf_len`
+// writable bytes; `out_len` to a writable `size_t`.
+pv_result pv_download_request_body(const pv_download *download,
+                                   char *buf,
+                                   size_t buf_len,
+                                   size_t *out_len);
+
+// Hands the server's HTTP answer to the pull to the core
+// (`Answer::from_http`, then `Inbox::absorb`); `*out_more` says whether
+// another page is to be pulled.
+//
+// # Errors
+//
+// As [`pv_sync_resume`]'s server errors; `PV_RESULT_NULL_PARAMETER`.
+//
+// # Safety
+//
+// `download` must be a live `pv_download`; `body` must point to
+// `body_len` readable bytes; `out_more` to a writable `bool`.
+pv_result pv_download_absorb(pv_download *download,
+                             uint16_t status,
+                             const uint8_t *body,
+                             size_t body_len,
+                             bool *out_more);
+
+// Copies the vault header the server holds (binary form, `Inbox::header`):
+// open the vault with it (`pv_vault_open` with no records), and seed a new
+// store with `pv_vault_all_records` and `pv_store_apply`.
+//
+// # Errors
+//
+// `PV_RESULT_MISSING_RECORD` when the pulled pages held no header;
+// `PV_RESULT_NULL_PARAMETER`; `PV_RESULT_BUFFER_TOO_SMALL`.
+//
+// # Safety
+//
+// `download` must be a live `pv_download`; `buf` must point to `buf_len`
+// writable bytes; `out_len` to a writable `size_t`.
+pv_result pv_download_header(const pv_download *download,
+                             uint8_t *buf,
+                             size_t buf_len,
+                             size_t *out_len);
+
+// Merges every pulled page into the vault and its store
+// (`SyncState::integrate`); afterwards persist the store and the state and
+// sync as usual.
+//
+// # Errors
+//
+// As [`pv_sync_resume`]'s errors after an answer was read.
+//
+// # Safety
+//
+// `download`, `vault`, `store` and `state` must be live handles: the state
+// given to [`pv_download_start`], the vault opened from
+// [`pv_download_header`] and its store.
+pv_result pv_download_finish(const pv_download *download,
+                             pv_vault *vault,
+                             pv_store *store,
+                             pv_sync_state *state);
+
+// Frees a `pv_download`. NULL does nothing.
+//
+// # Safety
+//
+// `download` must be NULL or a `pv_download` from this library, not used
+// again.
+void pv_download_free(pv_download *download);
+
+// Derives the password login key from the server's pre-login answer
+// (`PreLoginResponse::params`, then `LoginKey::derive_from_password`: one
+// Argon2id run).
+//
+// # Errors
+//
+// `PV_RESULT_ENCODING` for text that is not a pre-login answer;
+// `PV_RESULT_KDF_PARAMS_OUT_OF_BOUNDS`; `PV_RESULT_INVALID_INPUT` for an
+// empty password; `PV_RESULT_NULL_PARAMETER`; `PV_RESULT_INVALID_UTF8`.
+//
+// # Safety
+//
+// `prelogin_json` and `password` must be NUL-terminated; `out_key` must
+// point to a writable `pv_login_key *`.
+pv_result pv_login_key_from_prelogin(const char *prelogin_json,
+                                     const char *password_text,
+                                     pv_login_key **out_key);
+
+// Derives the password login key from a vault header (binary form), for
+// registering the vault (`LoginParams::from_header`, then
+// `LoginKey::derive_from_password`).
+//
+// # Errors
+//
+// As [`pv_login_key_from_prelogin`]; `PV_RESULT_MALFORMED` for bytes
+// that are not a vault header.
+//
+// # Safety
+//
+// `header` must point to `header_len` readable bytes; `password` must be
+// NUL-terminated; `out_key` must point to a writable `pv_login_key *`.
+pv_result pv_login_key_from_header(const uint8_t *header,
+                                   size_t header_len,
+                                   const char *password_text,
+                                   pv_login_key **out_key);
+
+// Writes the JSON body of `POST /v1/login`: the challenge of
+// `challenge_json` (the server's answer to a challenge for `"login"`)
+// signed for `origin` (`scheme://host[:port]`, as the app reaches the
+// server) and `account` (`LoginKey::sign_challenge`, `LoginRequest`).
+//
+// # Errors
+//
+// `PV_RESULT_ENCODING` for text that is not a challenge answer;
+// `PV_RESULT_INVALID_INPUT` for an empty or oversized origin or account;
+// `PV_RESULT_NULL_PARAMETER`; `PV_RESULT_INVALID_UTF8`;
+// `PV_RESULT_BUFFER_TOO_SMALL`.
+//
+// # Safety
+//
+// `key` must be a live `pv_login_key`; the texts NUL-terminated; `buf` must
+// point to `buf_len` writable bytes; `out_len` to a writable `size_t`.
+pv_result pv_login_request(const pv_login_key *key,
+                           const char *challenge_json,
+                           const char *origin,
+                           const char *account,
+                           char *buf,
+                           size_t buf_len,
+                           size_t *out_len);
+
+// Writes the JSON body of `POST /v1/register` for the vault of `header`
+// (binary form; its records follow by sync): the challenge of
+// `challenge_json` (asked for `"register"`) signed by `key` for `origin`
+// and `account` (`LoginKey::sign_challenge`, `RegisterRequest`).
+//
+// # Errors
+//
+// As [`pv_login_request`]; `PV_RESULT_MALFORMED` for bytes that are not
+// a record.
+//
+// # Safety
+//
+// As [`pv_login_request`]; `header` must point to `header_len` readable
+// bytes.
+pv_result pv_register_request(const pv_login_key *key,
+                              const char *challenge_json,
+                              const char *origin,
+                              const char *account,
+                              const uint8_t *header,
+                              size_t header_len,
+                              char *buf,
+                              size_t buf_len,
+                              size_t *out_len);
+
+// Frees a `pv_login_key` (zeroizing it). NULL does nothing.
+//
+// # Safety
+//
+// `key` must be NULL or a `pv_login_key` from this library, not used
+// again.
+void pv_login_key_free(pv_login_key *key);
 
 // Creates a vault protected by `password`.
 //

@@ -53,12 +53,14 @@ mod handles;
 mod inspect;
 mod prompts;
 mod result;
+mod sync;
 mod vault;
 
 pub use handles::*;
 pub use inspect::*;
 pub use prompts::*;
 pub use result::pv_result;
+pub use sync::*;
 pub use vault::*;
 
 /// Size of a buffer for an id: 32 lowercase hex digits and a NUL.

@@ -48,6 +48,20 @@ pub enum pv_result {
     WrongKind = 15,
     /// A record the vault refers to is missing.
     MissingRecord = 16,
+    /// The sync server refused a request with a typed refusal (SPEC §12.9);
+    /// the message carries its status and code.
+    ServerRefused = 17,
+    /// The sync server could not be reached, failed (5xx) or answered
+    /// outside the protocol.
+    Transport = 18,
+    /// Every commit of a sync met a conflict with other devices.
+    Contention = 19,
+    /// The server holds a newer vault header (a password change or a
+    /// rotation on another device).
+    HeaderChanged = 20,
+    /// The sync server broke the sync rules: a hidden, unlisted or
+    /// malformed record (a rollback is `ROLLBACK`).
+    ServerMisbehaved = 21,
     /// A null pointer was passed where a value is required (C ABI only).
     NullParameter = 100,
     /// A panic was caught at the binding boundary (a bug; please report it).
@@ -78,6 +92,11 @@ impl pv_result {
             ErrorCode::Randomness => pv_result::Randomness,
             ErrorCode::WrongKind => pv_result::WrongKind,
             ErrorCode::MissingRecord => pv_result::MissingRecord,
+            ErrorCode::ServerRefused => pv_result::ServerRefused,
+            ErrorCode::Transport => pv_result::Transport,
+            ErrorCode::Contention => pv_result::Contention,
+            ErrorCode::HeaderChanged => pv_result::HeaderChanged,
+            ErrorCode::ServerMisbehaved => pv_result::ServerMisbehaved,
             ErrorCode::NullParameter => pv_result::NullParameter,
             ErrorCode::Panic => pv_result::Panic,
             ErrorCode::BufferTooSmall => pv_result::BufferTooSmall,

@@ -3,7 +3,7 @@
 
 use core::fmt;
 
-use crate::error::Error;
+use crate::error::{Error, ErrorCode};
 
 /// Why a server is not to be trusted for this sync (see SPEC §12.10).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -72,6 +72,27 @@ impl SyncError {
     }
 }
 
+impl SyncError {
+    /// The stable code of this error, the one mapping every binding uses:
+    /// a vault error keeps its own code, a server's rollback is
+    /// [`ErrorCode::Rollback`], every other kind has its own code.
+    #[must_use]
+    pub const fn code(&self) -> ErrorCode {
+        match self {
+            SyncError::Vault(e) => e.code(),
+            SyncError::Server {
+                what: Misbehavior::Rollback,
+                ..
+            } => ErrorCode::Rollback,
+            SyncError::Server { .. } => ErrorCode::ServerMisbehaved,
+            SyncError::Refused { .. } => ErrorCode::ServerRefused,
+            SyncError::Transport(_) => ErrorCode::Transport,
+            SyncError::Contention { .. } => ErrorCode::Contention,
+            SyncError::HeaderChanged => ErrorCode::HeaderChanged,
+        }
+    }
+}
+
 impl From<Error> for SyncError {
     fn from(e: Error) -> Self {
         SyncError::Vault(e)
@@ -112,3 +133,37 @@ impl fmt::Display for SyncError {
 }
 
 impl std::error::Error for SyncError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_sync_error_has_its_code() {
+        let refused = SyncError::Refused {
+            status: 401,
+            code: "unauthorized".into(),
+            message: "log in".into(),
+        };
+        assert_eq!(refused.code(), ErrorCode::ServerRefused);
+        assert!(refused.to_string().contains("401 unauthorized"));
+        assert_eq!(
+            SyncError::Transport("down".into()).code(),
+            ErrorCode::Transport
+        );
+        assert_eq!(
+            SyncError::Contention { attempts: 3 }.code(),
+            ErrorCode::Contention
+        );
+        assert_eq!(SyncError::HeaderChanged.code(), ErrorCode::HeaderChanged);
+        assert_eq!(
+            SyncError::server(Misbehavior::Rollback, "x").code(),
+            ErrorCode::Rollback
+        );
+        assert_eq!(SyncError::protocol("x").code(), ErrorCode::ServerMisbehaved);
+        assert_eq!(
+            SyncError::Vault(Error::Authentication).code(),
+            ErrorCode::Authentication
+        );
+    }
+}

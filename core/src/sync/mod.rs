@@ -84,8 +84,10 @@ impl Default for Options {
     }
 }
 
-/// What one [`run`] moved.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// What one [`run`] moved (serialised with camelCase names for the
+/// bindings).
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct SyncReport {
     /// Rows pulled (all pulls of the run).

@@ -526,6 +526,8 @@ static void test_error_codes(void) {
                {7, "INVALID_RECOVERY_KEY"}, {8, "INVALID_INPUT"}, {9, "NOT_FOUND"},
                {10, "WRONG_VAULT"}, {11, "ROLLBACK"}, {12, "ENCODING"}, {13, "INVALID_UTF8"},
                {14, "RANDOMNESS"}, {15, "WRONG_KIND"}, {16, "MISSING_RECORD"},
+               {17, "SERVER_REFUSED"}, {18, "TRANSPORT"}, {19, "CONTENTION"},
+               {20, "HEADER_CHANGED"}, {21, "SERVER_MISBEHAVED"},
                {100, "NULL_PARAMETER"}, {101, "PANIC"}, {102, "BUFFER_TOO_SMALL"}};
   CHECK(PV_RESULT_BUFFER_TOO_SMALL == 102 && PV_RESULT_PANIC == 101 &&
         PV_RESULT_NULL_PARAMETER == 100 && PV_RESULT_MISSING_RECORD == 16);
@@ -534,7 +536,7 @@ static void test_error_codes(void) {
     OK(pv_result_message(names[i].code, buf, sizeof buf, &n));
     CHECK(n > 1 && strlen(buf) == n - 1);
   }
-  EXPECT(pv_result_name(17, buf, sizeof buf, &n), PV_RESULT_INVALID_INPUT);
+  EXPECT(pv_result_name(22, buf, sizeof buf, &n), PV_RESULT_INVALID_INPUT);
   EXPECT(pv_result_message(99, buf, sizeof buf, &n), PV_RESULT_INVALID_INPUT);
 
   OK(pv_vault_create(PASSWORD, &FAST, rk, sizeof rk, &v, &cs));
