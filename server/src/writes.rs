@@ -11,9 +11,15 @@ use crate::api::Checked;
 use crate::db::Backend;
 use crate::error::{ApiError, ApiResult};
 
-/// Parameters in one call: far below PostgreSQL's 65 535 per statement and
-/// SQLite's highest parameter number (32 766).
-const MAX_ARGS: usize = 30_000;
+/// Parameters in one call: a full upsert statement (256 rows, 2 048
+/// parameters) runs alone, so its SQL text is the same every time and the
+/// statement cache prepares it once; the small statements of a commit (its
+/// last rows, the idempotency answer, the counters) share one call.
+/// Gathering several full statements into one call made every call a new
+/// text to prepare: the first upload of a 10 000-prompt vault went from
+/// 1.2 to 1.6 s (measured). Far below PostgreSQL's 65 535 parameters per
+/// statement and SQLite's highest parameter number (32 766).
+const MAX_ARGS: usize = 2_100;
 
 /// Rows per multi-row upsert (8 parameters each).
 const ROWS_PER_STATEMENT: usize = 256;
