@@ -67,7 +67,9 @@ pub fn fixture_store(with_records: bool) -> MemoryStore {
     changes.header = Some(SealedRecord::from_bytes(f.header.clone()).unwrap());
     if with_records {
         for r in &f.records {
-            changes.puts.push(SealedRecord::from_bytes(r.clone()).unwrap());
+            changes
+                .puts
+                .push(SealedRecord::from_bytes(r.clone()).unwrap());
         }
     }
     let mut store = MemoryStore::new();
@@ -87,7 +89,12 @@ pub fn assert_reopens(mut store: MemoryStore, changes: &Changeset, v: &Vault) {
     )
     .unwrap_or_else(|e| panic!("the core wrote a store it cannot open: {e}"));
     assert_eq!(back.prompt_ids(), v.prompt_ids());
-    let damaged = |v: &Vault| v.damaged_prompts().into_iter().map(|d| d.id).collect::<Vec<_>>();
+    let damaged = |v: &Vault| {
+        v.damaged_prompts()
+            .into_iter()
+            .map(|d| d.id)
+            .collect::<Vec<_>>()
+    };
     assert_eq!(damaged(&back), damaged(v));
     for id in back.prompt_ids() {
         // History opens every version record. A version record that the

@@ -210,7 +210,10 @@ fuzz_target!(|data: &[u8]| {
     if !done {
         // Integrating an incomplete pull is refused, and changes nothing.
         assert!(state.integrate(&mut vault, &mut store, &inbox).is_err());
-        assert!(seen(&vault, &store, &state) == before, "a refused integrate changed the device");
+        assert!(
+            seen(&vault, &store, &state) == before,
+            "a refused integrate changed the device"
+        );
         return;
     }
     let store_before = store.clone();
