@@ -17,7 +17,8 @@
 //!    pays an HTTP exchange on loopback, whose floor is printed).
 //!
 //! `cargo bench -p promptvault-server --bench sync` (SQLite); with
-//! `PV_TEST_POSTGRES_URL` set, case 3 also runs on PostgreSQL.
+//! `PV_TEST_POSTGRES_URL` set, case 3 also runs on PostgreSQL;
+//! `PV_BENCH_THROUGHPUT_ONLY=1` runs case 3 alone.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
