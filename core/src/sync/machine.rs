@@ -271,8 +271,17 @@ impl Machine {
         state: &mut SyncState,
     ) -> Result<Step, SyncError> {
         match state.prepare_commit(vault, store)? {
-            Some(prepared) => {
-                let request = Request::Commit(prepared.request.clone());
+            Some(mut prepared) => {
+                // Moved, not copied (a first upload's commits are ~12 MiB
+                // each): `committed` needs only what the commit wrote.
+                let request = Request::Commit(core::mem::replace(
+                    &mut prepared.request,
+                    CommitRequest {
+                        idempotency_key: String::new(),
+                        puts: Vec::new(),
+                        deletes: Vec::new(),
+                    },
+                ));
                 self.phase = Phase::Committing(Box::new(prepared));
                 Ok(Step::Send {
                     request,

@@ -117,6 +117,24 @@ pub struct SyncReport {
 }
 
 impl SyncReport {
+    /// Adds what a later run of the same sync moved (after the caller
+    /// reopened the vault on [`SyncError::HeaderChanged`], say): counts
+    /// add up, the cursor is the later one's.
+    pub fn add_run(&mut self, later: &SyncReport) {
+        self.pulled += later.pulled;
+        self.prompts_added += later.prompts_added;
+        self.versions_added += later.versions_added;
+        self.metadata_updated += later.metadata_updated;
+        self.conflicts_resolved += later.conflicts_resolved;
+        self.prompts_deleted += later.prompts_deleted;
+        self.pushed += later.pushed;
+        self.deleted += later.deleted;
+        self.commits += later.commits;
+        self.conflicts += later.conflicts;
+        self.full_pull |= later.full_pull;
+        self.cursor = later.cursor;
+    }
+
     fn add(&mut self, i: &Integrated) {
         self.pulled += i.rows;
         self.prompts_added += i.prompts_added;

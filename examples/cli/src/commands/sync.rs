@@ -273,7 +273,7 @@ fn exchange(
         };
         match result {
             Ok(r) => {
-                add(report, &r);
+                report.add_run(&r);
                 break;
             }
             Err(SyncError::HeaderChanged) => {
@@ -366,19 +366,6 @@ fn print_moved(out: &mut impl Write, moved: &Moved<'_>, as_json: bool) -> Result
             moved.cursor
         ),
     )
-}
-
-fn add(total: &mut SyncReport, r: &SyncReport) {
-    total.pulled += r.pulled;
-    total.prompts_added += r.prompts_added;
-    total.versions_added += r.versions_added;
-    total.metadata_updated += r.metadata_updated;
-    total.conflicts_resolved += r.conflicts_resolved;
-    total.prompts_deleted += r.prompts_deleted;
-    total.pushed += r.pushed;
-    total.deleted += r.deleted;
-    total.commits += r.commits;
-    total.conflicts += r.conflicts;
 }
 
 /// The recovery key to register a recovery login with, when
