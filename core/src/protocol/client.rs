@@ -23,11 +23,14 @@ use zeroize::Zeroizing;
 use super::login::{
     Action, CHALLENGE_LEN, KeyKind, LoginParams, PUBLIC_KEY_LEN, SIGNATURE_LEN, login_message,
 };
-use super::messages::{CommitRequest, Delete, Put};
+use super::messages::{
+    ChallengeResponse, CommitRequest, Delete, LoginRequest, Put, RegisterRequest, decode_fixed,
+};
 use crate::argon::{self, Password};
 use crate::error::{Error, Result};
 use crate::format::text;
 use crate::hazmat::Key;
+use crate::record::SealedRecord;
 use crate::recovery::RecoveryKey;
 use crate::vault::Changeset;
 
@@ -122,6 +125,68 @@ impl LoginKey {
     ) -> Result<[u8; SIGNATURE_LEN]> {
         let msg = login_message(challenge, action, origin, account, self.kind)?;
         Ok(self.key.sign(&msg).to_bytes())
+    }
+
+    /// The body of `POST /v1/login` (SPEC §12.3): the server's answer to a
+    /// `login` challenge, signed for `origin` (`scheme://host[:port]`, the
+    /// server as this client reaches it — not the answer's informative
+    /// `origin`) and `account`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Encoding`] / [`Error::InvalidInput`] for a challenge that
+    /// is not 32 bytes of base64url; as [`LoginKey::sign_challenge`].
+    pub fn login_request(
+        &self,
+        challenge: &ChallengeResponse,
+        origin: &str,
+        account: &str,
+    ) -> Result<LoginRequest> {
+        let bytes = decode_fixed::<CHALLENGE_LEN>(&challenge.challenge)?;
+        let signature = self.sign_challenge(&bytes, Action::Login, origin, account)?;
+        Ok(LoginRequest {
+            account: account.to_owned(),
+            key: self.kind,
+            challenge: challenge.challenge.clone(),
+            signature: text::encode(&signature),
+        })
+    }
+
+    /// The body of `POST /v1/register` (SPEC §12.3) for the vault of
+    /// `header` with this password login key and no recovery key (its
+    /// other records follow by sync): a `register` challenge signed for
+    /// `origin` and `account`.
+    ///
+    /// # Errors
+    ///
+    /// As [`LoginKey::login_request`]; [`Error::InvalidInput`] for a
+    /// recovery login key (registration names the password key) or a
+    /// record that is not a vault header.
+    pub fn register_request(
+        &self,
+        challenge: &ChallengeResponse,
+        origin: &str,
+        account: &str,
+        header: &SealedRecord,
+    ) -> Result<RegisterRequest> {
+        if self.kind != KeyKind::Password {
+            return Err(Error::invalid("registration needs the password login key"));
+        }
+        if header.kind() != crate::format::RecordKind::VaultHeader {
+            return Err(Error::invalid("registration needs the vault-header record"));
+        }
+        let bytes = decode_fixed::<CHALLENGE_LEN>(&challenge.challenge)?;
+        let signature = self.sign_challenge(&bytes, Action::Register, origin, account)?;
+        Ok(RegisterRequest {
+            account: account.to_owned(),
+            challenge: challenge.challenge.clone(),
+            password_key: text::encode(&self.public_key()),
+            recovery_key: None,
+            password_signature: text::encode(&signature),
+            recovery_signature: None,
+            header: header.to_text(),
+            records: Vec::new(),
+        })
     }
 }
 
@@ -285,6 +350,81 @@ mod tests {
             ),
             Err(Error::Authentication)
         );
+    }
+
+    #[test]
+    fn login_and_register_bodies_are_signed_for_their_action() {
+        let pw = Password::new("correct horse").unwrap();
+        let mut created = crate::Vault::create(&pw, fast()).unwrap();
+        let header = created.vault.header_record();
+        let params = LoginParams::from_header(header.as_bytes()).unwrap();
+        let key = LoginKey::derive_from_password(&pw, &params).unwrap();
+        let ch = ChallengeResponse {
+            challenge: text::encode(&[5u8; CHALLENGE_LEN]),
+            origin: "http://informative".into(),
+            expires_in: 60,
+        };
+        let check = |sig: &str, action| {
+            let sig = decode_fixed::<SIGNATURE_LEN>(sig).unwrap();
+            verify_login(
+                &key.public_key(),
+                &sig,
+                &[5; CHALLENGE_LEN],
+                action,
+                "http://o",
+                "alice",
+                KeyKind::Password,
+            )
+        };
+        let login = key.login_request(&ch, "http://o", "alice").unwrap();
+        assert_eq!(login.account, "alice");
+        assert_eq!(login.key, KeyKind::Password);
+        assert_eq!(login.challenge, ch.challenge);
+        assert!(check(&login.signature, Action::Login).is_ok());
+        assert!(check(&login.signature, Action::Register).is_err());
+
+        let reg = key
+            .register_request(&ch, "http://o", "alice", &header)
+            .unwrap();
+        assert!(check(&reg.password_signature, Action::Register).is_ok());
+        assert_eq!(reg.password_key, text::encode(&key.public_key()));
+        assert_eq!(reg.header, header.to_text());
+        assert!(reg.recovery_key.is_none() && reg.recovery_signature.is_none());
+        assert!(reg.records.is_empty());
+
+        // Refusals: a bad challenge, a record that is not a header, a
+        // recovery key, an empty origin.
+        let bad = ChallengeResponse {
+            challenge: "AAAA".into(),
+            ..ch.clone()
+        };
+        assert!(key.login_request(&bad, "http://o", "alice").is_err());
+        let (_, changes) = created
+            .vault
+            .create_prompt(
+                &crate::Draft {
+                    title: "t".into(),
+                    body: "b".into(),
+                    ..Default::default()
+                },
+                &[],
+                false,
+                crate::Timestamp(1),
+            )
+            .unwrap();
+        let not_header = changes.puts.first().unwrap();
+        assert_eq!(
+            key.register_request(&ch, "http://o", "alice", not_header)
+                .unwrap_err()
+                .code(),
+            crate::ErrorCode::InvalidInput
+        );
+        let rk = LoginKey::derive_from_recovery_key(&created.recovery_key).unwrap();
+        assert!(
+            rk.register_request(&ch, "http://o", "alice", &header)
+                .is_err()
+        );
+        assert!(key.login_request(&ch, "", "alice").is_err());
     }
 
     #[test]

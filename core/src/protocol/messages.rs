@@ -356,6 +356,26 @@ pub struct ErrorDetail {
     pub message: String,
 }
 
+impl PreLoginRequest {
+    /// Where it is sent (`POST`).
+    pub const PATH: &'static str = "/v1/prelogin";
+}
+
+impl ChallengeRequest {
+    /// Where it is sent (`POST`).
+    pub const PATH: &'static str = "/v1/challenge";
+}
+
+impl LoginRequest {
+    /// Where it is sent (`POST`).
+    pub const PATH: &'static str = "/v1/login";
+}
+
+impl RegisterRequest {
+    /// Where it is sent (`POST`).
+    pub const PATH: &'static str = "/v1/register";
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {

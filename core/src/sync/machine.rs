@@ -4,6 +4,8 @@
 //! I/O drives (a browser's `fetch`, an app's own HTTP stack through the C
 //! ABI); the blocking [`super::run`] is a loop over it.
 
+use serde::de::DeserializeOwned;
+
 use super::engine::{Inbox, Prepared};
 use super::error::SyncError;
 use super::state::SyncState;
@@ -74,24 +76,50 @@ impl Answer {
             }
             _ => None,
         };
-        if let Some(a) = answer {
-            return Ok(a);
+        match answer {
+            Some(a) => Ok(a),
+            None => Err(refusal(status, body)),
         }
-        if status >= 500 {
-            return Err(SyncError::Transport(format!(
-                "HTTP {status} from the server: send the request again later"
-            )));
+    }
+}
+
+/// Reads the server's HTTP answer to one of the login-side requests
+/// (`/v1/prelogin` → `PreLoginResponse`, `/v1/challenge` →
+/// `ChallengeResponse`, `/v1/login` and `/v1/register` →
+/// `SessionResponse`): a 200 with `T`'s JSON. The same status mapping as
+/// [`Answer::from_http`], for callers that move the bytes themselves (the
+/// bindings).
+///
+/// # Errors
+///
+/// As [`Answer::from_http`].
+pub fn read_answer<T: DeserializeOwned>(status: u16, body: &[u8]) -> Result<T, SyncError> {
+    if status == 200 {
+        if let Ok(value) = serde_json::from_slice(body) {
+            return Ok(value);
         }
-        match serde_json::from_slice::<ErrorResponse>(body) {
-            Ok(e) if status >= 400 => Err(SyncError::Refused {
-                status,
-                code: e.error.code,
-                message: e.error.message,
-            }),
-            _ => Err(SyncError::Transport(format!(
-                "HTTP {status} with an answer that is not the protocol's"
-            ))),
-        }
+    }
+    Err(refusal(status, body))
+}
+
+/// What an answer that is not the expected one means (SPEC §12.9): a 5xx
+/// or a non-protocol answer is the transport's, a typed error the server's
+/// refusal.
+fn refusal(status: u16, body: &[u8]) -> SyncError {
+    if status >= 500 {
+        return SyncError::Transport(format!(
+            "HTTP {status} from the server: send the request again later"
+        ));
+    }
+    match serde_json::from_slice::<ErrorResponse>(body) {
+        Ok(e) if status >= 400 => SyncError::Refused {
+            status,
+            code: e.error.code,
+            message: e.error.message,
+        },
+        _ => SyncError::Transport(format!(
+            "HTTP {status} with an answer that is not the protocol's"
+        )),
     }
 }
 
@@ -297,5 +325,39 @@ impl Machine {
                 })
             }
         }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::protocol::ChallengeResponse;
+
+    #[test]
+    fn login_side_answers_map_statuses_like_sync_answers() {
+        let ok = br#"{"challenge":"AAAA","origin":"http://o","expiresIn":60}"#;
+        let c: ChallengeResponse = read_answer(200, ok).unwrap();
+        assert_eq!(c.expires_in, 60);
+        // A 200 that is not the expected answer, a 5xx, a non-protocol 4xx:
+        // the transport's; a typed error: the server's refusal.
+        for (status, body) in [
+            (200, &b"{}"[..]),
+            (503, b""),
+            (404, b"not found"),
+            (302, br#"{"error":{"code":"x","message":"y"}}"#),
+        ] {
+            let e = read_answer::<ChallengeResponse>(status, body).unwrap_err();
+            assert!(matches!(e, SyncError::Transport(_)), "{status}: {e:?}");
+        }
+        let refused = br#"{"error":{"code":"authentication_failed","message":"no"}}"#;
+        assert_eq!(
+            read_answer::<ChallengeResponse>(401, refused).unwrap_err(),
+            SyncError::Refused {
+                status: 401,
+                code: "authentication_failed".into(),
+                message: "no".into()
+            }
+        );
     }
 }
