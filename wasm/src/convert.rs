@@ -221,3 +221,32 @@ pub(crate) fn report_to_js<T: Serialize>(
     set(out.unchecked_ref(), "changes", &changeset_to_js(changes)?)?;
     Ok(out)
 }
+
+/// A JS changeset (`{header?, puts?, deletes?}`; records as in
+/// [`record_bytes`]) as a core changeset, every record parsed.
+pub(crate) fn changeset_from_js(value: &JsValue) -> Result<Changeset, JsValue> {
+    if !value.is_object() {
+        return Err(invalid("a changeset must be {header, puts, deletes}"));
+    }
+    let field = |name: &str| {
+        Reflect::get(value, &JsValue::from_str(name))
+            .map_err(|_| invalid("a changeset must be {header, puts, deletes}"))
+    };
+    let parse = |bytes: Vec<u8>| SealedRecord::from_bytes(bytes).js();
+    let header = field("header")?;
+    let header = if absent(&header) {
+        None
+    } else {
+        Some(parse(record_bytes(&header)?)?)
+    };
+    let puts = record_list(&field("puts")?)?
+        .into_iter()
+        .map(parse)
+        .collect::<Result<Vec<_>, _>>()?;
+    let deletes = string_list(field("deletes")?, "deletes (string[])")?;
+    let mut changes = Changeset::default();
+    changes.header = header;
+    changes.puts = puts;
+    changes.deletes = deletes;
+    Ok(changes)
+}

@@ -59,6 +59,31 @@ pub(crate) fn from_core(e: &promptvault::Error) -> JsValue {
     js_error(e.code(), &e.js_message())
 }
 
+/// Converts a sync error into a JS error with its code and message; a
+/// server's refusal also carries `httpStatus` and `serverCode` (the
+/// protocol's stable code, SPEC §12.9), so an app can tell `unauthorized`
+/// (log in again) from the rest.
+pub(crate) fn from_sync(e: &promptvault::sync::SyncError) -> JsValue {
+    let err = match e {
+        promptvault::sync::SyncError::Vault(inner) => return from_core(inner),
+        other => js_error(other.code(), &other.to_string()),
+    };
+    if let promptvault::sync::SyncError::Refused { status, code, .. } = e {
+        // As in `js_error`: setting a field of a fresh Error cannot fail.
+        let _ = Reflect::set(
+            &err,
+            &JsValue::from_str("httpStatus"),
+            &JsValue::from(*status),
+        );
+        let _ = Reflect::set(
+            &err,
+            &JsValue::from_str("serverCode"),
+            &JsValue::from_str(code),
+        );
+    }
+    err
+}
+
 /// An argument the binding could not convert (always `INVALID_INPUT`).
 pub(crate) fn invalid(message: &str) -> JsValue {
     js_error(

@@ -9,10 +9,15 @@
 mod convert;
 mod error;
 mod inspect;
+mod sync;
 mod types;
 mod vault;
 
 pub use error::{ERROR_NAME, ErrorCode, error_code_name, is_promptvault_error};
 pub use inspect::{inspect, validate_for_store};
+pub use sync::{
+    Download, LoginKey, Store, SyncRun, SyncState, challenge_request, prelogin_request,
+    read_session,
+};
 pub use types::*;
 pub use vault::Vault;

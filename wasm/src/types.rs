@@ -84,4 +84,22 @@ extern "C" {
     /// `inspect`'s result.
     #[wasm_bindgen(typescript_type = "RecordInfo")]
     pub type RecordInfo;
+    /// A changeset as input (`Store.apply`).
+    #[wasm_bindgen(typescript_type = "ChangesetInput")]
+    pub type ChangesetInput;
+    /// A request for the sync server.
+    #[wasm_bindgen(typescript_type = "SyncRequest")]
+    pub type SyncRequest;
+    /// The server's HTTP answer.
+    #[wasm_bindgen(typescript_type = "HttpAnswer")]
+    pub type HttpAnswer;
+    /// A sync step.
+    #[wasm_bindgen(typescript_type = "SyncStep")]
+    pub type SyncStep;
+    /// A challenge's purpose.
+    #[wasm_bindgen(typescript_type = "LoginAction")]
+    pub type LoginAction;
+    /// A login session.
+    #[wasm_bindgen(typescript_type = "Session")]
+    pub type Session;
 }

@@ -246,6 +246,93 @@ export interface PromptVaultError extends Error {
   readonly code: ErrorCode;
   /** The stable name of `code`. */
   readonly codeName: ErrorCodeName;
+  /** For `SERVER_REFUSED`: the HTTP status of the server's refusal. */
+  readonly httpStatus?: number;
+  /** For `SERVER_REFUSED`: the protocol's stable code (`"unauthorized"`, `"authentication_failed"`, …; SPEC §12.9). */
+  readonly serverCode?: string;
+}
+
+/** A changeset as `Store.apply` takes it: records in any `RecordInput` form. */
+export interface ChangesetInput {
+  readonly header?: RecordInput | null;
+  readonly puts?: Iterable<RecordInput>;
+  readonly deletes?: readonly string[];
+}
+
+/** A request for the sync server, built by the core: send `body` (JSON) with `method` to the server's base URL + `path`, `Content-Type: application/json`, and the session's bearer token when you have one. */
+export interface SyncRequest {
+  readonly method: "POST";
+  readonly path: string;
+  readonly body: Uint8Array;
+}
+
+/** The server's HTTP answer to a `SyncRequest`, handed back to the core as it came. */
+export interface HttpAnswer {
+  /** The HTTP status (200, 409, 401…). */
+  readonly status: number;
+  /** The answer's body bytes (or text). */
+  readonly body: Uint8Array | string;
+}
+
+/** What one sync moved (core's `SyncReport`). */
+export interface SyncReport {
+  /** Rows pulled. */
+  readonly pulled: number;
+  /** Prompts new to this device. */
+  readonly promptsAdded: number;
+  /** Versions new to this device. */
+  readonly versionsAdded: number;
+  /** Prompts whose metadata changed here. */
+  readonly metadataUpdated: number;
+  /** Diverged metadata merged into a new revision (both devices edited a prompt). */
+  readonly conflictsResolved: number;
+  /** Prompts deleted elsewhere and deleted here. */
+  readonly promptsDeleted: number;
+  /** Records pushed. */
+  readonly pushed: number;
+  /** Deletions pushed. */
+  readonly deleted: number;
+  /** Commits accepted. */
+  readonly commits: number;
+  /** Commits that met a conflict and were retried. */
+  readonly conflicts: number;
+  /** Whether a full pull (cursor 0) was needed. */
+  readonly fullPull: boolean;
+  /** The cursor at the end. */
+  readonly cursor: number;
+}
+
+/** The next thing to do in a sync (`SyncRun.step`, `SyncRun.resume`). */
+export type SyncStep =
+  | {
+      readonly done: false;
+      /** Send it and hand the answer to `resume`. */
+      readonly request: SyncRequest;
+      /** Persist the store, then the state, before sending. */
+      readonly persist: boolean;
+      /** After the n-th conflict in a row: wait (with jitter) before sending; null for none. */
+      readonly backoff: number | null;
+    }
+  | {
+      readonly done: true;
+      readonly report: SyncReport;
+      /** Persist the store, then the state. */
+      readonly persist: boolean;
+    };
+
+/** A challenge's purpose, for `challengeRequest` (SPEC §12.2; this package signs `login` and `register`). */
+export type LoginAction = "login" | "register" | "delete" | "rekey";
+
+/** A session: the answer to a login or a registration (`readSession`). */
+export interface Session {
+  /** The bearer token (secret: it reaches the account's ciphertext). */
+  readonly token: string;
+  /** Seconds until it expires. */
+  readonly expiresIn: number;
+  /** The account's vault. */
+  readonly vaultId: Id;
+  /** The vault's cursor on the server. */
+  readonly cursor: number;
 }
 
 /** Whether `e` was thrown by this package. */

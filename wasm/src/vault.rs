@@ -51,6 +51,16 @@ impl core::fmt::Debug for Vault {
 }
 
 impl Vault {
+    /// The core vault, for the other bindings (sync).
+    pub(crate) fn core(&self) -> Result<&CoreVault, JsValue> {
+        self.get()
+    }
+
+    /// The core vault, mutable, for the other bindings (sync).
+    pub(crate) fn core_mut(&mut self) -> Result<&mut CoreVault, JsValue> {
+        self.get_mut()
+    }
+
     fn get(&self) -> Result<&CoreVault, JsValue> {
         self.inner.as_ref().ok_or_else(locked)
     }
