@@ -5,9 +5,13 @@
 #      (including core's frozen vectors);
 #   2. the built package under Node ESM (node:test: vectors, API, errors);
 #   3. strict `tsc --noEmit` over the package types, with @ts-expect-error cases;
-#   4. Playwright (playwright-core + Debian chromium) driving examples/web;
+#   4. Playwright (playwright-core + Debian chromium) driving examples/web,
+#      alone and on two devices syncing through the real server (screenshots
+#      in wasm/test-output/);
 #   5. `npm pack` installed into a scratch project: a Node ESM script and a
 #      Vite build (run in Chromium);
+# The sync tests (Node and Playwright) start the reference server's binary,
+# built here (debug).
 # then prints the package size (gzipped) and `wasm: N passed, M failed`.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -84,8 +88,13 @@ run_node_tests() { # run_node_tests <label> <files…>
   rm -f "$log"
 }
 
+echo "--- the reference server for the sync tests (debug build)"
+cargo build -p promptvault-server
+export PV_SERVER_BIN="$TARGET_DIR/debug/promptvault-server"
+
 echo "--- the package under Node ESM"
 run_node_tests "node:test package + README" wasm/js-test/node.test.mjs wasm/js-test/readme.test.mjs wasm/js-test/init.test.mjs
+run_node_tests "node:test sync through the server" wasm/js-test/sync.test.mjs
 
 echo "--- TypeScript: strict tsc --noEmit over the package and the typing tests"
 if (cd wasm && node_modules/.bin/tsc -p js-test/tsconfig.json); then
@@ -96,6 +105,10 @@ fi
 
 echo "--- Playwright: examples/web in headless Chromium"
 run_node_tests "playwright examples/web + worker client" wasm/js-test/e2e.test.mjs wasm/js-test/worker.test.mjs
+export PV_TEST_OUTPUT="$ROOT/wasm/test-output"
+rm -rf "$PV_TEST_OUTPUT"
+run_node_tests "playwright two devices syncing" wasm/js-test/e2e-sync.test.mjs
+echo "    screenshots of both devices: $PV_TEST_OUTPUT/"
 
 echo "--- npm pack into a scratch project: Node ESM and a Vite build"
 PV_SCRATCH="$TARGET_DIR/wasm-scratch" run_node_tests "npm pack + node + vite" wasm/js-test/pack.test.mjs

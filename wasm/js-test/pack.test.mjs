@@ -27,7 +27,7 @@ before(() => {
   tarball = join(scratch, out[0].filename);
   const files = out[0].files.map((f) => f.path).sort();
   assert.ok(files.includes("pkg/web/promptvault_wasm_bg.wasm"), files.join(" "));
-  for (const f of ["js/node.js", "js/node.d.ts", "js/worker.js", "js/worker-host.js"]) assert.ok(files.includes(f), f);
+  for (const f of ["js/node.js", "js/node.d.ts", "js/worker.js", "js/worker-host.js", "js/sync.js", "js/sync.d.ts"]) assert.ok(files.includes(f), f);
   // One .wasm serves every entry (the node entry loads the web one).
   assert.deepEqual(files.filter((f) => f.endsWith(".wasm")), ["pkg/web/promptvault_wasm_bg.wasm"]);
   assert.ok(!files.some((f) => f.startsWith("src/") || f.startsWith("js-test/")), "only the build ships");

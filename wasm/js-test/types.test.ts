@@ -17,6 +17,21 @@ import {
 import initWeb, { Vault as WebVault } from "promptvault/web";
 import { createVaultWorker, type VaultWorker } from "promptvault/worker";
 import { serveVault } from "promptvault/worker-host";
+import {
+  Download,
+  LoginKey,
+  Store,
+  SyncRun,
+  SyncState,
+  challengeRequest,
+  preloginRequest,
+  readSession,
+  type Session,
+  type SyncReport,
+  type SyncRequest,
+  type SyncStep,
+} from "promptvault";
+import { download, login, register, sync } from "promptvault/sync";
 
 const FAST = { mCostKib: 19456, tCost: 1, pCost: 1 };
 
@@ -106,4 +121,65 @@ export async function workerTyped(w: Worker): Promise<void> {
   vault.terminate();
   serveVault();
   serveVault(self, new URL("promptvault_wasm_bg.wasm", "https://example.invalid/"));
+}
+
+export async function syncTyped(v: Vault, server: string): Promise<void> {
+  // The sans-IO binding: typed requests and answers.
+  const store = new Store();
+  store.apply(Vault.create("pw", FAST).changes);
+  const state: SyncState = SyncState.fromBytes(new SyncState().toBytes());
+  const cursor: number = state.cursor;
+  const run = new SyncRun(v, state);
+  let step: SyncStep = run.step;
+  while (!step.done) {
+    const request: SyncRequest = step.request;
+    const method: "POST" = request.method;
+    const backoff: number | null = step.backoff;
+    void [method, backoff];
+    step = run.resume(v, store, state, { status: 200, body: new Uint8Array(request.body.length) });
+  }
+  const report: SyncReport = step.report;
+  const merged: number = report.conflictsResolved;
+  const key = LoginKey.fromPrelogin({ status: 200, body: "{}" }, "pw");
+  const loginReq: SyncRequest = key.loginRequest({ status: 200, body: "" }, "https://o.example", "alice");
+  const session: Session = readSession({ status: 200, body: loginReq.body });
+  const dl = new Download(session.vaultId, state);
+  const more: boolean = dl.absorb({ status: 200, body: "" });
+  const pre: SyncRequest = preloginRequest("alice");
+  const ch: SyncRequest = challengeRequest("alice", "register");
+  void [cursor, merged, more, pre, ch];
+  // @ts-expect-error an answer needs a status
+  run.resume(v, store, state, { body: "" });
+  // @ts-expect-error a request's body is bytes
+  const text: string = pre.body;
+  // @ts-expect-error no such action
+  challengeRequest("alice", "sudo");
+  // @ts-expect-error a report is read-only
+  report.cursor = 0;
+  void text;
+
+  // The fetch driver.
+  const s: Session = await login({ server, account: "alice", password: "pw" });
+  const r2: Session = await register({ server, account: "alice", password: "pw", vault: v });
+  const got = await download({ server, session: s, password: "pw", onPersist: ({ store: st, state: ss }) => [st.toBundle(), ss.toBytes()] });
+  const done: SyncReport = await sync({ server, token: r2.token, vault: got.vault, store: got.store, state: got.state });
+  // @ts-expect-error sync needs the store
+  await sync({ server, token: s.token, vault: v, state });
+  void done;
+}
+
+export async function workerSyncTyped(w: Worker): Promise<void> {
+  const vault: VaultWorker = createVaultWorker(w);
+  const session: Session = await vault.login({ server: "https://s.example", account: "a", password: "pw" });
+  const snap = await vault.download({ server: "https://s.example", session, password: "pw" });
+  const blob: Uint8Array = snap.state;
+  const report: SyncReport = await vault.sync({
+    server: "https://s.example",
+    token: session.token,
+    state: blob,
+    onPersist: (p) => p.records.length,
+  });
+  // @ts-expect-error the state is a blob (or null), not a SyncState
+  await vault.sync({ server: "https://s.example", token: session.token, state: new SyncState() });
+  void report;
 }

@@ -1,4 +1,14 @@
-import type { CreatedVault, KdfParams, RecordInput, SeenRevisions, Vault } from "../pkg/web/promptvault_wasm.js";
+import type {
+  CreatedVault,
+  KdfParams,
+  RecordInput,
+  SealedRecord,
+  SeenRevisions,
+  Session,
+  SyncReport,
+  Vault,
+} from "../pkg/web/promptvault_wasm.js";
+import type { FetchLike } from "./sync.js";
 
 type Fn = (...args: never[]) => unknown;
 /** The `Vault` methods a worker runs: every method but `free`. */
@@ -21,8 +31,39 @@ export interface VaultWorker {
   call<M extends VaultMethod>(method: M, ...args: Args<Vault[M]>): Promise<Result<Vault[M]>>;
   /** Frees the worker's vault (its keys are wiped); the worker stays up. */
   close(): Promise<void>;
+  /** Logs in (Argon2id runs in the worker). The session's token is the bearer credential for `sync`. */
+  login(options: WorkerServer & { account: string; password: string; origin?: string }): Promise<Session>;
+  /** Registers `account` for the worker's vault. */
+  register(options: WorkerServer & { account: string; password: string; origin?: string }): Promise<Session>;
+  /** Downloads the session's vault into the worker (closing any open one); persist what it resolves to. */
+  download(options: WorkerServer & { session: Session; password: string }): Promise<WorkerSnapshot>;
+  /**
+   * Syncs the worker's vault. `state` is the blob saved last time (null the
+   * first time); `onPersist` runs, in order, at every step that says persist
+   * (save the records, then the state), and the promise settles after the last.
+   */
+  sync(
+    options: WorkerServer & {
+      token: string;
+      state: Uint8Array | null;
+      onPersist?: (snapshot: WorkerSnapshot) => unknown;
+    },
+  ): Promise<SyncReport>;
   /** Terminates the worker; pending calls reject. */
   terminate(): void;
+}
+
+/** Where the worker's sync requests go (`fetch` runs in the worker; `FetchLike` functions cannot cross). */
+export interface WorkerServer {
+  server: string;
+}
+export type { FetchLike };
+
+/** What to persist after a sync step: every record of the vault and the sync-state blob. */
+export interface WorkerSnapshot {
+  readonly header: SealedRecord | null;
+  readonly records: readonly SealedRecord[];
+  readonly state: Uint8Array;
 }
 
 /** The page's side of a vault run in `worker`, a module Worker that calls `serveVault()`. */
