@@ -47,19 +47,46 @@ async function busy(label, fn) {
 }
 
 async function showAuth() {
-  const { exists } = await call("status");
+  const { exists, account } = await call("status");
   $("app").hidden = true;
   $("auth").hidden = false;
   $("unlock").hidden = !exists;
   $("create").hidden = exists;
-  $("status").textContent = exists ? "Locked. Enter your password." : "No vault yet: choose a password.";
+  $("login").hidden = exists;
+  $("auth-hint").hidden = exists;
+  $("account-label").hidden = exists;
+  $("status").textContent = exists
+    ? `Locked${account ? ` (${account})` : ""}. Enter your password.`
+    : "No vault yet: choose a password, or log in to an account.";
   $("password").focus();
 }
 
-async function showApp() {
+/** Shows the sync state: synced, pending offline edits, conflict merged (or local only). */
+function showSync(info) {
+  if (!info) return;
+  $("sync-state").textContent = info.state;
+  $("sync-state").dataset.state = info.state;
+  $("sync").hidden = info.account === null;
+  const last = info.last?.report;
+  $("sync-detail").textContent = info.account === null
+    ? ""
+    : `${info.account} · cursor ${info.cursor}` +
+      (last ? ` · last change: ${last.pulled} pulled, ${last.pushed} pushed, ${last.conflictsResolved} merged` : "") +
+      (info.last?.offline ? " · server unreachable" : "");
+}
+
+async function syncNow() {
+  showSync(await call("sync"));
+  await refresh();
+  if (selected) selected = await call("get", { id: selected.summary.id }).catch(() => null);
+  if (selected) await select(selected);
+}
+
+async function showApp(info) {
   $("auth").hidden = true;
   $("app").hidden = false;
   $("password").value = "";
+  showSync(info);
   await refresh();
 }
 
@@ -130,16 +157,29 @@ async function showDiff(id, from, to) {
 
 $("create").onclick = () =>
   busy("Creating (Argon2id runs in the worker)…", async () => {
-    const { recoveryKey } = await call("create", { password: $("password").value, kdf });
+    const account = $("account").value.trim();
+    const { recoveryKey, sync } = await call("create", { password: $("password").value, kdf, account });
     $("recovery").hidden = false;
     $("recovery").textContent = `Recovery key (shown once, write it down): ${recoveryKey}`;
-    await showApp();
+    await showApp(sync);
+  });
+$("login").onclick = () =>
+  busy("Logging in and downloading (Argon2id runs in the worker)…", async () => {
+    const account = $("account").value.trim();
+    if (!account) throw new Error("enter the account name to log in");
+    const { sync } = await call("login", { account, password: $("password").value });
+    await showApp(sync);
   });
 $("unlock").onclick = () =>
   busy("Unlocking (Argon2id runs in the worker)…", async () => {
-    await call("unlock", { password: $("password").value });
-    await showApp();
+    const { sync } = await call("unlock", { password: $("password").value });
+    await showApp(sync);
   });
+$("sync").onclick = () => busy("Syncing…", syncNow);
+// Back online: sync what was written offline.
+addEventListener("online", () => {
+  if (!$("app").hidden && !$("sync").hidden) busy("Syncing…", syncNow);
+});
 $("password").onkeydown = (e) => {
   if (e.key === "Enter") ($("unlock").hidden ? $("create") : $("unlock")).click();
 };
@@ -165,6 +205,7 @@ $("save").onclick = () =>
       ? await call("edit", { id: selected.summary.id, title, body, note: $("note").value })
       : await call("add", { title, body, tags: $("tags").value.split(",").map((t) => t.trim()).filter(Boolean) });
     await select(d);
+    showSync(await call("syncInfo"));
   });
 $("favorite").onclick = () =>
   busy("", async () => select(await call("favorite", { id: selected.summary.id, value: !selected.summary.favorite })));
