@@ -748,3 +748,109 @@ fn the_typescript_kind_names_are_the_cores() {
         .collect();
     assert_eq!(listed, core);
 }
+
+fn answer(status: u16, body: &Value) -> promptvault_wasm::HttpAnswer {
+    js(&json!({"status": status, "body": body.to_string()})).unchecked_into()
+}
+
+fn request_json(step: &JsValue) -> (String, Value) {
+    let request = get(step, "request");
+    assert_eq!(get(&request, "method").as_string().as_deref(), Some("POST"));
+    let body = get(&request, "body")
+        .dyn_into::<Uint8Array>()
+        .unwrap()
+        .to_vec();
+    (
+        get(&request, "path").as_string().unwrap(),
+        serde_json::from_slice(&body).unwrap(),
+    )
+}
+
+/// The sync binding drives core's machine with typed requests and answers:
+/// a first sync against an empty server pulls, pushes one commit, ends;
+/// the state blob round-trips; the caller's mistakes are typed errors.
+#[wasm_bindgen_test]
+fn a_sync_run_is_core_s_machine_with_typed_requests() {
+    use promptvault_wasm::{Store as SyncStore, SyncRun, SyncState};
+    let (mut vault, _, _) = new_vault();
+    vault
+        .create_prompt(draft("Lighthouse", "a storm"), None, Some(1.0))
+        .unwrap();
+    let mut store = SyncStore::from_vault(&vault).unwrap();
+    assert_eq!(store.size(), 3); // item key, metadata, version
+    let mut state = SyncState::new();
+    let mut run = SyncRun::new(&vault, &mut state).unwrap();
+    let step: JsValue = run.step().unwrap().into();
+    assert_eq!(get(&step, "done"), JsValue::FALSE);
+    assert_eq!(
+        request_json(&step),
+        ("/v1/pull".to_owned(), json!({"after": 0}))
+    );
+
+    // Bad answers are the caller's (INVALID_INPUT) or the transport's.
+    let not_answer: promptvault_wasm::HttpAnswer = JsValue::from(3).unchecked_into();
+    let err = run
+        .resume(&mut vault, &mut store, &mut state, not_answer)
+        .map(|_| ())
+        .unwrap_err();
+    assert_eq!(code_of(&err), ErrorCode::InvalidInput as u32);
+    let err = run
+        .resume(&mut vault, &mut store, &mut state, answer(502, &json!("")))
+        .map(|_| ())
+        .unwrap_err();
+    assert_eq!(code_of(&err), ErrorCode::Transport as u32);
+    let refused = json!({"error": {"code": "unauthorized", "message": "log in"}});
+    let err = run
+        .resume(&mut vault, &mut store, &mut state, answer(401, &refused))
+        .map(|_| ())
+        .unwrap_err();
+    assert_eq!(code_of(&err), ErrorCode::ServerRefused as u32);
+    assert_eq!(get(&err, "httpStatus").as_f64(), Some(401.0));
+    assert_eq!(
+        get(&err, "serverCode").as_string().as_deref(),
+        Some("unauthorized")
+    );
+
+    // An empty server: nothing to pull, then one commit with everything.
+    let page = json!({"status": "changes", "changes": [], "cursor": 0, "more": false});
+    let step: JsValue = run
+        .resume(&mut vault, &mut store, &mut state, answer(200, &page))
+        .unwrap()
+        .into();
+    assert_eq!(get(&step, "persist"), JsValue::TRUE);
+    let (path, body) = request_json(&step);
+    assert_eq!(path, "/v1/commit");
+    // The header, the three records and the checkpoint.
+    assert_eq!(body["puts"].as_array().unwrap().len(), 5, "{body}");
+    let accepted = json!({"status": "accepted", "cursor": 1});
+    let done: JsValue = run
+        .resume(&mut vault, &mut store, &mut state, answer(200, &accepted))
+        .unwrap()
+        .into();
+    assert_eq!(get(&done, "done"), JsValue::TRUE);
+    let report = to_json(&get(&done, "report"));
+    assert_eq!(report["commits"], json!(1));
+    assert_eq!(report["pushed"], json!(5));
+    assert_eq!(report["cursor"], json!(1));
+    assert_eq!(state.cursor(), 1.0);
+    assert_eq!(state.vault_id(), Some(vault.id().unwrap()));
+    let err = run
+        .resume(&mut vault, &mut store, &mut state, answer(200, &accepted))
+        .map(|_| ())
+        .unwrap_err();
+    assert_eq!(code_of(&err), ErrorCode::NotFound as u32);
+
+    // The blob the app persists reads back as the same state.
+    let again = SyncState::from_bytes(&state.to_bytes().unwrap()).unwrap();
+    assert_eq!(again.to_bytes().unwrap(), state.to_bytes().unwrap());
+    let err = SyncState::from_bytes(b"{}x").unwrap_err();
+    assert_eq!(code_of(&err), ErrorCode::Encoding as u32);
+    let bundle = store.to_bundle().unwrap();
+    assert_eq!(
+        SyncStore::from_bundle(&bundle)
+            .unwrap()
+            .to_bundle()
+            .unwrap(),
+        bundle
+    );
+}
