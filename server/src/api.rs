@@ -447,12 +447,21 @@ pub(crate) async fn pull(
     session: Session,
     Body(req): Body<PullRequest>,
 ) -> ApiResult<Json<PullResponse>> {
+    pull_vault(&state, &session.vault_id, req).await
+}
+
+/// A pull of `vault` (the session's own, or a space it belongs to).
+pub(crate) async fn pull_vault(
+    state: &AppState,
+    vault_id: &str,
+    req: PullRequest,
+) -> ApiResult<Json<PullResponse>> {
     let after = to_i64(req.after)?;
     let cap = req.max_bytes.map_or(state.cfg.max_page_bytes, |b| {
         b.min(state.cfg.max_page_bytes)
     });
     let vault = sqlx::query("SELECT counter, floor FROM vaults WHERE vault_id = $1")
-        .bind(&session.vault_id)
+        .bind(vault_id)
         .fetch_optional(&state.db.pool)
         .await?
         .ok_or_else(ApiError::unauthorized)?;
@@ -483,14 +492,14 @@ pub(crate) async fn pull(
                 "SELECT storage_key, seq, revision, body FROM records WHERE vault_id = $1 AND seq > $2 \
                  ORDER BY seq, storage_key LIMIT 256",
             )
-            .bind(&session.vault_id)
+            .bind(vault_id)
             .bind(last_seq),
             Some(key) => sqlx::query(
                 "SELECT storage_key, seq, revision, body FROM records WHERE vault_id = $1 \
                  AND (seq > $2 OR (seq = $2 AND storage_key > $3)) \
                  ORDER BY seq, storage_key LIMIT 256",
             )
-            .bind(&session.vault_id)
+            .bind(vault_id)
             .bind(last_seq)
             .bind(key.clone()),
         };
@@ -599,6 +608,15 @@ pub(crate) async fn wait(
     session: Session,
     Body(req): Body<WaitRequest>,
 ) -> ApiResult<Json<WaitResponse>> {
+    wait_vault(&state, &session.vault_id, req).await
+}
+
+/// A long-poll of `vault` (the session's own, or a space it belongs to).
+pub(crate) async fn wait_vault(
+    state: &AppState,
+    vault_id: &str,
+    req: WaitRequest,
+) -> ApiResult<Json<WaitResponse>> {
     let after = to_i64(req.after)?;
     let deadline = tokio::time::Instant::now()
         + Duration::from_millis(req.timeout_ms.min(state.cfg.max_wait_ms));
@@ -606,7 +624,7 @@ pub(crate) async fn wait(
     let mut shutdown = state.shutdown.clone();
     loop {
         let counter: i64 = sqlx::query("SELECT counter FROM vaults WHERE vault_id = $1")
-            .bind(&session.vault_id)
+            .bind(vault_id)
             .fetch_optional(&state.db.pool)
             .await?
             .ok_or_else(ApiError::unauthorized)?
@@ -777,6 +795,7 @@ async fn erase_account(state: &AppState, account: &str, vault: &str) -> ApiResul
         .bind(vault)
         .execute(&mut *tx)
         .await?;
+    crate::spaces::erase_account_sharing(&mut tx, account).await?;
     sqlx::query("DELETE FROM challenges WHERE account = $1")
         .bind(account)
         .execute(&mut *tx)

@@ -104,6 +104,9 @@ on_both_backends!(
     quotas_and_record_size_limits_are_typed_refusals,
     account_delete_erases_every_row_and_the_name_can_be_registered_again,
     concurrent_registrations_of_one_name_have_one_winner,
+    spaces_let_members_read_and_write_and_refuse_everyone_else,
+    identities_and_invitations_reach_only_their_accounts,
+    account_delete_erases_its_spaces_memberships_invitations_and_identity,
 );
 
 /// One runtime for every test's SQL (a connection must stay on the runtime
@@ -265,10 +268,20 @@ impl Store {
     /// The tables that hold accounts and their data (not the challenges
     /// and failure counters every login attempt touches).
     fn data(&self) -> Vec<Vec<String>> {
-        ["accounts", "vaults", "records", "commits", "sessions"]
-            .iter()
-            .map(|t| self.dump(t))
-            .collect()
+        [
+            "accounts",
+            "vaults",
+            "records",
+            "commits",
+            "sessions",
+            "identities",
+            "spaces",
+            "space_members",
+            "inbox",
+        ]
+        .iter()
+        .map(|t| self.dump(t))
+        .collect()
     }
 }
 
@@ -1992,4 +2005,524 @@ fn a_put_over_a_tombstone_must_rise_above_the_deleted_revision(backend: &Backend
     );
     let again: Value = s.ok("pull", Some(&a.token), &json!({"after": 0}));
     assert_eq!(again, pulled, "the refused put stored nothing");
+}
+
+/// A stand-in for a space's records: a second vault, whose records carry
+/// its own vault id (the server checks only that binding, and access).
+fn space_vault() -> NewVault {
+    let mut nv = Vault::create(&pw(), fast()).unwrap();
+    nv.vault
+        .create_prompt(
+            &draft("shared", &format!("{MARKER} shared body")),
+            &[],
+            false,
+            Timestamp(1),
+        )
+        .unwrap();
+    nv
+}
+
+fn space_commit(
+    s: &Server,
+    token: &str,
+    space: &str,
+    records: &[String],
+    seen: u64,
+) -> (u16, Value) {
+    let puts: Vec<Value> = records
+        .iter()
+        .map(|r| json!({"seen": seen, "record": r}))
+        .collect();
+    s.post(
+        &format!("spaces/{space}/commit"),
+        Some(token),
+        &json!({"idempotencyKey": new_key(), "puts": puts}),
+    )
+}
+
+fn space_rows(s: &Server, token: &str, space: &str) -> (u16, Value) {
+    s.post(
+        &format!("spaces/{space}/pull"),
+        Some(token),
+        &json!({"after": 0}),
+    )
+}
+
+fn spaces_let_members_read_and_write_and_refuse_everyone_else(backend: &Backend) {
+    let s = Server::start(backend, &[]);
+    let (alice, _, _) = device_a(&s, "alice");
+    let (bob, _, _) = device_a(&s, "bob");
+    let (carol, _, _) = device_a(&s, "carol");
+    let nv = space_vault();
+    let space = nv.vault.id().to_hex();
+    let records: Vec<String> = nv
+        .vault
+        .records()
+        .unwrap()
+        .iter()
+        .map(SealedRecord::to_text)
+        .collect();
+
+    // An id that is taken (alice's own vault) cannot become a space.
+    s.refused(
+        "spaces/create",
+        Some(&bob.token),
+        &json!({"space": alice.vault.id()}),
+        409,
+        "vault_taken",
+    );
+    let created: Value = s.ok(
+        "spaces/create",
+        Some(&alice.token),
+        &json!({"space": space}),
+    );
+    assert_eq!(created["owner"], "alice");
+    assert_eq!(created["members"], json!(["alice"]));
+
+    // Not yet a member: every route of the space is 403, and nothing is stored.
+    for (who, token) in [("bob", &bob.token), ("carol", &carol.token)] {
+        s.refused(
+            &format!("spaces/{space}/pull"),
+            Some(token),
+            &json!({"after": 0}),
+            403,
+            "not_a_member",
+        );
+        s.refused(
+            &format!("spaces/{space}/wait"),
+            Some(token),
+            &json!({"after": 0, "timeoutMs": 0}),
+            403,
+            "not_a_member",
+        );
+        let before = s.store.data();
+        let (status, v) = space_commit(&s, token, &space, &records, 0);
+        assert_eq!(
+            (status, v["error"]["code"].as_str()),
+            (403, Some("not_a_member")),
+            "{who}: {v}"
+        );
+        assert!(
+            before == s.store.data(),
+            "{who}'s refused commit changed the database"
+        );
+    }
+    // A bad or expired token is 401 on a space too.
+    s.refused(
+        &format!("spaces/{space}/commit"),
+        Some("no-such-token"),
+        &json!({"idempotencyKey": new_key(), "puts": []}),
+        401,
+        "unauthorized",
+    );
+    s.refused(
+        "spaces/nothex/pull",
+        Some(&alice.token),
+        &json!({"after": 0}),
+        400,
+        "bad_request",
+    );
+
+    // Only the owner changes members, and only existing accounts join.
+    s.refused(
+        "spaces/members/add",
+        Some(&bob.token),
+        &json!({"space": space, "account": "bob"}),
+        403,
+        "not_the_owner",
+    );
+    s.refused(
+        "spaces/members/add",
+        Some(&alice.token),
+        &json!({"space": space, "account": "dave"}),
+        404,
+        "no_account",
+    );
+    s.refused(
+        "spaces/members/add",
+        Some(&alice.token),
+        &json!({"space": alice.vault.id(), "account": "bob"}),
+        404,
+        "no_space",
+    );
+    let _: Value = s.ok(
+        "spaces/members/add",
+        Some(&alice.token),
+        &json!({"space": space, "account": "bob"}),
+    );
+
+    // The owner fills the space; a record of another vault is refused.
+    let own = record_text(&alice.vault, RecordKind::PromptMeta).to_text();
+    let (status, v) = space_commit(&s, &alice.token, &space, &[own], 0);
+    assert_eq!(status / 100, 4, "{v}");
+    let (status, v) = space_commit(&s, &alice.token, &space, &records, 0);
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["cursor"], 1);
+
+    // A member reads what the owner wrote, byte for byte, and writes too.
+    let (status, v) = space_rows(&s, &bob.token, &space);
+    assert_eq!(status, 200, "{v}");
+    let mut got: Vec<String> = v["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["record"].as_str().unwrap().to_owned())
+        .collect();
+    let mut want = records.clone();
+    got.sort();
+    want.sort();
+    assert_eq!(got, want);
+    let mut bobs_copy = Vault::open(
+        nv.vault.header_bytes(),
+        nv.vault
+            .records()
+            .unwrap()
+            .iter()
+            .map(SealedRecord::as_bytes),
+        Credential::Password(&pw()),
+    )
+    .unwrap();
+    let (_, changes) = bobs_copy
+        .create_prompt(&draft("from bob", "bob's body"), &[], false, Timestamp(2))
+        .unwrap();
+    let bob_records: Vec<String> = changes.puts.iter().map(SealedRecord::to_text).collect();
+    let (status, v) = space_commit(&s, &bob.token, &space, &bob_records, 0);
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["cursor"], 2);
+    let w: Value = s.ok(
+        &format!("spaces/{space}/wait"),
+        Some(&alice.token),
+        &json!({"after": 1, "timeoutMs": 0}),
+    );
+    assert_eq!(w, json!({"cursor": 2, "changed": true}));
+
+    // Both see the space, with its members; carol sees none.
+    let list: Value = s.ok("spaces/list", Some(&bob.token), &json!({}));
+    assert_eq!(
+        list["spaces"],
+        json!([{"space": space, "owner": "alice", "members": ["alice", "bob"], "cursor": 2}])
+    );
+    let list: Value = s.ok("spaces/list", Some(&carol.token), &json!({}));
+    assert_eq!(list["spaces"], json!([]));
+    // The member's own vault is untouched by the space's commits.
+    assert_eq!(cursor_of(&s, &bob), 1);
+
+    // Removal takes access at once; the owner cannot leave; a member can.
+    s.refused(
+        "spaces/members/remove",
+        Some(&bob.token),
+        &json!({"space": space, "account": "alice"}),
+        403,
+        "not_the_owner",
+    );
+    s.refused(
+        "spaces/members/remove",
+        Some(&alice.token),
+        &json!({"space": space, "account": "alice"}),
+        422,
+        "owner_cannot_leave",
+    );
+    let _: Value = s.ok(
+        "spaces/members/remove",
+        Some(&alice.token),
+        &json!({"space": space, "account": "bob"}),
+    );
+    s.refused(
+        &format!("spaces/{space}/pull"),
+        Some(&bob.token),
+        &json!({"after": 0}),
+        403,
+        "not_a_member",
+    );
+    let (status, _) = space_commit(&s, &bob.token, &space, &bob_records, 0);
+    assert_eq!(status, 403);
+    s.refused(
+        "spaces/members/remove",
+        Some(&alice.token),
+        &json!({"space": space, "account": "bob"}),
+        403,
+        "not_a_member",
+    );
+    let _: Value = s.ok(
+        "spaces/members/add",
+        Some(&alice.token),
+        &json!({"space": space, "account": "carol"}),
+    );
+    let _: Value = s.ok(
+        "spaces/members/remove",
+        Some(&carol.token),
+        &json!({"space": space, "account": "carol"}),
+    );
+    s.refused(
+        &format!("spaces/{space}/pull"),
+        Some(&carol.token),
+        &json!({"after": 0}),
+        403,
+        "not_a_member",
+    );
+
+    // Deleting is the owner's; afterwards the space is gone for everyone.
+    s.refused(
+        "spaces/delete",
+        Some(&bob.token),
+        &json!({"space": space}),
+        403,
+        "not_the_owner",
+    );
+    let _: Value = s.ok(
+        "spaces/delete",
+        Some(&alice.token),
+        &json!({"space": space}),
+    );
+    s.refused(
+        &format!("spaces/{space}/pull"),
+        Some(&alice.token),
+        &json!({"after": 0}),
+        403,
+        "not_a_member",
+    );
+    assert!(s.store.dump("records").iter().all(|r| !r.contains(&space)));
+}
+
+fn identities_and_invitations_reach_only_their_accounts(backend: &Backend) {
+    let s = Server::start(backend, &[]);
+    let (alice, _, _) = device_a(&s, "alice");
+    let (bob, _, _) = device_a(&s, "bob");
+    let (carol, _, _) = device_a(&s, "carol");
+    let bundle = text::encode(&random::<300>());
+
+    // Publish and fetch; nobody else's, nothing anonymous, nothing oversized.
+    s.refused(
+        "identity/fetch",
+        Some(&alice.token),
+        &json!({"account": "bob"}),
+        404,
+        "no_identity",
+    );
+    let _: Value = s.ok(
+        "identity/publish",
+        Some(&bob.token),
+        &json!({"bundle": bundle}),
+    );
+    let got: Value = s.ok(
+        "identity/fetch",
+        Some(&alice.token),
+        &json!({"account": "bob"}),
+    );
+    assert_eq!(got, json!({"account": "bob", "bundle": bundle}));
+    s.refused(
+        "identity/fetch",
+        None,
+        &json!({"account": "bob"}),
+        401,
+        "unauthorized",
+    );
+    s.refused(
+        "identity/publish",
+        Some(&carol.token),
+        &json!({"bundle": text::encode(&[7u8; 8 * 1024 + 1])}),
+        413,
+        "payload_too_large",
+    );
+    s.refused(
+        "identity/publish",
+        Some(&carol.token),
+        &json!({"bundle": "not base64!"}),
+        400,
+        "bad_request",
+    );
+    s.refused(
+        "identity/publish",
+        Some(&carol.token),
+        &json!({"bundle": ""}),
+        400,
+        "bad_request",
+    );
+    s.refused(
+        "identity/fetch",
+        Some(&alice.token),
+        &json!({"account": "has space"}),
+        400,
+        "invalid_account",
+    );
+    // A new bundle replaces the old one.
+    let bundle2 = text::encode(&random::<64>());
+    let _: Value = s.ok(
+        "identity/publish",
+        Some(&bob.token),
+        &json!({"bundle": bundle2}),
+    );
+    let got: Value = s.ok(
+        "identity/fetch",
+        Some(&carol.token),
+        &json!({"account": "bob"}),
+    );
+    assert_eq!(got["bundle"], bundle2.as_str());
+
+    // Invitations go to members of a space the sender belongs to.
+    let space = space_vault().vault.id().to_hex();
+    let _: Value = s.ok(
+        "spaces/create",
+        Some(&alice.token),
+        &json!({"space": space}),
+    );
+    let delivery = text::encode(&random::<1200>());
+    let send = |token: &str, to: &str| {
+        s.post(
+            "inbox/send",
+            Some(token),
+            &json!({"to": to, "space": space, "delivery": delivery}),
+        )
+    };
+    let (status, v) = send(&alice.token, "bob");
+    assert_eq!(
+        (status, v["error"]["code"].as_str()),
+        (422, Some("not_a_member")),
+        "{v}"
+    );
+    let _: Value = s.ok(
+        "spaces/members/add",
+        Some(&alice.token),
+        &json!({"space": space, "account": "bob"}),
+    );
+    let (status, v) = send(&carol.token, "bob");
+    assert_eq!(
+        (status, v["error"]["code"].as_str()),
+        (403, Some("not_a_member")),
+        "{v}"
+    );
+    s.refused(
+        "inbox/send",
+        Some(&alice.token),
+        &json!({"to": "bob", "space": space, "delivery": text::encode(&[1u8; 16 * 1024 + 1])}),
+        413,
+        "payload_too_large",
+    );
+    let id: Value = s.ok(
+        "inbox/send",
+        Some(&alice.token),
+        &json!({"to": "bob", "space": space, "delivery": delivery}),
+    );
+    let id = id["id"].as_str().unwrap().to_owned();
+    assert_eq!(id.len(), 32);
+
+    let inbox: Value = s.ok("inbox", Some(&bob.token), &json!({}));
+    let items = inbox["invitations"].as_array().unwrap();
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0]["id"], id.as_str());
+    assert_eq!(items[0]["from"], "alice");
+    assert_eq!(items[0]["space"], space.as_str());
+    assert_eq!(items[0]["delivery"], delivery.as_str());
+    let theirs: Value = s.ok("inbox", Some(&carol.token), &json!({}));
+    assert_eq!(theirs["invitations"], json!([]));
+    s.refused("inbox", None, &json!({}), 401, "unauthorized");
+    s.refused(
+        "inbox/delete",
+        Some(&carol.token),
+        &json!({"id": id}),
+        404,
+        "no_invitation",
+    );
+    let _: Value = s.ok("inbox/delete", Some(&bob.token), &json!({"id": id}));
+    let inbox: Value = s.ok("inbox", Some(&bob.token), &json!({}));
+    assert_eq!(inbox["invitations"], json!([]));
+
+    // Removing a member drops their pending invitations to the space.
+    let _: Value = s.ok(
+        "inbox/send",
+        Some(&alice.token),
+        &json!({"to": "bob", "space": space, "delivery": delivery}),
+    );
+    let _: Value = s.ok(
+        "spaces/members/remove",
+        Some(&alice.token),
+        &json!({"space": space, "account": "bob"}),
+    );
+    let inbox: Value = s.ok("inbox", Some(&bob.token), &json!({}));
+    assert_eq!(inbox["invitations"], json!([]));
+}
+
+fn account_delete_erases_its_spaces_memberships_invitations_and_identity(backend: &Backend) {
+    let s = Server::start(backend, &[]);
+    let (nv, _) = new_vault();
+    let session = register(&s, "alice", &nv);
+    let (bob, _, _) = device_a(&s, "bob");
+    let owned = space_vault();
+    let owned_hex = owned.vault.id().to_hex();
+    let joined = space_vault().vault.id().to_hex();
+    let _: Value = s.ok(
+        "spaces/create",
+        Some(&session.token),
+        &json!({"space": owned_hex}),
+    );
+    let _: Value = s.ok(
+        "spaces/members/add",
+        Some(&session.token),
+        &json!({"space": owned_hex, "account": "bob"}),
+    );
+    let records: Vec<String> = owned
+        .vault
+        .records()
+        .unwrap()
+        .iter()
+        .map(SealedRecord::to_text)
+        .collect();
+    let (status, v) = space_commit(&s, &session.token, &owned_hex, &records, 0);
+    assert_eq!(status, 200, "{v}");
+    let _: Value = s.ok("spaces/create", Some(&bob.token), &json!({"space": joined}));
+    let _: Value = s.ok(
+        "spaces/members/add",
+        Some(&bob.token),
+        &json!({"space": joined, "account": "alice"}),
+    );
+    let delivery = text::encode(&random::<100>());
+    let _: Value = s.ok(
+        "inbox/send",
+        Some(&bob.token),
+        &json!({"to": "alice", "space": joined, "delivery": delivery}),
+    );
+    let _: Value = s.ok(
+        "inbox/send",
+        Some(&session.token),
+        &json!({"to": "bob", "space": owned_hex, "delivery": delivery}),
+    );
+    let _: Value = s.ok(
+        "identity/publish",
+        Some(&session.token),
+        &json!({"bundle": delivery}),
+    );
+
+    let key = LoginKey::derive_from_password(
+        &pw(),
+        &LoginParams::from_header(nv.vault.header_bytes()).unwrap(),
+    )
+    .unwrap();
+    let (status, v) = delete_account(&s, Some(&session.token), "alice", &key, "delete");
+    assert_eq!(status, 200, "{v}");
+
+    for table in ["identities", "inbox", "spaces", "space_members"] {
+        assert!(
+            s.store.dump(table).iter().all(|r| !r.contains("alice")),
+            "{table} still names alice"
+        );
+    }
+    assert!(
+        s.store
+            .dump("records")
+            .iter()
+            .all(|r| !r.contains(&owned_hex))
+    );
+    assert!(
+        s.store
+            .dump("vaults")
+            .iter()
+            .all(|r| !r.contains(&owned_hex))
+    );
+    let list: Value = s.ok("spaces/list", Some(&bob.token), &json!({}));
+    assert_eq!(
+        list["spaces"],
+        json!([{"space": joined, "owner": "bob", "members": ["bob"], "cursor": 0}])
+    );
+    let inbox: Value = s.ok("inbox", Some(&bob.token), &json!({}));
+    assert_eq!(inbox["invitations"], json!([]));
 }

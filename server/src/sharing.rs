@@ -1,0 +1,197 @@
+//! Identity bundles and the invitation inbox (SPEC §12.12). Both hold
+//! opaque bytes the server cannot check: a bundle is self-signed and a
+//! delivery signed by its sender, and clients verify both against pinned
+//! fingerprints. The server authenticates who publishes and who sends, and
+//! bounds how much each may store.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use promptvault::format::text;
+use promptvault::protocol::{
+    Done, FetchIdentityRequest, IdentityResponse, InboxResponse, Invitation, InvitationId,
+    MAX_BUNDLE_LEN, MAX_DELIVERY_LEN, MAX_INBOX, PublishIdentityRequest, SendInvitationRequest,
+};
+use sqlx::Row as _;
+
+use crate::AppState;
+use crate::api::{Body, account_ok, to_u64};
+use crate::auth::{Session, now, random_32};
+use crate::error::{ApiError, ApiResult};
+use crate::spaces::require_member;
+
+/// Base64url text of at most `max` bytes, or a typed refusal naming `what`.
+fn opaque(what: &str, text_form: &str, max: usize) -> ApiResult<()> {
+    // The text is 4/3 of the bytes: refuse a long one before decoding it.
+    if text_form.len() > max.div_ceil(3) * 4 {
+        return Err(too_large(what, max));
+    }
+    let bytes = text::decode(text_form)
+        .map_err(|_| ApiError::bad_request(format!("{what} is not base64url")))?;
+    if bytes.is_empty() {
+        return Err(ApiError::bad_request(format!("{what} is empty")));
+    }
+    if bytes.len() > max {
+        return Err(too_large(what, max));
+    }
+    Ok(())
+}
+
+fn too_large(what: &str, max: usize) -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+        format!("{what} is over {max} bytes"),
+    )
+}
+
+/// Publishes (or replaces) the session account's identity bundle.
+pub(crate) async fn publish_identity(
+    State(state): State<AppState>,
+    session: Session,
+    Body(req): Body<PublishIdentityRequest>,
+) -> ApiResult<Json<IdentityResponse>> {
+    opaque("the bundle", &req.bundle, MAX_BUNDLE_LEN)?;
+    let (_turn, mut tx) = state.db.begin_write().await?;
+    sqlx::query("DELETE FROM identities WHERE account = $1")
+        .bind(&session.account)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("INSERT INTO identities (account, bundle, updated_at) VALUES ($1, $2, $3)")
+        .bind(&session.account)
+        .bind(&req.bundle)
+        .bind(now())
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    tracing::info!("identity published");
+    Ok(Json(IdentityResponse {
+        account: session.account,
+        bundle: req.bundle,
+    }))
+}
+
+/// Another account's published bundle. Needs a session: an anonymous
+/// caller learns nothing about which accounts exist.
+pub(crate) async fn fetch_identity(
+    State(state): State<AppState>,
+    _session: Session,
+    Body(req): Body<FetchIdentityRequest>,
+) -> ApiResult<Json<IdentityResponse>> {
+    account_ok(&req.account)?;
+    let row = sqlx::query("SELECT bundle FROM identities WHERE account = $1")
+        .bind(&req.account)
+        .fetch_optional(&state.db.pool)
+        .await?
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "no_identity",
+                "that account has published no identity",
+            )
+        })?;
+    Ok(Json(IdentityResponse {
+        account: req.account,
+        bundle: row.try_get("bundle")?,
+    }))
+}
+
+/// Leaves an invitation for a member of a space the sender belongs to.
+pub(crate) async fn send_invitation(
+    State(state): State<AppState>,
+    session: Session,
+    Body(req): Body<SendInvitationRequest>,
+) -> ApiResult<Json<InvitationId>> {
+    account_ok(&req.to)?;
+    opaque("the delivery", &req.delivery, MAX_DELIVERY_LEN)?;
+    let space = req.space.to_hex();
+    require_member(&state.db.pool, &space, &session.account).await?;
+    let id: String = random_32()?[..16]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let (_turn, mut tx) = state.db.begin_write().await?;
+    require_member(&mut *tx, &space, &req.to)
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "not_a_member",
+                "the recipient is not a member of this space: add them first",
+            )
+        })?;
+    let pending: i64 = sqlx::query("SELECT COUNT(*) AS n FROM inbox WHERE recipient = $1")
+        .bind(&req.to)
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get("n")?;
+    if usize::try_from(pending).unwrap_or(usize::MAX) >= MAX_INBOX {
+        return Err(ApiError::quota(format!(
+            "the recipient's inbox holds {MAX_INBOX} invitations already"
+        )));
+    }
+    sqlx::query(
+        "INSERT INTO inbox (id, recipient, sender, space_id, body, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(&id)
+    .bind(&req.to)
+    .bind(&session.account)
+    .bind(&space)
+    .bind(&req.delivery)
+    .bind(now())
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    tracing::info!(space = %space, "invitation sent");
+    Ok(Json(InvitationId { id }))
+}
+
+/// The session account's invitations, oldest first.
+pub(crate) async fn inbox(
+    State(state): State<AppState>,
+    session: Session,
+    Body(_): Body<Done>,
+) -> ApiResult<Json<InboxResponse>> {
+    let rows = sqlx::query(
+        "SELECT id, sender, space_id, body, created_at FROM inbox WHERE recipient = $1 \
+         ORDER BY created_at, id",
+    )
+    .bind(&session.account)
+    .fetch_all(&state.db.pool)
+    .await?;
+    let mut invitations = Vec::with_capacity(rows.len());
+    for row in rows {
+        let space: String = row.try_get("space_id")?;
+        invitations.push(Invitation {
+            id: row.try_get("id")?,
+            from: row.try_get("sender")?,
+            space: space.parse().map_err(|_| ApiError::internal())?,
+            delivery: row.try_get("body")?,
+            created_at: to_u64(row.try_get("created_at")?),
+        });
+    }
+    Ok(Json(InboxResponse { invitations }))
+}
+
+/// Deletes one of the session account's invitations (after accepting or
+/// declining it).
+pub(crate) async fn delete_invitation(
+    State(state): State<AppState>,
+    session: Session,
+    Body(req): Body<InvitationId>,
+) -> ApiResult<Json<Done>> {
+    let gone = sqlx::query("DELETE FROM inbox WHERE id = $1 AND recipient = $2")
+        .bind(&req.id)
+        .bind(&session.account)
+        .execute(&state.db.pool)
+        .await?;
+    if gone.rows_affected() == 0 {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "no_invitation",
+            "no such invitation in this inbox",
+        ));
+    }
+    Ok(Json(Done {}))
+}
