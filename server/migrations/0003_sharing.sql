@@ -1,6 +1,9 @@
 -- promptvault-server schema, version 3: sharing (SPEC §12.12). A space is
 -- a vault (its row in `vaults`, its records in `records`) without an
--- account: its members reach it through their own sessions.
+-- account. A member reaches it with a space session: a session row whose
+-- vault is the space (is_space = 1), made only for members and deleted
+-- with the membership, so pull, commit and wait stay as they are.
+ALTER TABLE sessions ADD COLUMN is_space BIGINT NOT NULL DEFAULT 0;
 
 -- account: the publishing account. bundle: base64url, opaque here; clients
 -- verify its self-signature and pin its fingerprint (SPEC §13).

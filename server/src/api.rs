@@ -343,7 +343,7 @@ pub(crate) async fn register(
     let mut batch = Batch::new(state.db.backend);
     batch.upsert(&mut tx, &vault_hex, 1, &all).await?;
     batch.run(&mut tx).await?;
-    let token = auth::create_session(&mut tx, &state, &req.account, &vault_hex).await?;
+    let token = auth::create_session(&mut tx, &state, &req.account, &vault_hex, false).await?;
     tx.commit().await?;
     tracing::info!(vault = %vault_hex, records = rows.len(), "registered");
     Ok(Json(SessionResponse {
@@ -431,7 +431,7 @@ async fn login_inner(state: &AppState, req: &LoginRequest) -> ApiResult<SessionR
     if exists.rows_affected() != 1 {
         return Err(ApiError::authentication_failed());
     }
-    let token = auth::create_session(&mut tx, state, &req.account, &vault_hex).await?;
+    let token = auth::create_session(&mut tx, state, &req.account, &vault_hex, false).await?;
     tx.commit().await?;
     Ok(SessionResponse {
         token,
@@ -447,21 +447,12 @@ pub(crate) async fn pull(
     session: Session,
     Body(req): Body<PullRequest>,
 ) -> ApiResult<Json<PullResponse>> {
-    pull_vault(&state, &session.vault_id, req).await
-}
-
-/// A pull of `vault` (the session's own, or a space it belongs to).
-pub(crate) async fn pull_vault(
-    state: &AppState,
-    vault_id: &str,
-    req: PullRequest,
-) -> ApiResult<Json<PullResponse>> {
     let after = to_i64(req.after)?;
     let cap = req.max_bytes.map_or(state.cfg.max_page_bytes, |b| {
         b.min(state.cfg.max_page_bytes)
     });
     let vault = sqlx::query("SELECT counter, floor FROM vaults WHERE vault_id = $1")
-        .bind(vault_id)
+        .bind(&session.vault_id)
         .fetch_optional(&state.db.pool)
         .await?
         .ok_or_else(ApiError::unauthorized)?;
@@ -492,14 +483,14 @@ pub(crate) async fn pull_vault(
                 "SELECT storage_key, seq, revision, body FROM records WHERE vault_id = $1 AND seq > $2 \
                  ORDER BY seq, storage_key LIMIT 256",
             )
-            .bind(vault_id)
+            .bind(&session.vault_id)
             .bind(last_seq),
             Some(key) => sqlx::query(
                 "SELECT storage_key, seq, revision, body FROM records WHERE vault_id = $1 \
                  AND (seq > $2 OR (seq = $2 AND storage_key > $3)) \
                  ORDER BY seq, storage_key LIMIT 256",
             )
-            .bind(vault_id)
+            .bind(&session.vault_id)
             .bind(last_seq)
             .bind(key.clone()),
         };
@@ -608,15 +599,6 @@ pub(crate) async fn wait(
     session: Session,
     Body(req): Body<WaitRequest>,
 ) -> ApiResult<Json<WaitResponse>> {
-    wait_vault(&state, &session.vault_id, req).await
-}
-
-/// A long-poll of `vault` (the session's own, or a space it belongs to).
-pub(crate) async fn wait_vault(
-    state: &AppState,
-    vault_id: &str,
-    req: WaitRequest,
-) -> ApiResult<Json<WaitResponse>> {
     let after = to_i64(req.after)?;
     let deadline = tokio::time::Instant::now()
         + Duration::from_millis(req.timeout_ms.min(state.cfg.max_wait_ms));
@@ -624,7 +606,7 @@ pub(crate) async fn wait_vault(
     let mut shutdown = state.shutdown.clone();
     loop {
         let counter: i64 = sqlx::query("SELECT counter FROM vaults WHERE vault_id = $1")
-            .bind(vault_id)
+            .bind(&session.vault_id)
             .fetch_optional(&state.db.pool)
             .await?
             .ok_or_else(ApiError::unauthorized)?
@@ -704,6 +686,7 @@ pub(crate) fn recovery_pair<'a>(
 /// The request names the session's own account (a well-formed name).
 pub(crate) fn session_account(session: &Session, account: &str) -> ApiResult<()> {
     account_ok(account)?;
+    session.own()?;
     if session.account != account {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,

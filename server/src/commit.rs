@@ -33,44 +33,6 @@ pub(crate) async fn commit(
     bearer: Bearer,
     Body(req): Body<CommitRequest>,
 ) -> ApiResult<Response> {
-    commit_to(state, bearer, Target::Own, req).await
-}
-
-/// Which vault a commit writes: the session's own, or a space (its hex id)
-/// the session's account is a member of.
-#[derive(Clone, Debug)]
-pub(crate) enum Target {
-    Own,
-    Space(String),
-}
-
-impl Target {
-    /// The SQL expression for the target vault's id, in a query whose `$1`
-    /// is the token's hash, `$3` the time and (for a space) `$4` its id;
-    /// it is NULL when the session is gone or not a member.
-    fn vault_expr(&self) -> &'static str {
-        match self {
-            Target::Own => SESSION_VAULT,
-            Target::Space(_) => MEMBER_SPACE,
-        }
-    }
-
-    /// The first free parameter number after the ones above.
-    fn next_param(&self) -> usize {
-        match self {
-            Target::Own => 4,
-            Target::Space(_) => 5,
-        }
-    }
-}
-
-/// A commit to `target` (SPEC §12.5; §12.12 for spaces).
-pub(crate) async fn commit_to(
-    state: AppState,
-    bearer: Bearer,
-    target: Target,
-    req: CommitRequest,
-) -> ApiResult<Response> {
     check_idempotency_key(&req.idempotency_key)?;
     if req.puts.len().saturating_add(req.deletes.len()) > state.cfg.max_records_per_commit {
         return Err(too_many());
@@ -112,8 +74,7 @@ pub(crate) async fn commit_to(
     let token_hash = bearer.token_hash;
     let key = req.idempotency_key;
     let outcome = tokio::spawn(async move {
-        retrying(|| apply_commit(&task_state, &token_hash, &target, &key, &request_hash, &ops))
-            .await
+        retrying(|| apply_commit(&task_state, &token_hash, &key, &request_hash, &ops)).await
     })
     .await
     .map_err(|_| ApiError::internal())??;
@@ -153,13 +114,12 @@ pub(crate) async fn commit_to(
 async fn apply_commit(
     state: &AppState,
     token_hash: &str,
-    target: &Target,
     idempotency_key: &str,
     request_hash: &str,
     ops: &[Op],
 ) -> ApiResult<CommitResponse> {
     let (_turn, mut tx) = state.db.begin_write().await?;
-    let (v, mut current) = lock_and_read(state, &mut tx, token_hash, target, ops).await?;
+    let (v, mut current) = lock_and_read(state, &mut tx, token_hash, ops).await?;
     let vault = v.vault_hex.as_str();
     let vault_id: VaultId = vault.parse().map_err(|_| ApiError::internal())?;
     for op in ops {
@@ -353,30 +313,19 @@ struct VaultRow {
 /// tombstones of the commit it waited for: they are inside the window, and
 /// a later commit purges them.
 ///
-/// The vault is the target's ([`Target::vault_expr`]): `$1` is the bearer
-/// token's hash, `$3` the time, `$4` a space's id; an unknown or expired
-/// token, a space the account is not a member of (or a vault erased
-/// since) matches no row, which is 401 or 403 ([`crate::spaces::refusal`]).
-fn lock_vault(target: &Target) -> String {
-    format!(
-        "UPDATE vaults SET counter = counter + 1 WHERE vault_id = {} \
-         RETURNING vault_id, counter, floor, record_count, byte_count, \
-         (SELECT MAX(r.seq) FROM records r WHERE r.vault_id = vaults.vault_id AND r.body IS NULL \
-          AND r.seq <= vaults.counter - $2) AS purgeable",
-        target.vault_expr()
-    )
-}
+/// The vault is the session's: `$1` is the bearer token's hash, `$3` the
+/// time; an unknown or expired token (or a vault erased since) matches no
+/// row, which is 401.
+const LOCK_VAULT: &str = "UPDATE vaults SET counter = counter + 1 \
+     WHERE vault_id = (SELECT vault_id FROM sessions WHERE token_hash = $1 AND expires_at > $3) \
+     RETURNING vault_id, counter, floor, record_count, byte_count, \
+     (SELECT MAX(r.seq) FROM records r WHERE r.vault_id = vaults.vault_id AND r.body IS NULL \
+      AND r.seq <= vaults.counter - $2) AS purgeable";
 
 /// The session's vault in a query that has the token's hash as `$1` and
 /// the time as `$3`.
 const SESSION_VAULT: &str =
     "(SELECT vault_id FROM sessions WHERE token_hash = $1 AND expires_at > $3)";
-
-/// The space `$4`, if the session (`$1`, at time `$3`) belongs to a member
-/// of it.
-const MEMBER_SPACE: &str = "(SELECT m.space_id FROM sessions s \
-     JOIN space_members m ON m.account = s.account \
-     WHERE s.token_hash = $1 AND s.expires_at > $3 AND m.space_id = $4)";
 
 /// Keys per query for the current rows.
 const KEYS_PER_READ: usize = 1024;
@@ -401,7 +350,6 @@ async fn lock_and_read(
     state: &AppState,
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
     token_hash: &str,
-    target: &Target,
     ops: &[Op],
 ) -> ApiResult<(VaultRow, HashMap<String, Current>)> {
     let now = now();
@@ -411,19 +359,15 @@ async fn lock_and_read(
     let mut locked = None;
     if state.db.backend == Backend::Sqlite {
         let first = chunks.next().unwrap_or_default();
-        let lock = lock_vault(target);
         let sql = if first.is_empty() {
-            lock
+            LOCK_VAULT.to_owned()
         } else {
             format!(
-                "{lock};\n{}",
-                rows_query(target.vault_expr(), first.len(), target.next_param())
+                "{LOCK_VAULT};\n{}",
+                rows_query(SESSION_VAULT, first.len(), 4)
             )
         };
         let mut q = sqlx::query(&sql).bind(token_hash).bind(retention).bind(now);
-        if let Target::Space(space) = target {
-            q = q.bind(space);
-        }
         for op in first {
             q = q.bind(op.key());
         }
@@ -436,23 +380,15 @@ async fn lock_and_read(
             }
         }
     } else {
-        let lock = lock_vault(target);
-        let mut q = sqlx::query(&lock)
+        let row = sqlx::query(LOCK_VAULT)
             .bind(token_hash)
             .bind(retention)
-            .bind(now);
-        if let Target::Space(space) = target {
-            q = q.bind(space);
-        }
-        let row = q.fetch_optional(&mut **tx).await?;
+            .bind(now)
+            .fetch_optional(&mut **tx)
+            .await?;
         locked = row.as_ref().map(vault_row).transpose()?;
     }
-    let Some(locked) = locked else {
-        return Err(match target {
-            Target::Own => ApiError::unauthorized(),
-            Target::Space(_) => crate::spaces::refusal(state, token_hash).await,
-        });
-    };
+    let locked = locked.ok_or_else(ApiError::unauthorized)?;
     for chunk in chunks {
         let sql = rows_query("$1", chunk.len(), 2);
         let mut q = sqlx::query(&sql).bind(&locked.vault_hex);

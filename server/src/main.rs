@@ -133,9 +133,7 @@ fn router(state: AppState, max_body: usize) -> Router {
         .route("/spaces/delete", post(spaces::delete))
         .route("/spaces/members/add", post(spaces::add_member))
         .route("/spaces/members/remove", post(spaces::remove_member))
-        .route("/spaces/{space}/pull", post(spaces::pull))
-        .route("/spaces/{space}/commit", post(spaces::commit))
-        .route("/spaces/{space}/wait", post(spaces::wait));
+        .route("/spaces/session", post(spaces::session));
     Router::new()
         .route("/healthz", get(api::healthz))
         .nest(promptvault::protocol::API_PREFIX, v1)

@@ -51,6 +51,7 @@ pub(crate) async fn publish_identity(
     session: Session,
     Body(req): Body<PublishIdentityRequest>,
 ) -> ApiResult<Json<IdentityResponse>> {
+    session.own()?;
     opaque("the bundle", &req.bundle, MAX_BUNDLE_LEN)?;
     let (_turn, mut tx) = state.db.begin_write().await?;
     sqlx::query("DELETE FROM identities WHERE account = $1")
@@ -75,9 +76,10 @@ pub(crate) async fn publish_identity(
 /// caller learns nothing about which accounts exist.
 pub(crate) async fn fetch_identity(
     State(state): State<AppState>,
-    _session: Session,
+    session: Session,
     Body(req): Body<FetchIdentityRequest>,
 ) -> ApiResult<Json<IdentityResponse>> {
+    session.own()?;
     account_ok(&req.account)?;
     let row = sqlx::query("SELECT bundle FROM identities WHERE account = $1")
         .bind(&req.account)
@@ -102,6 +104,7 @@ pub(crate) async fn send_invitation(
     session: Session,
     Body(req): Body<SendInvitationRequest>,
 ) -> ApiResult<Json<InvitationId>> {
+    session.own()?;
     account_ok(&req.to)?;
     opaque("the delivery", &req.delivery, MAX_DELIVERY_LEN)?;
     let space = req.space.to_hex();
@@ -153,6 +156,7 @@ pub(crate) async fn inbox(
     session: Session,
     Body(_): Body<Done>,
 ) -> ApiResult<Json<InboxResponse>> {
+    session.own()?;
     let rows = sqlx::query(
         "SELECT id, sender, space_id, body, created_at FROM inbox WHERE recipient = $1 \
          ORDER BY created_at, id",
@@ -181,6 +185,7 @@ pub(crate) async fn delete_invitation(
     session: Session,
     Body(req): Body<InvitationId>,
 ) -> ApiResult<Json<Done>> {
+    session.own()?;
     let gone = sqlx::query("DELETE FROM inbox WHERE id = $1 AND recipient = $2")
         .bind(&req.id)
         .bind(&session.account)

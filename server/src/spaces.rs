@@ -1,25 +1,24 @@
 //! Spaces (SPEC §12.12): vaults shared by their members. A space is a row
-//! in `vaults` with records like any vault's, reached through the
-//! `/v1/spaces/{space}/…` routes by its members' own sessions. Its owner
-//! adds and removes members; removing one takes their access here at
+//! in `vaults` with records like any vault's; a member reaches it with a
+//! space session ([`session`]), with which `pull`, `commit` and `wait` work
+//! unchanged. Its owner adds and removes members; removing one deletes
+//! their space sessions in the same transaction, so their access ends at
 //! once, and the client then rotates the space key (SPEC §13) so what is
 //! written afterwards does not open under the key the member kept.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::Response;
 use promptvault::VaultId;
 use promptvault::protocol::{
-    CommitRequest, CreateSpaceRequest, Done, MAX_MEMBERS, MAX_SPACES_PER_ACCOUNT, MemberRequest,
-    PullRequest, PullResponse, SpaceInfo, SpaceRequest, SpacesResponse, WaitRequest, WaitResponse,
+    CreateSpaceRequest, Done, MAX_MEMBERS, MAX_SPACES_PER_ACCOUNT, MemberRequest, SessionResponse,
+    SpaceInfo, SpaceRequest, SpacesResponse,
 };
 use sqlx::Row as _;
 
 use crate::AppState;
-use crate::api::{self, Body, account_ok, retrying, to_u64};
-use crate::auth::{Bearer, Session, now};
-use crate::commit::{self, Target};
+use crate::api::{Body, account_ok, retrying, to_u64};
+use crate::auth::{self, Session, now};
 use crate::error::{ApiError, ApiResult};
 
 fn not_a_member() -> ApiError {
@@ -74,20 +73,13 @@ async fn owner_of<'c, E: sqlx::Executor<'c, Database = sqlx::Any>>(
         .try_get("owner")?)
 }
 
-/// Parses the `{space}` of a route.
-fn space_path(space: &str) -> ApiResult<String> {
-    let id: VaultId = space
-        .parse()
-        .map_err(|_| ApiError::bad_request("a space id is 32 lowercase hex digits"))?;
-    Ok(id.to_hex())
-}
-
 /// Creates an empty space owned by the session's account.
 pub(crate) async fn create(
     State(state): State<AppState>,
     session: Session,
     Body(req): Body<CreateSpaceRequest>,
 ) -> ApiResult<Json<SpaceInfo>> {
+    session.own()?;
     let space = req.space.to_hex();
     let task_state = state.clone();
     let account = session.account.clone();
@@ -158,6 +150,7 @@ pub(crate) async fn list(
     session: Session,
     Body(_): Body<Done>,
 ) -> ApiResult<Json<SpacesResponse>> {
+    session.own()?;
     let rows = sqlx::query(
         "SELECT s.space_id, s.owner, v.counter, m2.account FROM space_members m \
          JOIN spaces s ON s.space_id = m.space_id \
@@ -192,6 +185,7 @@ pub(crate) async fn add_member(
     session: Session,
     Body(req): Body<MemberRequest>,
 ) -> ApiResult<Json<Done>> {
+    session.own()?;
     account_ok(&req.account)?;
     let space = req.space.to_hex();
     let (_turn, mut tx) = state.db.begin_write().await?;
@@ -234,13 +228,15 @@ pub(crate) async fn add_member(
 }
 
 /// The owner removes a member, or a member leaves. Their pending
-/// invitations to the space go with them. The owner cannot leave (it
+/// invitations to the space and their space sessions go with them, in the
+/// same transaction: a pull, commit or wait after it is 401. The owner cannot leave (it
 /// deletes the space instead).
 pub(crate) async fn remove_member(
     State(state): State<AppState>,
     session: Session,
     Body(req): Body<MemberRequest>,
 ) -> ApiResult<Json<Done>> {
+    session.own()?;
     account_ok(&req.account)?;
     let space = req.space.to_hex();
     let (_turn, mut tx) = state.db.begin_write().await?;
@@ -263,11 +259,16 @@ pub(crate) async fn remove_member(
     if gone.rows_affected() == 0 {
         return Err(not_a_member());
     }
-    sqlx::query("DELETE FROM inbox WHERE space_id = $1 AND recipient = $2")
-        .bind(&space)
-        .bind(&req.account)
-        .execute(&mut *tx)
-        .await?;
+    for sql in [
+        "DELETE FROM inbox WHERE space_id = $1 AND recipient = $2",
+        "DELETE FROM sessions WHERE vault_id = $1 AND account = $2",
+    ] {
+        sqlx::query(sql)
+            .bind(&space)
+            .bind(&req.account)
+            .execute(&mut *tx)
+            .await?;
+    }
     tx.commit().await?;
     tracing::info!(space = %space, "member removed");
     Ok(Json(Done {}))
@@ -279,6 +280,7 @@ pub(crate) async fn delete(
     session: Session,
     Body(req): Body<SpaceRequest>,
 ) -> ApiResult<Json<Done>> {
+    session.own()?;
     let space = req.space.to_hex();
     let (_turn, mut tx) = state.db.begin_write().await?;
     if owner_of(&mut *tx, &space).await? != session.account {
@@ -303,6 +305,7 @@ pub(crate) async fn erase_space(
         "DELETE FROM records WHERE vault_id = $1",
         "DELETE FROM commits WHERE vault_id = $1",
         "DELETE FROM space_members WHERE space_id = $1",
+        "DELETE FROM sessions WHERE vault_id = $1",
         "DELETE FROM inbox WHERE space_id = $1",
         "DELETE FROM spaces WHERE space_id = $1",
     ] {
@@ -336,55 +339,30 @@ pub(crate) async fn erase_account_sharing(
     Ok(())
 }
 
-/// `POST /v1/spaces/{space}/pull`: a member's pull.
-pub(crate) async fn pull(
+/// `POST /v1/spaces/session`: a space session for a member. Its token
+/// works with `pull`, `commit` and `wait` exactly as the account's own
+/// session does for its vault, and reaches nothing else; it is deleted when
+/// the member is removed or the space deleted.
+pub(crate) async fn session(
     State(state): State<AppState>,
     session: Session,
-    Path(space): Path<String>,
-    Body(req): Body<PullRequest>,
-) -> ApiResult<Json<PullResponse>> {
-    let space = space_path(&space)?;
-    require_member(&state.db.pool, &space, &session.account).await?;
-    api::pull_vault(&state, &space, req).await
-}
-
-/// `POST /v1/spaces/{space}/wait`: a member's long-poll.
-pub(crate) async fn wait(
-    State(state): State<AppState>,
-    session: Session,
-    Path(space): Path<String>,
-    Body(req): Body<WaitRequest>,
-) -> ApiResult<Json<WaitResponse>> {
-    let space = space_path(&space)?;
-    require_member(&state.db.pool, &space, &session.account).await?;
-    api::wait_vault(&state, &space, req).await
-}
-
-/// `POST /v1/spaces/{space}/commit`: a member's commit. Membership is
-/// checked by the statement that takes the space's lock, so a member
-/// removed while a commit waits for it is refused.
-pub(crate) async fn commit(
-    State(state): State<AppState>,
-    bearer: Bearer,
-    Path(space): Path<String>,
-    Body(req): Body<CommitRequest>,
-) -> ApiResult<Response> {
-    let space = space_path(&space)?;
-    commit::commit_to(state, bearer, Target::Space(space), req).await
-}
-
-/// Why a commit to a space took no lock: the session is gone (401) or its
-/// account is not a member (403).
-pub(crate) async fn refusal(state: &AppState, token_hash: &str) -> ApiError {
-    let session =
-        sqlx::query("SELECT 1 AS one FROM sessions WHERE token_hash = $1 AND expires_at > $2")
-            .bind(token_hash)
-            .bind(now())
-            .fetch_optional(&state.db.pool)
-            .await;
-    match session {
-        Ok(Some(_)) => not_a_member(),
-        Ok(None) => ApiError::unauthorized(),
-        Err(e) => e.into(),
-    }
+    Body(req): Body<SpaceRequest>,
+) -> ApiResult<Json<SessionResponse>> {
+    session.own()?;
+    let space = req.space.to_hex();
+    let (_turn, mut tx) = state.db.begin_write().await?;
+    require_member(&mut *tx, &space, &session.account).await?;
+    let cursor: i64 = sqlx::query("SELECT counter FROM vaults WHERE vault_id = $1")
+        .bind(&space)
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get("counter")?;
+    let token = auth::create_session(&mut tx, &state, &session.account, &space, true).await?;
+    tx.commit().await?;
+    Ok(Json(SessionResponse {
+        token,
+        expires_in: to_u64(state.cfg.session_ttl_secs),
+        vault_id: req.space,
+        cursor: to_u64(cursor),
+    }))
 }

@@ -2022,30 +2022,24 @@ fn space_vault() -> NewVault {
     nv
 }
 
-fn space_commit(
-    s: &Server,
-    token: &str,
-    space: &str,
-    records: &[String],
-    seen: u64,
-) -> (u16, Value) {
+fn space_commit(s: &Server, token: &str, records: &[String], seen: u64) -> (u16, Value) {
     let puts: Vec<Value> = records
         .iter()
         .map(|r| json!({"seen": seen, "record": r}))
         .collect();
     s.post(
-        &format!("spaces/{space}/commit"),
+        "commit",
         Some(token),
         &json!({"idempotencyKey": new_key(), "puts": puts}),
     )
 }
 
-fn space_rows(s: &Server, token: &str, space: &str) -> (u16, Value) {
-    s.post(
-        &format!("spaces/{space}/pull"),
-        Some(token),
-        &json!({"after": 0}),
-    )
+/// A member's space session: its token pulls, commits and waits on the
+/// space.
+fn space_session(s: &Server, token: &str, space: &str) -> String {
+    let session: SessionResponse = s.ok("spaces/session", Some(token), &json!({"space": space}));
+    assert_eq!(session.vault_id.to_hex(), space);
+    session.token
 }
 
 fn spaces_let_members_read_and_write_and_refuse_everyone_else(backend: &Backend) {
@@ -2079,46 +2073,27 @@ fn spaces_let_members_read_and_write_and_refuse_everyone_else(backend: &Backend)
     assert_eq!(created["owner"], "alice");
     assert_eq!(created["members"], json!(["alice"]));
 
-    // Not yet a member: every route of the space is 403, and nothing is stored.
-    for (who, token) in [("bob", &bob.token), ("carol", &carol.token)] {
+    // Not yet a member: no space session, and nothing is stored.
+    for token in [&bob.token, &carol.token] {
         s.refused(
-            &format!("spaces/{space}/pull"),
+            "spaces/session",
             Some(token),
-            &json!({"after": 0}),
+            &json!({"space": space}),
             403,
             "not_a_member",
-        );
-        s.refused(
-            &format!("spaces/{space}/wait"),
-            Some(token),
-            &json!({"after": 0, "timeoutMs": 0}),
-            403,
-            "not_a_member",
-        );
-        let before = s.store.data();
-        let (status, v) = space_commit(&s, token, &space, &records, 0);
-        assert_eq!(
-            (status, v["error"]["code"].as_str()),
-            (403, Some("not_a_member")),
-            "{who}: {v}"
-        );
-        assert!(
-            before == s.store.data(),
-            "{who}'s refused commit changed the database"
         );
     }
-    // A bad or expired token is 401 on a space too.
     s.refused(
-        &format!("spaces/{space}/commit"),
+        "spaces/session",
         Some("no-such-token"),
-        &json!({"idempotencyKey": new_key(), "puts": []}),
+        &json!({"space": space}),
         401,
         "unauthorized",
     );
     s.refused(
-        "spaces/nothex/pull",
+        "spaces/session",
         Some(&alice.token),
-        &json!({"after": 0}),
+        &json!({"space": "nothex"}),
         400,
         "bad_request",
     );
@@ -2152,15 +2127,21 @@ fn spaces_let_members_read_and_write_and_refuse_everyone_else(backend: &Backend)
     );
 
     // The owner fills the space; a record of another vault is refused.
+    let alice_space = space_session(&s, &alice.token, &space);
     let own = record_text(&alice.vault, RecordKind::PromptMeta).to_text();
-    let (status, v) = space_commit(&s, &alice.token, &space, &[own], 0);
-    assert_eq!(status / 100, 4, "{v}");
-    let (status, v) = space_commit(&s, &alice.token, &space, &records, 0);
+    let (status, v) = space_commit(&s, &alice_space, &[own], 0);
+    assert_eq!(
+        (status, v["error"]["code"].as_str()),
+        (422, Some("wrong_vault")),
+        "{v}"
+    );
+    let (status, v) = space_commit(&s, &alice_space, &records, 0);
     assert_eq!(status, 200, "{v}");
     assert_eq!(v["cursor"], 1);
 
     // A member reads what the owner wrote, byte for byte, and writes too.
-    let (status, v) = space_rows(&s, &bob.token, &space);
+    let bob_space = space_session(&s, &bob.token, &space);
+    let (status, v) = s.post("pull", Some(&bob_space), &json!({"after": 0}));
     assert_eq!(status, 200, "{v}");
     let mut got: Vec<String> = v["changes"]
         .as_array()
@@ -2186,28 +2167,63 @@ fn spaces_let_members_read_and_write_and_refuse_everyone_else(backend: &Backend)
         .create_prompt(&draft("from bob", "bob's body"), &[], false, Timestamp(2))
         .unwrap();
     let bob_records: Vec<String> = changes.puts.iter().map(SealedRecord::to_text).collect();
-    let (status, v) = space_commit(&s, &bob.token, &space, &bob_records, 0);
+    let (status, v) = space_commit(&s, &bob_space, &bob_records, 0);
     assert_eq!(status, 200, "{v}");
     assert_eq!(v["cursor"], 2);
     let w: Value = s.ok(
-        &format!("spaces/{space}/wait"),
-        Some(&alice.token),
+        "wait",
+        Some(&alice_space),
         &json!({"after": 1, "timeoutMs": 0}),
     );
     assert_eq!(w, json!({"cursor": 2, "changed": true}));
+    // The members' own vaults are untouched by the space's commits.
+    assert_eq!(cursor_of(&s, &bob), 1);
+    assert_eq!(cursor_of(&s, &alice), 1);
 
-    // Both see the space, with its members; carol sees none.
+    // A space session reaches its space and nothing else.
+    let _: Value = s.ok(
+        "spaces/members/add",
+        Some(&alice.token),
+        &json!({"space": space, "account": "carol"}),
+    );
+    let carol_space = space_session(&s, &carol.token, &space);
+    for (path, body) in [
+        ("spaces/list", json!({})),
+        ("spaces/session", json!({"space": space})),
+        (
+            "spaces/members/remove",
+            json!({"space": space, "account": "bob"}),
+        ),
+        (
+            "spaces/members/add",
+            json!({"space": space, "account": "carol"}),
+        ),
+        ("spaces/delete", json!({"space": space})),
+        ("identity/publish", json!({"bundle": "AAAA"})),
+        ("inbox", json!({})),
+    ] {
+        s.refused(path, Some(&alice_space), &body, 403, "space_session");
+    }
+    let key = LoginKey::derive_from_password(
+        &pw(),
+        &LoginParams::from_header(carol.vault.header_bytes()).unwrap(),
+    )
+    .unwrap();
+    let (status, v) = delete_account(&s, Some(&carol_space), "carol", &key, "delete");
+    assert_eq!(
+        (status, v["error"]["code"].as_str()),
+        (403, Some("space_session")),
+        "{v}"
+    );
+
+    // Both see the space, with its members.
     let list: Value = s.ok("spaces/list", Some(&bob.token), &json!({}));
     assert_eq!(
         list["spaces"],
-        json!([{"space": space, "owner": "alice", "members": ["alice", "bob"], "cursor": 2}])
+        json!([{"space": space, "owner": "alice", "members": ["alice", "bob", "carol"], "cursor": 2}])
     );
-    let list: Value = s.ok("spaces/list", Some(&carol.token), &json!({}));
-    assert_eq!(list["spaces"], json!([]));
-    // The member's own vault is untouched by the space's commits.
-    assert_eq!(cursor_of(&s, &bob), 1);
 
-    // Removal takes access at once; the owner cannot leave; a member can.
+    // Removal ends access at once; the owner cannot leave; a member can.
     s.refused(
         "spaces/members/remove",
         Some(&bob.token),
@@ -2228,14 +2244,37 @@ fn spaces_let_members_read_and_write_and_refuse_everyone_else(backend: &Backend)
         &json!({"space": space, "account": "bob"}),
     );
     s.refused(
-        &format!("spaces/{space}/pull"),
-        Some(&bob.token),
+        "pull",
+        Some(&bob_space),
         &json!({"after": 0}),
+        401,
+        "unauthorized",
+    );
+    s.refused(
+        "wait",
+        Some(&bob_space),
+        &json!({"after": 0, "timeoutMs": 0}),
+        401,
+        "unauthorized",
+    );
+    let before = s.store.data();
+    let (status, v) = space_commit(&s, &bob_space, &bob_records, 0);
+    assert_eq!(
+        (status, v["error"]["code"].as_str()),
+        (401, Some("unauthorized")),
+        "{v}"
+    );
+    assert!(
+        before == s.store.data(),
+        "a removed member's commit changed the database"
+    );
+    s.refused(
+        "spaces/session",
+        Some(&bob.token),
+        &json!({"space": space}),
         403,
         "not_a_member",
     );
-    let (status, _) = space_commit(&s, &bob.token, &space, &bob_records, 0);
-    assert_eq!(status, 403);
     s.refused(
         "spaces/members/remove",
         Some(&alice.token),
@@ -2244,22 +2283,20 @@ fn spaces_let_members_read_and_write_and_refuse_everyone_else(backend: &Backend)
         "not_a_member",
     );
     let _: Value = s.ok(
-        "spaces/members/add",
-        Some(&alice.token),
-        &json!({"space": space, "account": "carol"}),
-    );
-    let _: Value = s.ok(
         "spaces/members/remove",
         Some(&carol.token),
         &json!({"space": space, "account": "carol"}),
     );
     s.refused(
-        &format!("spaces/{space}/pull"),
-        Some(&carol.token),
+        "pull",
+        Some(&carol_space),
         &json!({"after": 0}),
-        403,
-        "not_a_member",
+        401,
+        "unauthorized",
     );
+    // Bob's and carol's own sessions still work.
+    assert_eq!(cursor_of(&s, &bob), 1);
+    assert_eq!(cursor_of(&s, &carol), 1);
 
     // Deleting is the owner's; afterwards the space is gone for everyone.
     s.refused(
@@ -2275,13 +2312,21 @@ fn spaces_let_members_read_and_write_and_refuse_everyone_else(backend: &Backend)
         &json!({"space": space}),
     );
     s.refused(
-        &format!("spaces/{space}/pull"),
-        Some(&alice.token),
+        "pull",
+        Some(&alice_space),
         &json!({"after": 0}),
+        401,
+        "unauthorized",
+    );
+    s.refused(
+        "spaces/session",
+        Some(&alice.token),
+        &json!({"space": space}),
         403,
         "not_a_member",
     );
     assert!(s.store.dump("records").iter().all(|r| !r.contains(&space)));
+    assert!(s.store.dump("sessions").iter().all(|r| !r.contains(&space)));
 }
 
 fn identities_and_invitations_reach_only_their_accounts(backend: &Backend) {
@@ -2467,7 +2512,8 @@ fn account_delete_erases_its_spaces_memberships_invitations_and_identity(backend
         .iter()
         .map(SealedRecord::to_text)
         .collect();
-    let (status, v) = space_commit(&s, &session.token, &owned_hex, &records, 0);
+    let owner_space = space_session(&s, &session.token, &owned_hex);
+    let (status, v) = space_commit(&s, &owner_space, &records, 0);
     assert_eq!(status, 200, "{v}");
     let _: Value = s.ok("spaces/create", Some(&bob.token), &json!({"space": joined}));
     let _: Value = s.ok(
@@ -2525,4 +2571,11 @@ fn account_delete_erases_its_spaces_memberships_invitations_and_identity(backend
     );
     let inbox: Value = s.ok("inbox", Some(&bob.token), &json!({}));
     assert_eq!(inbox["invitations"], json!([]));
+    s.refused(
+        "pull",
+        Some(&owner_space),
+        &json!({"after": 0}),
+        401,
+        "unauthorized",
+    );
 }
