@@ -1,17 +1,17 @@
-//! Identity bundles and the invitation inbox (SPEC §12.12). Both hold
-//! opaque bytes the server cannot check: a bundle is self-signed and a
-//! delivery signed by its sender, and clients verify both against pinned
-//! fingerprints. The server authenticates who publishes and who sends, and
-//! bounds how much each may store.
+//! Identity bundles and the invitation inbox (SPEC §12.12). The server
+//! checks both keylessly — a bundle's self-signature and account, a
+//! delivery's structure, space and signature between the published
+//! bundles — and authenticates who publishes and who sends. It cannot know
+//! who made a bundle: clients pin fingerprints and verify against those.
 
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use promptvault::format::text;
 use promptvault::protocol::{
     Done, FetchIdentityRequest, IdentityResponse, InboxResponse, Invitation, InvitationId,
-    MAX_BUNDLE_LEN, MAX_DELIVERY_LEN, MAX_INBOX, PublishIdentityRequest, SendInvitationRequest,
+    MAX_INBOX, PublishIdentityRequest, SendInvitationRequest,
 };
+use promptvault::share::{KeyDelivery, PublicBundle};
 use sqlx::Row as _;
 
 use crate::AppState;
@@ -20,29 +20,24 @@ use crate::auth::{Session, now, random_32};
 use crate::error::{ApiError, ApiResult};
 use crate::spaces::require_member;
 
-/// Base64url text of at most `max` bytes, or a typed refusal naming `what`.
-fn opaque(what: &str, text_form: &str, max: usize) -> ApiResult<()> {
-    // The text is 4/3 of the bytes: refuse a long one before decoding it.
-    if text_form.len() > max.div_ceil(3) * 4 {
-        return Err(too_large(what, max));
-    }
-    let bytes = text::decode(text_form)
-        .map_err(|_| ApiError::bad_request(format!("{what} is not base64url")))?;
-    if bytes.is_empty() {
-        return Err(ApiError::bad_request(format!("{what} is empty")));
-    }
-    if bytes.len() > max {
-        return Err(too_large(what, max));
-    }
-    Ok(())
+fn unprocessable(code: &'static str, message: String) -> ApiError {
+    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
 }
 
-fn too_large(what: &str, max: usize) -> ApiError {
-    ApiError::new(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "payload_too_large",
-        format!("{what} is over {max} bytes"),
-    )
+/// The published bundle of `account`, parsed (it was checked when it was
+/// published); `None` if it published none.
+async fn published(state: &AppState, account: &str) -> ApiResult<Option<PublicBundle>> {
+    let row = sqlx::query("SELECT bundle FROM identities WHERE account = $1")
+        .bind(account)
+        .fetch_optional(&state.db.pool)
+        .await?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let text: String = row.try_get("bundle")?;
+    PublicBundle::from_text(&text)
+        .map(Some)
+        .map_err(|_| ApiError::internal())
 }
 
 /// Publishes (or replaces) the session account's identity bundle.
@@ -52,7 +47,16 @@ pub(crate) async fn publish_identity(
     Body(req): Body<PublishIdentityRequest>,
 ) -> ApiResult<Json<IdentityResponse>> {
     session.own()?;
-    opaque("the bundle", &req.bundle, MAX_BUNDLE_LEN)?;
+    // Keyless checks: it parses, its self-signature verifies, and it names
+    // this account. Who made it is for the fingerprint to tell.
+    let bundle = PublicBundle::from_text(&req.bundle)
+        .map_err(|e| unprocessable("bad_bundle", format!("not a valid identity bundle: {e}")))?;
+    if bundle.account() != session.account {
+        return Err(unprocessable(
+            "bundle_account",
+            "the bundle names another account than this session's".into(),
+        ));
+    }
     let (_turn, mut tx) = state.db.begin_write().await?;
     sqlx::query("DELETE FROM identities WHERE account = $1")
         .bind(&session.account)
@@ -106,23 +110,53 @@ pub(crate) async fn send_invitation(
 ) -> ApiResult<Json<InvitationId>> {
     session.own()?;
     account_ok(&req.to)?;
-    opaque("the delivery", &req.delivery, MAX_DELIVERY_LEN)?;
+    let delivery = KeyDelivery::from_text(&req.delivery)
+        .map_err(|e| unprocessable("bad_delivery", format!("not a key delivery: {e}")))?;
+    if delivery.space_id() != req.space {
+        return Err(unprocessable(
+            "wrong_vault",
+            "the delivery is for another space".into(),
+        ));
+    }
     let space = req.space.to_hex();
     require_member(&state.db.pool, &space, &session.account).await?;
+    let recipient_not_member = || {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "not_a_member",
+            "the recipient is not a member of this space: add them first",
+        )
+    };
+    require_member(&state.db.pool, &space, &req.to)
+        .await
+        .map_err(|_| recipient_not_member())?;
+    // Keylessly: addressed from the sender's published identity to the
+    // recipient's, and signed by the sender. Clients check it again against
+    // the bundles they pinned; this keeps forged invitations out of inboxes.
+    let (Some(sender), Some(recipient)) = (
+        published(&state, &session.account).await?,
+        published(&state, &req.to).await?,
+    ) else {
+        return Err(unprocessable(
+            "no_identity",
+            "the sender and the recipient must both have published an identity".into(),
+        ));
+    };
+    delivery.verify(&sender, &recipient).map_err(|e| {
+        unprocessable(
+            "bad_delivery",
+            format!("the delivery does not verify between the published identities: {e}"),
+        )
+    })?;
     let id: String = random_32()?[..16]
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect();
     let (_turn, mut tx) = state.db.begin_write().await?;
+    // Again inside the transaction: a removal may have raced with us.
     require_member(&mut *tx, &space, &req.to)
         .await
-        .map_err(|_| {
-            ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "not_a_member",
-                "the recipient is not a member of this space: add them first",
-            )
-        })?;
+        .map_err(|_| recipient_not_member())?;
     let pending: i64 = sqlx::query("SELECT COUNT(*) AS n FROM inbox WHERE recipient = $1")
         .bind(&req.to)
         .fetch_one(&mut *tx)

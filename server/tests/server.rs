@@ -23,6 +23,7 @@ use promptvault::protocol::{
     Action, Change, CommitRequest, CommitResponse, LoginKey, LoginParams, PreLoginResponse,
     PullResponse, SessionResponse,
 };
+use promptvault::share::{Identity, KeyDelivery};
 use promptvault::{
     Changeset, Credential, Draft, KdfParams, NewVault, Password, PromptId, Query, RecordKind,
     SealedRecord, Timestamp, Vault, inspect,
@@ -2329,14 +2330,19 @@ fn spaces_let_members_read_and_write_and_refuse_everyone_else(backend: &Backend)
     assert!(s.store.dump("sessions").iter().all(|r| !r.contains(&space)));
 }
 
+fn identity(account: &str) -> Identity {
+    Identity::generate(account, Timestamp(1_700_000_000_000)).unwrap()
+}
+
 fn identities_and_invitations_reach_only_their_accounts(backend: &Backend) {
     let s = Server::start(backend, &[]);
     let (alice, _, _) = device_a(&s, "alice");
     let (bob, _, _) = device_a(&s, "bob");
     let (carol, _, _) = device_a(&s, "carol");
-    let bundle = text::encode(&random::<300>());
+    let (alice_id, bob_id, carol_id) = (identity("alice"), identity("bob"), identity("carol"));
+    let bundle = bob_id.bundle().to_text();
 
-    // Publish and fetch; nobody else's, nothing anonymous, nothing oversized.
+    // Publish and fetch; nobody else's, nothing anonymous, nothing forged.
     s.refused(
         "identity/fetch",
         Some(&alice.token),
@@ -2362,26 +2368,37 @@ fn identities_and_invitations_reach_only_their_accounts(backend: &Backend) {
         401,
         "unauthorized",
     );
+    // Bob's bundle is not carol's to publish, and a changed byte breaks it.
     s.refused(
         "identity/publish",
         Some(&carol.token),
-        &json!({"bundle": text::encode(&[7u8; 8 * 1024 + 1])}),
-        413,
-        "payload_too_large",
+        &json!({"bundle": bundle}),
+        422,
+        "bundle_account",
+    );
+    let mut forged = text::decode(&carol_id.bundle().to_text()).unwrap();
+    let last = forged.len() - 1;
+    forged[last] ^= 1;
+    s.refused(
+        "identity/publish",
+        Some(&carol.token),
+        &json!({"bundle": text::encode(&forged)}),
+        422,
+        "bad_bundle",
+    );
+    s.refused(
+        "identity/publish",
+        Some(&carol.token),
+        &json!({"bundle": text::encode(&[7u8; 9000])}),
+        422,
+        "bad_bundle",
     );
     s.refused(
         "identity/publish",
         Some(&carol.token),
         &json!({"bundle": "not base64!"}),
-        400,
-        "bad_request",
-    );
-    s.refused(
-        "identity/publish",
-        Some(&carol.token),
-        &json!({"bundle": ""}),
-        400,
-        "bad_request",
+        422,
+        "bad_bundle",
     );
     s.refused(
         "identity/fetch",
@@ -2391,58 +2408,120 @@ fn identities_and_invitations_reach_only_their_accounts(backend: &Backend) {
         "invalid_account",
     );
     // A new bundle replaces the old one.
-    let bundle2 = text::encode(&random::<64>());
+    let bob_id2 = identity("bob");
     let _: Value = s.ok(
         "identity/publish",
         Some(&bob.token),
-        &json!({"bundle": bundle2}),
+        &json!({"bundle": bob_id2.bundle().to_text()}),
     );
     let got: Value = s.ok(
         "identity/fetch",
         Some(&carol.token),
         &json!({"account": "bob"}),
     );
-    assert_eq!(got["bundle"], bundle2.as_str());
+    assert_eq!(got["bundle"], bob_id2.bundle().to_text().as_str());
+    let _: Value = s.ok(
+        "identity/publish",
+        Some(&bob.token),
+        &json!({"bundle": bundle}),
+    );
+    let _: Value = s.ok(
+        "identity/publish",
+        Some(&carol.token),
+        &json!({"bundle": carol_id.bundle().to_text()}),
+    );
 
-    // Invitations go to members of a space the sender belongs to.
-    let space = space_vault().vault.id().to_hex();
+    // Invitations: a real delivery of the space's key, from a member to a
+    // member, between published identities.
+    let ns = Vault::create_space().unwrap();
+    let space = ns.vault.id().to_hex();
     let _: Value = s.ok(
         "spaces/create",
         Some(&alice.token),
         &json!({"space": space}),
     );
-    let delivery = text::encode(&random::<1200>());
-    let send = |token: &str, to: &str| {
+    let delivery = alice_id
+        .deliver(&ns.key, bob_id.bundle())
+        .unwrap()
+        .record()
+        .to_text();
+    let send = |token: &str, to: &str, delivery: &str| {
         s.post(
             "inbox/send",
             Some(token),
             &json!({"to": to, "space": space, "delivery": delivery}),
         )
     };
-    let (status, v) = send(&alice.token, "bob");
+    let code = |(status, v): (u16, Value)| (status, v["error"]["code"].as_str().map(str::to_owned));
+    // Bob is not a member yet; alice has published no identity yet.
     assert_eq!(
-        (status, v["error"]["code"].as_str()),
-        (422, Some("not_a_member")),
-        "{v}"
+        code(send(&alice.token, "bob", &delivery)),
+        (422, Some("not_a_member".into()))
     );
     let _: Value = s.ok(
         "spaces/members/add",
         Some(&alice.token),
         &json!({"space": space, "account": "bob"}),
     );
-    let (status, v) = send(&carol.token, "bob");
     assert_eq!(
-        (status, v["error"]["code"].as_str()),
-        (403, Some("not_a_member")),
-        "{v}"
+        code(send(&alice.token, "bob", &delivery)),
+        (422, Some("no_identity".into()))
     );
-    s.refused(
-        "inbox/send",
+    let _: Value = s.ok(
+        "identity/publish",
         Some(&alice.token),
-        &json!({"to": "bob", "space": space, "delivery": text::encode(&[1u8; 16 * 1024 + 1])}),
-        413,
-        "payload_too_large",
+        &json!({"bundle": alice_id.bundle().to_text()}),
     );
+    // Carol is not a member; a delivery signed by carol, or to carol, or
+    // for another space, or not a delivery at all, is refused.
+    assert_eq!(
+        code(send(&carol.token, "bob", &delivery)),
+        (403, Some("not_a_member".into()))
+    );
+    let by_carol = carol_id
+        .deliver(&ns.key, bob_id.bundle())
+        .unwrap()
+        .record()
+        .to_text();
+    assert_eq!(
+        code(send(&alice.token, "bob", &by_carol)),
+        (422, Some("bad_delivery".into()))
+    );
+    let to_carol = alice_id
+        .deliver(&ns.key, carol_id.bundle())
+        .unwrap()
+        .record()
+        .to_text();
+    assert_eq!(
+        code(send(&alice.token, "bob", &to_carol)),
+        (422, Some("bad_delivery".into()))
+    );
+    let other = Vault::create_space().unwrap();
+    let elsewhere = alice_id
+        .deliver(&other.key, bob_id.bundle())
+        .unwrap()
+        .record()
+        .to_text();
+    assert_eq!(
+        code(send(&alice.token, "bob", &elsewhere)),
+        (422, Some("wrong_vault".into()))
+    );
+    let mut flipped = text::decode(&delivery).unwrap();
+    flipped[100] ^= 1;
+    assert_eq!(
+        code(send(&alice.token, "bob", &text::encode(&flipped))),
+        (422, Some("bad_delivery".into()))
+    );
+    let meta = record_text(&alice.vault, RecordKind::PromptMeta).to_text();
+    assert_eq!(
+        code(send(&alice.token, "bob", &meta)),
+        (422, Some("bad_delivery".into()))
+    );
+    assert!(
+        s.store.dump("inbox").is_empty(),
+        "a refused invitation was stored"
+    );
+
     let id: Value = s.ok(
         "inbox/send",
         Some(&alice.token),
@@ -2458,6 +2537,10 @@ fn identities_and_invitations_reach_only_their_accounts(backend: &Backend) {
     assert_eq!(items[0]["from"], "alice");
     assert_eq!(items[0]["space"], space.as_str());
     assert_eq!(items[0]["delivery"], delivery.as_str());
+    // What bob got opens with his identity, from alice's pinned bundle.
+    let got = KeyDelivery::from_text(items[0]["delivery"].as_str().unwrap()).unwrap();
+    let key = bob_id.accept(&got, alice_id.bundle()).unwrap();
+    assert_eq!(key.space_id(), ns.vault.id());
     let theirs: Value = s.ok("inbox", Some(&carol.token), &json!({}));
     assert_eq!(theirs["invitations"], json!([]));
     s.refused("inbox", None, &json!({}), 401, "unauthorized");
@@ -2494,7 +2577,9 @@ fn account_delete_erases_its_spaces_memberships_invitations_and_identity(backend
     let (bob, _, _) = device_a(&s, "bob");
     let owned = space_vault();
     let owned_hex = owned.vault.id().to_hex();
-    let joined = space_vault().vault.id().to_hex();
+    let joined_space = Vault::create_space().unwrap();
+    let joined = joined_space.vault.id().to_hex();
+    let (alice_id, bob_id) = (identity("alice"), identity("bob"));
     let _: Value = s.ok(
         "spaces/create",
         Some(&session.token),
@@ -2521,21 +2606,39 @@ fn account_delete_erases_its_spaces_memberships_invitations_and_identity(backend
         Some(&bob.token),
         &json!({"space": joined, "account": "alice"}),
     );
-    let delivery = text::encode(&random::<100>());
-    let _: Value = s.ok(
-        "inbox/send",
-        Some(&bob.token),
-        &json!({"to": "alice", "space": joined, "delivery": delivery}),
-    );
-    let _: Value = s.ok(
-        "inbox/send",
-        Some(&session.token),
-        &json!({"to": "bob", "space": owned_hex, "delivery": delivery}),
-    );
     let _: Value = s.ok(
         "identity/publish",
         Some(&session.token),
-        &json!({"bundle": delivery}),
+        &json!({"bundle": alice_id.bundle().to_text()}),
+    );
+    let _: Value = s.ok(
+        "identity/publish",
+        Some(&bob.token),
+        &json!({"bundle": bob_id.bundle().to_text()}),
+    );
+    let to_alice = bob_id
+        .deliver(&joined_space.key, alice_id.bundle())
+        .unwrap()
+        .record()
+        .to_text();
+    let _: Value = s.ok(
+        "inbox/send",
+        Some(&bob.token),
+        &json!({"to": "alice", "space": joined, "delivery": to_alice}),
+    );
+    // Any key of the owned space's id will do: the server checks the space
+    // id, the addresses and the signature, not which key it carries.
+    let owned_key =
+        promptvault::share::SpaceKey::from_parts_for_tests(owned.vault.id(), 1, [9; 32]);
+    let to_bob = alice_id
+        .deliver(&owned_key, bob_id.bundle())
+        .unwrap()
+        .record()
+        .to_text();
+    let _: Value = s.ok(
+        "inbox/send",
+        Some(&session.token),
+        &json!({"to": "bob", "space": owned_hex, "delivery": to_bob}),
     );
 
     let key = LoginKey::derive_from_password(

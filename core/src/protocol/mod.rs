@@ -27,7 +27,6 @@ pub use messages::{
 };
 pub use sharing::{
     CreateSpaceRequest, Done, FetchIdentityRequest, IdentityResponse, InboxResponse, Invitation,
-    InvitationId, MAX_BUNDLE_LEN, MAX_DELIVERY_LEN, MAX_INBOX, MAX_MEMBERS, MAX_SPACES_PER_ACCOUNT,
-    MemberRequest, PublishIdentityRequest, SendInvitationRequest, SpaceInfo, SpaceRequest,
-    SpacesResponse,
+    InvitationId, MAX_INBOX, MAX_MEMBERS, MAX_SPACES_PER_ACCOUNT, MemberRequest,
+    PublishIdentityRequest, SendInvitationRequest, SpaceInfo, SpaceRequest, SpacesResponse,
 };

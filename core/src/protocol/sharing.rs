@@ -1,24 +1,17 @@
 //! The sharing half of the protocol (SPEC §12.12): published identity
 //! bundles, spaces and their members, and the invitation inbox.
 //!
-//! The server treats bundles and deliveries as opaque bytes: it cannot
-//! check who made them, so it does not try. A client verifies a bundle's
-//! self-signature and pins its fingerprint, and verifies a delivery's
-//! signature against the sender's pinned bundle (SPEC §13). What the
-//! server does enforce is access: only a space's members read or write it,
-//! only its owner changes its members, and only the recipient reads an
-//! invitation.
+//! The server checks what it can keylessly — a bundle's self-signature
+//! and account, a delivery's structure, space and signature against the
+//! published bundles — but cannot know who made a bundle: a client pins
+//! its fingerprint and verifies a delivery against the sender's pinned
+//! bundle (SPEC §13). What the server enforces is access: only a space's
+//! members read or write it, only its owner changes its members, and only
+//! the recipient reads an invitation.
 
 use serde::{Deserialize, Serialize};
 
 use crate::ids::VaultId;
-
-/// Largest published identity bundle, in bytes (before base64url).
-pub const MAX_BUNDLE_LEN: usize = 8 * 1024;
-
-/// Largest invitation (a key-delivery record), in bytes (before
-/// base64url).
-pub const MAX_DELIVERY_LEN: usize = 16 * 1024;
 
 /// Most invitations one account's inbox holds; more are refused until it
 /// accepts or deletes some.
@@ -35,7 +28,7 @@ pub const MAX_MEMBERS: usize = 256;
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PublishIdentityRequest {
-    /// The bundle, base64url.
+    /// The bundle (`PublicBundle`), base64url.
     pub bundle: String,
 }
 
@@ -116,7 +109,7 @@ pub struct SendInvitationRequest {
     pub to: String,
     /// The space the delivered key opens.
     pub space: VaultId,
-    /// The delivery, base64url.
+    /// The key-delivery record (`KeyDelivery`), base64url.
     pub delivery: String,
 }
 
