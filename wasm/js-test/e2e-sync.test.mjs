@@ -61,7 +61,8 @@ async function addPrompt(page, prompt) {
 
 async function editPrompt(page, match, prompt) {
   await page.locator("#prompts li", { hasText: match }).first().click();
-  await page.locator("#detail").waitFor({ state: "visible" });
+  // Selected once the list is redrawn, after the detail and history are.
+  await page.locator("#prompts li.selected", { hasText: match }).waitFor();
   const before = await page.locator("#history li.version").count();
   await save(page, prompt);
   await page.waitForFunction((n) => document.querySelectorAll("#history li.version").length === n + 1, before);
@@ -71,7 +72,7 @@ async function editPrompt(page, match, prompt) {
 async function shown(page) {
   const list = (await page.locator("#prompts li").allTextContents()).map((t) => t.trim()).sort();
   await page.locator("#prompts li", { hasText: "Lighthouse" }).first().click();
-  await page.locator("#history li.version").first().waitFor();
+  await page.locator("#prompts li.selected", { hasText: "Lighthouse" }).waitFor();
   const history = (await page.locator("#history li.version").allTextContents()).map((t) => t.replace(/^.* — /, "").replace(" (current)", "")).sort();
   return { list, history };
 }
