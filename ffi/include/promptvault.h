@@ -115,8 +115,10 @@ typedef struct pv_bytes pv_bytes;
 // once; `pv_changeset_free` needs exclusive access.
 typedef struct pv_changeset pv_changeset;
 
-// The first pull of a vault onto a device that does not hold it yet
-// (core's `SyncState::begin_download` and its `Inbox`). Free with
+// A pull outside a sync (core's `Inbox`): the first pull of a vault onto
+// a device that does not hold it yet ([`pv_download_start`]), or a pull
+// after the state's cursor that fetches the newer header after
+// `PV_RESULT_HEADER_CHANGED` ([`pv_download_start_pull`]). Free with
 // [`pv_download_free`].
 //
 // Thread safety: may be moved between threads; `const` functions may run
@@ -124,7 +126,8 @@ typedef struct pv_changeset pv_changeset;
 typedef struct pv_download pv_download;
 
 // A login signing key (core's `protocol::LoginKey`), derived from the
-// password. Free with [`pv_login_key_free`]; freeing zeroizes it.
+// password or from the recovery key. Free with [`pv_login_key_free`];
+// freeing zeroizes it.
 //
 // Thread safety: may be moved between threads and used from several at
 // once; `pv_login_key_free` needs exclusive access.
@@ -1232,7 +1235,7 @@ pv_result pv_download_absorb(pv_download *download,
 
 // Copies the vault header the server holds (binary form, `Inbox::header`):
 // open the vault with it (`pv_vault_open` with no records), and seed a new
-// store with `pv_vault_all_records` and `pv_store_apply`.
+// store with [`pv_store_put_header`].
 //
 // # Errors
 //
@@ -1265,6 +1268,62 @@ pv_result pv_download_finish(const pv_download *download,
                              pv_vault *vault,
                              pv_store *store,
                              pv_sync_state *state);
+
+// Starts a pull of what the server holds after the state's cursor
+// (`SyncState::begin_pull`), outside a sync: after
+// `PV_RESULT_HEADER_CHANGED`, pull with [`pv_download_request_body`] and
+// [`pv_download_absorb`], then read the header with
+// [`pv_download_newer_header`].
+//
+// # Errors
+//
+// `PV_RESULT_WRONG_VAULT` for a state of another vault;
+// `PV_RESULT_NULL_PARAMETER`.
+//
+// # Safety
+//
+// `vault` and `state` must be live handles; `out_download` must point to
+// a writable `pv_download *`.
+pv_result pv_download_start_pull(const pv_vault *vault,
+                                 pv_sync_state *state,
+                                 pv_download **out_download);
+
+// Copies the pulled vault header (binary form) when it is newer than
+// `vault`'s (`Inbox::newer_header`): the password or keys changed on
+// another device. Open the vault anew with it and the store's records
+// (`pv_vault_open` with the new password), put it into the store with
+// [`pv_store_put_header`], persist the store, and sync again.
+//
+// # Errors
+//
+// `PV_RESULT_NOT_FOUND` when the pulled pages held no newer header;
+// `PV_RESULT_NULL_PARAMETER`; `PV_RESULT_BUFFER_TOO_SMALL`.
+//
+// # Safety
+//
+// `download` and `vault` must be live handles; `buf` must point to
+// `buf_len` writable bytes; `out_len` to a writable `size_t`.
+pv_result pv_download_newer_header(const pv_download *download,
+                                   const pv_vault *vault,
+                                   uint8_t *buf,
+                                   size_t buf_len,
+                                   size_t *out_len);
+
+// Puts the header `vault` was opened with into `store`
+// (`MemoryStore::put_header` with `Vault::header_record`), leaving every
+// other record as it is: after reopening a vault with the newer header of
+// [`pv_download_newer_header`]. (Not `pv_vault_all_records`: it seals
+// item keys afresh, and the server keeps those write-once.)
+//
+// # Errors
+//
+// `PV_RESULT_NULL_PARAMETER`.
+//
+// # Safety
+//
+// `store` must be a live `pv_store` not used by another thread during the
+// call; `vault` a live `pv_vault`.
+pv_result pv_store_put_header(pv_store *store, const pv_vault *vault);
 
 // Frees a `pv_download`. NULL does nothing.
 //
@@ -1310,10 +1369,28 @@ pv_result pv_login_key_from_header(const uint8_t *header,
                                    const char *password_text,
                                    pv_login_key **out_key);
 
+// Derives the recovery login key from the vault's recovery key (text
+// form; `LoginKey::derive_from_recovery_key`, no KDF). It logs in with
+// [`pv_login_request`] once the account holds its public key (a rekey
+// with [`pv_rekey_request`] registers it), and signs an account deletion.
+//
+// # Errors
+//
+// `PV_RESULT_INVALID_RECOVERY_KEY` for text that is not a recovery key;
+// `PV_RESULT_NULL_PARAMETER`; `PV_RESULT_INVALID_UTF8`.
+//
+// # Safety
+//
+// `recovery_key` must be NUL-terminated; `out_key` must point to a
+// writable `pv_login_key *`.
+pv_result pv_login_key_from_recovery_key(const char *recovery_key, pv_login_key **out_key);
+
 // Writes the JSON body of `POST /v1/login`: the challenge of
 // `challenge_json` (the server's answer to a challenge for `"login"`)
 // signed for `origin` (`scheme://host[:port]`, as the app reaches the
-// server) and `account` (`LoginKey::sign_challenge`, `LoginRequest`).
+// server) and `account` (`LoginKey::sign_challenge`, `LoginRequest`), as
+// a password or a recovery login after the key's kind. Read the server's
+// answer with [`pv_session_token`].
 //
 // # Errors
 //
@@ -1342,7 +1419,8 @@ pv_result pv_login_request(const pv_login_key *key,
 // # Errors
 //
 // As [`pv_login_request`]; `PV_RESULT_MALFORMED` for bytes that are not
-// a record.
+// a record; `PV_RESULT_INVALID_INPUT` when `key` is not a password login
+// key.
 //
 // # Safety
 //
@@ -1357,6 +1435,85 @@ pv_result pv_register_request(const pv_login_key *key,
                               char *buf,
                               size_t buf_len,
                               size_t *out_len);
+
+// Writes the JSON body of `POST /v1/account/keys` (with the session's
+// bearer token), which makes the account's login keys follow the vault
+// header the server holds (`LoginKey::sign_challenge`, `RekeyRequest`):
+// after this device pushed a password change, `key` is the password login
+// key of the new header ([`pv_login_key_from_header`] with the new
+// password); `recovery` (NULL for none) registers a recovery login key
+// (after a new recovery key, or one never registered). Both sign the
+// challenge of `challenge_json` (asked for `"rekey"`) for `origin` and
+// `account`. The answer is the new pre-login.
+//
+// # Errors
+//
+// As [`pv_login_request`]; `PV_RESULT_INVALID_INPUT` when `key` is not a
+// password login key or `recovery` not a recovery one.
+//
+// # Safety
+//
+// As [`pv_login_request`]; `recovery` must be NULL or a live
+// `pv_login_key`.
+pv_result pv_rekey_request(const pv_login_key *key,
+                           const pv_login_key *recovery,
+                           const char *challenge_json,
+                           const char *origin,
+                           const char *account,
+                           char *buf,
+                           size_t buf_len,
+                           size_t *out_len);
+
+// Writes the JSON body of `POST /v1/account/delete` (with the session's
+// bearer token), which erases the account, its vault and every row the
+// server holds for it: the challenge of `challenge_json` (asked for
+// `"delete"`) signed by `key` — the password or the recovery login key —
+// for `origin` and `account` (`LoginKey::sign_challenge`,
+// `DeleteAccountRequest`). A stolen session alone cannot erase an
+// account.
+//
+// # Errors
+//
+// As [`pv_login_request`].
+//
+// # Safety
+//
+// As [`pv_login_request`].
+pv_result pv_delete_account_request(const pv_login_key *key,
+                                    const char *challenge_json,
+                                    const char *origin,
+                                    const char *account,
+                                    char *buf,
+                                    size_t buf_len,
+                                    size_t *out_len);
+
+// Reads the server's HTTP answer to a login or a registration
+// (`sync::read_answer`) and writes the session's bearer token (send it as
+// `Authorization: Bearer <token>`; keep the answer's text for
+// [`pv_download_start`]).
+//
+// # Errors
+//
+// `PV_RESULT_SERVER_REFUSED` for the server's typed refusal (the message
+// names its status and code: a wrong password or recovery key is a 401
+// `authentication_failed`, too many failures a 429);
+// `PV_RESULT_TRANSPORT` for a 5xx or an answer outside the protocol;
+// `PV_RESULT_NULL_PARAMETER`; `PV_RESULT_BUFFER_TOO_SMALL`.
+//
+// # Security
+//
+// The token is a secret for as long as it lives: keep it out of logs.
+//
+// # Safety
+//
+// `body` must point to `body_len` readable bytes; `buf` to `buf_len`
+// writable bytes; `out_len` to a writable `size_t`.
+pv_result pv_session_token(uint16_t status,
+                           const uint8_t *body,
+                           size_t body_len,
+                           char *buf,
+                           size_t buf_len,
+                           size_t *out_len);
 
 // Frees a `pv_login_key` (zeroizing it). NULL does nothing.
 //
