@@ -347,3 +347,92 @@ fn alice_shares_a_prompt_with_bob_then_revokes_him() {
         assert!(!contains(&all, needle), "{needle} found on the server");
     }
 }
+
+#[test]
+fn members_edit_both_ways_and_a_remaining_member_follows_the_rotation() {
+    let s = Server::start();
+    let root = tempfile::tempdir().unwrap();
+    let alice = Device::new(root.path(), "alice");
+    let bob = Device::new(root.path(), "bob");
+    let carol = Device::new(root.path(), "carol");
+    for d in [&alice, &bob, &carol] {
+        d.ok(&["init", "--kdf-memory-mib", "19", "--kdf-time", "1"]);
+        d.sync(&s);
+    }
+    let added = alice.ok(&["add", "--title", TITLE, "--body", MARKER]);
+    let id = added.trim().strip_prefix("Added ").unwrap().to_owned();
+    for d in [&bob, &carol] {
+        let fp = d.json(&["identity", "--json"])["fingerprint"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        // The second share adds a member to the same space.
+        alice.ok(&["share", &id, "--with", d.account, "--fingerprint", &fp]);
+        let inbox = d.json(&["inbox", "--json"]);
+        d.ok(&["accept", inbox[0]["id"].as_str().unwrap()]);
+    }
+    assert_eq!(s.sql("SELECT COUNT(*) FROM spaces").trim(), "1");
+
+    // A vault key rotation on alice's side keeps her identity and keys.
+    let fp_before = alice.json(&["identity", "--json"])["fingerprint"].clone();
+    alice.ok(&["rotate"]);
+    assert_eq!(
+        alice.json(&["identity", "--json"])["fingerprint"],
+        fp_before
+    );
+
+    // bob edits the shared prompt; alice and carol get the version.
+    bob.ok(&["edit", &id, "--body", "bob was here"]);
+    bob.sync(&s);
+    alice.sync(&s);
+    carol.sync(&s);
+    for d in [&alice, &carol] {
+        let h = d.json(&["history", &id, "--json"]);
+        assert_eq!(h.as_array().unwrap().len(), 2, "{h}");
+        assert_eq!(
+            d.json(&["show", &id, "--json"])["version"]["body"],
+            "bob was here"
+        );
+    }
+
+    // bob is removed: carol, who stays, picks up the new key and goes on.
+    let out = alice.ok(&["revoke", &id, "--from", "bob"]);
+    assert!(out.contains("New key sent to: carol"), "{out}");
+    alice.ok(&["edit", &id, "--body", EDIT]);
+    alice.sync(&s);
+    let synced = carol.sync(&s);
+    assert!(synced["spaces"][0]["error"].is_null(), "{synced}");
+    assert_eq!(
+        carol.json(&["show", &id, "--json"])["version"]["body"],
+        EDIT
+    );
+    carol.ok(&["edit", &id, "--body", "carol after the rotation"]);
+    carol.sync(&s);
+    alice.sync(&s);
+    assert_eq!(
+        alice.json(&["show", &id, "--json"])["version"]["body"],
+        "carol after the rotation"
+    );
+    let listed = alice.json(&["list", "--json"]);
+    assert_eq!(listed[0]["shared"]["with"], serde_json::json!(["carol"]));
+    // bob: refused, his copy as it was.
+    let out = bob.run(&["sync"]);
+    assert_eq!(
+        out.status.code(),
+        Some(EXIT_NOT_A_MEMBER),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        bob.json(&["show", &id, "--json"])["version"]["body"],
+        "bob was here"
+    );
+    // bob cannot share what alice owns.
+    let fp = carol.json(&["identity", "--json"])["fingerprint"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let out = bob.run(&["share", &id, "--with", "carol", "--fingerprint", &fp]);
+    assert_eq!(out.status.code(), Some(6), "{}", stderr(&out));
+    assert!(!contains(&s.everything(), EDIT));
+}
