@@ -19,6 +19,7 @@ use serde_json::{Value, json};
 use crate::cli::ServerOpt;
 use crate::clock::now;
 use crate::fail::{Fail, Kind};
+use crate::output::short;
 use crate::remote::{self, Remote};
 use crate::session::Session;
 use crate::side_file::Side;
@@ -386,7 +387,7 @@ pub(crate) fn open_space(
                 Kind::NotAMember,
                 format!(
                     "no key of generation {generation} is held for the space {}",
-                    &hex[..8.min(hex.len())]
+                    short(hex)
                 ),
             )
         })?;
@@ -403,7 +404,7 @@ pub(crate) fn held_spaces(side: &Side, own: &Vault, accept: bool) -> Vec<(String
             Err(f) if f.kind == Kind::NotFound => {}
             Err(f) => eprintln!(
                 "promptvault: warning: shared space {}: {}",
-                &hex[..8.min(hex.len())],
+                short(hex),
                 f.message
             ),
         }
@@ -647,7 +648,7 @@ pub(crate) fn sync_space(
     }
     Err(Fail::new(
         Kind::Other,
-        format!("the space {} did not settle after four runs", &hex[..8]),
+        format!("the space {} did not settle after four runs", short(hex)),
     ))
 }
 

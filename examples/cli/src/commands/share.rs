@@ -125,7 +125,27 @@ pub(crate) fn share(
 
     let (hex, id, moved) = match found {
         Found::Space(_, id, hex) => (hex, id, false),
-        Found::Own(id) => (new_space(&mut own, &mut side, &mut net, id)?, id, true),
+        Found::Own(id) => {
+            // A space of ours that already holds it: an earlier `share`
+            // stopped before the prompt left the vault. Finish that one.
+            let earlier = sharing::held_spaces(&side, &own.vault, accept)
+                .into_iter()
+                .find(|(hex, sp)| {
+                    sp.vault.prompt_ids().contains(&id)
+                        && side
+                            .data
+                            .spaces
+                            .get(hex)
+                            .is_some_and(|e| e.owner == net.account)
+                })
+                .map(|(hex, _)| hex);
+            let hex = match earlier {
+                Some(hex) => hex,
+                None => new_space(&mut own, &mut side, id, &net.account)?,
+            };
+            publish_space(&mut net, &mut side, &own.vault, &hex)?;
+            (hex, id, true)
+        }
     };
     net.call(
         "spaces/members/add",
@@ -163,14 +183,9 @@ pub(crate) fn share(
     )
 }
 
-/// Makes a space holding prompt `id` (same id): stored here with its key,
-/// created on the server and pushed. Returns its id (hex).
-fn new_space(
-    own: &mut Session,
-    side: &mut Side,
-    net: &mut Net,
-    id: PromptId,
-) -> Result<String, Fail> {
+/// Makes a space holding prompt `id` (same id), stored here with its key
+/// (owned by `me`). Returns its id (hex).
+fn new_space(own: &mut Session, side: &mut Side, id: PromptId, me: &str) -> Result<String, Fail> {
     let new = Vault::create_space().map_err(Fail::from_core)?;
     let mut space = new.vault;
     let mut store = MemoryStore::new();
@@ -180,18 +195,35 @@ fn new_space(
         .share_prompt(id, &mut space, now())
         .map_err(Fail::from_core)?;
     store.apply(&c);
-    let hex = space.id().to_hex();
     side.create_dir()?;
     vault_file::write(&side.space_path(&space.id()), &store)?;
-    side.add_space_key(&own.vault, &new.key, &net.account)?;
+    side.add_space_key(&own.vault, &new.key, me)?;
     side.save()?;
-    net.call("spaces/create", &json!({ "space": hex }))?;
-    if let Some(e) = side.data.spaces.get_mut(&hex) {
-        e.on_server = true;
+    Ok(space.id().to_hex())
+}
+
+/// Creates the space `hex` on the server unless that was done (a
+/// `vault_taken` for a space the server lists as ours counts as done),
+/// then pushes it.
+fn publish_space(net: &mut Net, side: &mut Side, own: &Vault, hex: &str) -> Result<(), Fail> {
+    let on_server = side.data.spaces.get(hex).is_some_and(|e| e.on_server);
+    if !on_server {
+        if let Err(f) = net.call("spaces/create", &json!({ "space": hex })) {
+            let ours = net
+                .spaces()?
+                .iter()
+                .any(|s| s.space == hex && s.owner == net.account);
+            if !ours {
+                return Err(f);
+            }
+        }
+        if let Some(e) = side.data.spaces.get_mut(hex) {
+            e.on_server = true;
+        }
+        side.save()?;
     }
-    side.save()?;
-    sharing::sync_space(net, side, &own.vault, &hex, true)?;
-    Ok(hex)
+    sharing::sync_space(net, side, own, hex, true)?;
+    Ok(())
 }
 
 #[derive(Serialize)]
