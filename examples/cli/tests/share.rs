@@ -70,7 +70,7 @@ impl Server {
         let out = Command::new("python3")
             .args([
                 "-c",
-                "import sqlite3,sys\nc=sqlite3.connect(sys.argv[1])\nfor r in c.execute(sys.argv[2]).fetchall(): print('|'.join(map(str,r)))",
+                "import sqlite3,sys\nc=sqlite3.connect(sys.argv[1], timeout=30)\nfor r in c.execute(sys.argv[2]).fetchall(): print('|'.join(map(str,r)))\nc.commit()",
             ])
             .arg(self.dir.path().join("server.db"))
             .arg(sql)
@@ -435,4 +435,79 @@ fn members_edit_both_ways_and_a_remaining_member_follows_the_rotation() {
     let out = bob.run(&["share", &id, "--with", "carol", "--fingerprint", &fp]);
     assert_eq!(out.status.code(), Some(6), "{}", stderr(&out));
     assert!(!contains(&s.everything(), EDIT));
+}
+
+/// A valid bundle for `account` that is not theirs: what a server that
+/// swaps identities would hand out.
+fn impostor(account: &str) -> String {
+    promptvault::share::Identity::generate(account, promptvault::Timestamp(1_700_000_000_000))
+        .unwrap()
+        .bundle()
+        .to_text()
+}
+
+#[test]
+fn a_server_that_swaps_identities_is_caught_by_fingerprint_and_pin() {
+    let s = Server::start();
+    let root = tempfile::tempdir().unwrap();
+    let alice = Device::new(root.path(), "alice");
+    let bob = Device::new(root.path(), "bob");
+    for d in [&alice, &bob] {
+        d.ok(&["init", "--kdf-memory-mib", "19", "--kdf-time", "1"]);
+        d.sync(&s);
+    }
+    let first = alice.ok(&["add", "--title", "one", "--body", MARKER]);
+    let first = first.trim().strip_prefix("Added ").unwrap().to_owned();
+    let second = alice.ok(&["add", "--title", "two", "--body", "second"]);
+    let second = second.trim().strip_prefix("Added ").unwrap().to_owned();
+    let fp = bob.json(&["identity", "--json"])["fingerprint"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // The server hands out another "bob": bob's real fingerprint refuses it.
+    s.sql(&format!(
+        "UPDATE identities SET bundle = '{}' WHERE account = 'bob'",
+        impostor("bob")
+    ));
+    let out = alice.run(&["share", &first, "--with", "bob", "--fingerprint", &fp]);
+    assert_eq!(
+        out.status.code(),
+        Some(EXIT_FINGERPRINT),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(s.sql("SELECT COUNT(*) FROM spaces").trim(), "0");
+    assert_eq!(s.sql("SELECT COUNT(*) FROM inbox").trim(), "0");
+
+    // bob's next sync puts his own back; then sharing works.
+    bob.sync(&s);
+    alice.ok(&["share", &first, "--with", "bob", "--fingerprint", &fp]);
+    let inbox = bob.json(&["inbox", "--json"]);
+    bob.ok(&["accept", inbox[0]["id"].as_str().unwrap()]);
+
+    // Now alice's identity is pinned on bob's side: a swapped one is refused.
+    alice.ok(&["share", &second, "--with", "bob", "--fingerprint", &fp]);
+    s.sql(&format!(
+        "UPDATE identities SET bundle = '{}' WHERE account = 'alice'",
+        impostor("alice")
+    ));
+    let inbox = bob.json(&["inbox", "--json"]);
+    let out = bob.run(&["accept", inbox[0]["id"].as_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(EXIT_FINGERPRINT),
+        "{}",
+        stderr(&out)
+    );
+    assert!(stderr(&out).contains("pinned"), "{}", stderr(&out));
+    assert_eq!(bob.json(&["list", "--json"]).as_array().unwrap().len(), 1);
+    // The invitation is still there, and opens once alice's is back.
+    alice.sync(&s);
+    bob.ok(&["accept", inbox[0]["id"].as_str().unwrap()]);
+    assert_eq!(bob.json(&["list", "--json"]).as_array().unwrap().len(), 2);
+    assert_eq!(
+        bob.json(&["show", &second, "--json"])["version"]["body"],
+        "second"
+    );
 }

@@ -138,9 +138,14 @@ pub(crate) fn sync(
     // space that fails is reported after the others (and the vault) synced.
     let mut side = Side::load(path, &s.vault)?;
     let mut net = Net::from_sync(remote, cache);
-    let spaces = sharing::after_sync(&mut net, &mut side, &s.vault, accept)?;
-    let mut space_views = Vec::new();
     let mut failed: Option<Fail> = None;
+    // The vault synced whatever happens next: what moved is printed even
+    // when sharing fails.
+    let spaces = sharing::after_sync(&mut net, &mut side, &s.vault, accept).unwrap_or_else(|f| {
+        failed = Some(f.context("sharing"));
+        Vec::new()
+    });
+    let mut space_views = Vec::new();
     for (hex, r) in spaces {
         let owner = side
             .data
