@@ -48,8 +48,9 @@ Exit codes:
      published identity, an identity pinned on this device changed, or a
      key delivery is not signed by its pinned sender (nothing was sent
      or accepted)
-  9  you are no longer a member of a shared space (its owner removed you):
-     what you synced before stays readable here";
+  9  you are not (or no longer) a member of a shared space: its owner
+     removed you (what you synced before stays readable here), or an
+     invitation was sealed to another identity";
 
 #[derive(Debug)]
 pub(crate) struct Fail {

@@ -495,12 +495,14 @@ impl SpaceLink {
         self.cache.save()
     }
 
-    /// Downloads the whole space with `key` into a new store at `path`.
+    /// Downloads the whole space with `key` into a new store at `path`;
+    /// what it brought is added to `report`.
     fn download(
         &mut self,
         net: &mut Net,
         key: &SpaceKey,
         path: &Path,
+        report: &mut SyncReport,
     ) -> Result<(MemoryStore, Vault), Fail> {
         for attempt in 0..2 {
             let mut state = SyncState::new();
@@ -533,9 +535,12 @@ impl SpaceLink {
             })?;
             let mut store = MemoryStore::new();
             store.put_header(header);
-            state
+            let done = state
                 .integrate(&mut vault, &mut store, &inbox)
                 .map_err(|e| Fail::from_sync(e, &net.account))?;
+            report.pulled += done.rows;
+            report.prompts_added += done.prompts_added;
+            report.versions_added += done.versions_added;
             vault_file::write(path, &store)?;
             self.cache.data.state = state;
             self.cache.save()?;
@@ -618,7 +623,7 @@ pub(crate) fn sync_space(
                     format!("no key is held for the space {hex}"),
                 )
             })?;
-        let (store, vault) = link.download(net, &key, &path)?;
+        let (store, vault) = link.download(net, &key, &path, &mut report)?;
         Session::from_parts(&path, store, vault, true)?
     };
     let account = net.account.clone();
@@ -641,7 +646,7 @@ pub(crate) fn sync_space(
             }
             Err(e) if unauthorized(&e) => link.renew(net)?,
             Err(SyncError::HeaderChanged) => {
-                s = rekeyed(net, side, own, &mut link, s, &path)?;
+                s = rekeyed(net, side, own, &mut link, s, &path, &mut report)?;
             }
             Err(e) => return Err(Fail::from_sync(e, &account)),
         }
@@ -663,6 +668,7 @@ fn rekeyed(
     link: &mut SpaceLink,
     mut s: Session,
     path: &Path,
+    report: &mut SyncReport,
 ) -> Result<Session, Fail> {
     let account = net.account.clone();
     let (vault, store) = s.parts();
@@ -703,7 +709,7 @@ fn rekeyed(
     };
     side.add_space_key(own, &key, &link.owner)?;
     side.save()?;
-    let (store, vault) = link.download(net, &key, path)?;
+    let (store, vault) = link.download(net, &key, path, report)?;
     let mut fresh = Session::from_parts(path, store, vault, true)?;
     // What this device wrote and the server lacks: copied in, to push.
     for id in s.vault.prompt_ids() {

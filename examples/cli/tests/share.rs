@@ -402,6 +402,9 @@ fn members_edit_both_ways_and_a_remaining_member_follows_the_rotation() {
     alice.sync(&s);
     let synced = carol.sync(&s);
     assert!(synced["spaces"][0]["error"].is_null(), "{synced}");
+    // Downloaded again under the new key: the prompt, with every version.
+    assert_eq!(synced["spaces"][0]["promptsAdded"], 1, "{synced}");
+    assert_eq!(synced["spaces"][0]["versionsAdded"], 3, "{synced}");
     assert_eq!(
         carol.json(&["show", &id, "--json"])["version"]["body"],
         EDIT
