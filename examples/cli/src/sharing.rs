@@ -127,14 +127,18 @@ impl Net {
             let _ = self.cache.save();
         }
         r.map_err(|e| match e {
-            SyncError::Refused { code, message, .. } => match code.as_str() {
+            SyncError::Refused {
+                status,
+                code,
+                message,
+            } => match code.as_str() {
                 "no_identity" | "no_account" | "no_space" | "no_invitation" => {
                     Fail::new(Kind::NotFound, message)
                 }
                 "not_a_member" => Fail::new(Kind::NotAMember, message),
                 _ => Fail::from_sync(
                     SyncError::Refused {
-                        status: 0,
+                        status,
                         code,
                         message,
                     },
@@ -189,8 +193,8 @@ impl Net {
             Fail::new(
                 Kind::NotFound,
                 format!(
-                    "{account} has no sharing identity on {} (they get one at their next \
-                     `promptvault sync`)",
+                    "there is no sharing identity for {account} on {}: no such account, or it \
+                     has not synced since sharing arrived (its next `promptvault sync` makes one)",
                     self.origin
                 ),
             )
