@@ -341,11 +341,29 @@ fn alice_shares_a_prompt_with_bob_then_revokes_him() {
     let text = bob.ok(&["list"]);
     assert!(text.contains("you were removed"), "{text}");
 
-    // The server holds no plaintext of the shared prompt.
+    // The server holds no plaintext of the shared prompt, and neither do
+    // the files on either device (vaults, side files, state).
     let all = s.everything();
     for needle in [MARKER, TITLE, EDIT, PW] {
         assert!(!contains(&all, needle), "{needle} found on the server");
+        assert!(
+            !contains(&alice.files(), needle),
+            "{needle} in alice's files"
+        );
     }
+
+    // A damaged side file is reported as such, not as a missing identity.
+    let file = alice
+        .vault
+        .with_extension("pvlt.shared")
+        .join("sharing.json");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let mut json: Value = serde_json::from_str(&text).unwrap();
+    json["identity"] = serde_json::json!(["UFZMVAEJAQAB"]);
+    std::fs::write(&file, serde_json::to_vec(&json).unwrap()).unwrap();
+    let out = alice.run(&["identity"]);
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    assert!(stderr(&out).contains("damaged"), "{}", stderr(&out));
 }
 
 #[test]
