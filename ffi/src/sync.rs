@@ -93,6 +93,7 @@ pub struct pv_login_key {
 /// # Safety
 ///
 /// `out_state` must point to a writable `pv_sync_state *`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_sync_state_new(out_state: *mut *mut pv_sync_state) -> pv_result {
     ffi_guard!({
@@ -115,6 +116,7 @@ pub unsafe extern "C" fn pv_sync_state_new(out_state: *mut *mut pv_sync_state) -
 ///
 /// `json` must be NUL-terminated; `out_state` must point to a writable
 /// `pv_sync_state *`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_sync_state_from_json(
     json: *const c_char,
@@ -139,6 +141,7 @@ pub unsafe extern "C" fn pv_sync_state_from_json(
 ///
 /// `state` must be a live `pv_sync_state`; `buf` must point to `buf_len`
 /// writable bytes; `out_len` to a writable `size_t`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_sync_state_to_json(
     state: *const pv_sync_state,
@@ -183,6 +186,7 @@ pub unsafe extern "C" fn pv_sync_state_free(state: *mut pv_sync_state) {
 ///
 /// `vault` and `state` must be live handles; `out_sync` must point to a
 /// writable `pv_sync *`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_sync_start(
     vault: *const pv_vault,
@@ -220,6 +224,7 @@ fn request(step: &Step) -> Result<&Request, Fail> {
 ///
 /// `sync` must be a live `pv_sync`; `out_done` must point to a writable
 /// `bool`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_sync_done(sync: *const pv_sync, out_done: *mut bool) -> pv_result {
     ffi_guard!({
@@ -242,6 +247,7 @@ pub unsafe extern "C" fn pv_sync_done(sync: *const pv_sync, out_done: *mut bool)
 ///
 /// `sync` must be a live `pv_sync`; `buf` must point to `buf_len` writable
 /// bytes; `out_len` to a writable `size_t`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_sync_request_method(
     sync: *const pv_sync,
@@ -268,6 +274,7 @@ pub unsafe extern "C" fn pv_sync_request_method(
 /// # Safety
 ///
 /// As [`pv_sync_request_method`].
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_sync_request_path(
     sync: *const pv_sync,
@@ -293,6 +300,7 @@ pub unsafe extern "C" fn pv_sync_request_path(
 /// # Safety
 ///
 /// As [`pv_sync_request_method`].
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_sync_request_body(
     sync: *const pv_sync,
@@ -321,6 +329,7 @@ pub unsafe extern "C" fn pv_sync_request_body(
 ///
 /// `sync` must be a live `pv_sync`; `out_persist` must point to a writable
 /// `bool`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_sync_persist(
     sync: *const pv_sync,
@@ -347,6 +356,7 @@ pub unsafe extern "C" fn pv_sync_persist(
 ///
 /// `sync` must be a live `pv_sync`; `out_backoff` must point to a writable
 /// `uint32_t`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_sync_backoff(sync: *const pv_sync, out_backoff: *mut u32) -> pv_result {
     ffi_guard!({
@@ -372,6 +382,7 @@ pub unsafe extern "C" fn pv_sync_backoff(sync: *const pv_sync, out_backoff: *mut
 ///
 /// `sync` must be a live `pv_sync`; `buf` must point to `buf_len` writable
 /// bytes; `out_len` to a writable `size_t`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_sync_report(
     sync: *const pv_sync,
@@ -390,6 +401,83 @@ pub unsafe extern "C" fn pv_sync_report(
                 "the sync is not done: send the request first",
             )),
         }
+    })
+}
+
+/// What a finished sync moved (core's `SyncReport`), for callers that do
+/// not want to parse the JSON of [`pv_sync_report`]: filled by
+/// [`pv_sync_report_counts`].
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct pv_sync_counts {
+    /// Rows pulled (all pulls of the run).
+    pub pulled: usize,
+    /// Prompts new to this device.
+    pub prompts_added: usize,
+    /// Versions new to this device.
+    pub versions_added: usize,
+    /// Prompts whose metadata changed here.
+    pub metadata_updated: usize,
+    /// Diverged metadata merged into a new revision.
+    pub conflicts_resolved: usize,
+    /// Prompts deleted elsewhere and deleted here.
+    pub prompts_deleted: usize,
+    /// Records pushed.
+    pub pushed: usize,
+    /// Deletions pushed.
+    pub deleted: usize,
+    /// Commits accepted.
+    pub commits: u32,
+    /// Commits that met a conflict and were retried.
+    pub conflicts: u32,
+    /// Whether a full pull (cursor 0) was needed.
+    pub full_pull: bool,
+    /// The server cursor at the end.
+    pub cursor: u64,
+}
+
+/// Stores the report of a finished sync as numbers (as [`pv_sync_report`],
+/// without JSON).
+///
+/// # Errors
+///
+/// `PV_RESULT_NOT_FOUND` while the sync is not done;
+/// `PV_RESULT_NULL_PARAMETER`.
+///
+/// # Safety
+///
+/// `sync` must be a live `pv_sync`; `out_counts` must point to a writable
+/// `pv_sync_counts`.
+#[must_use]
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pv_sync_report_counts(
+    sync: *const pv_sync,
+    out_counts: *mut pv_sync_counts,
+) -> pv_result {
+    ffi_guard!({
+        let sync = arg_ref!(sync);
+        let out_counts = arg_mut!(out_counts);
+        let Step::Done { report: r, .. } = &sync.step else {
+            return Err(Fail::new(
+                pv_result::NotFound,
+                "the sync is not done: send the request first",
+            ));
+        };
+        *out_counts = pv_sync_counts {
+            pulled: r.pulled,
+            prompts_added: r.prompts_added,
+            versions_added: r.versions_added,
+            metadata_updated: r.metadata_updated,
+            conflicts_resolved: r.conflicts_resolved,
+            prompts_deleted: r.prompts_deleted,
+            pushed: r.pushed,
+            deleted: r.deleted,
+            commits: r.commits,
+            conflicts: r.conflicts,
+            full_pull: r.full_pull,
+            cursor: r.cursor,
+        };
+        Ok(())
     })
 }
 
@@ -414,6 +502,7 @@ pub unsafe extern "C" fn pv_sync_report(
 /// `sync`, `vault`, `store` and `state` must be live handles — the vault and
 /// state given to [`pv_sync_start`] and the store holding that vault;
 /// `body` must point to `body_len` readable bytes.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_sync_resume(
     sync: *mut pv_sync,
@@ -469,6 +558,7 @@ pub unsafe extern "C" fn pv_sync_free(sync: *mut pv_sync) {
 /// `session_json` must be NUL-terminated; `state` must be a live
 /// `pv_sync_state`; `out_download` must point to a writable
 /// `pv_download *`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_download_start(
     session_json: *const c_char,
@@ -498,6 +588,7 @@ pub unsafe extern "C" fn pv_download_start(
 ///
 /// `download` must be a live `pv_download`; `buf` must point to `buf_len`
 /// writable bytes; `out_len` to a writable `size_t`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_download_request_body(
     download: *const pv_download,
@@ -525,6 +616,7 @@ pub unsafe extern "C" fn pv_download_request_body(
 ///
 /// `download` must be a live `pv_download`; `body` must point to
 /// `body_len` readable bytes; `out_more` to a writable `bool`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_download_absorb(
     download: *mut pv_download,
@@ -562,6 +654,7 @@ pub unsafe extern "C" fn pv_download_absorb(
 ///
 /// `download` must be a live `pv_download`; `buf` must point to `buf_len`
 /// writable bytes; `out_len` to a writable `size_t`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_download_header(
     download: *const pv_download,
@@ -593,6 +686,7 @@ pub unsafe extern "C" fn pv_download_header(
 /// `download`, `vault`, `store` and `state` must be live handles: the state
 /// given to [`pv_download_start`], the vault opened from
 /// [`pv_download_header`] and its store.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_download_finish(
     download: *const pv_download,
@@ -643,6 +737,7 @@ pub unsafe extern "C" fn pv_download_free(download: *mut pv_download) {
 ///
 /// `prelogin_json` and `password` must be NUL-terminated; `out_key` must
 /// point to a writable `pv_login_key *`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_login_key_from_prelogin(
     prelogin_json: *const c_char,
@@ -673,6 +768,7 @@ pub unsafe extern "C" fn pv_login_key_from_prelogin(
 ///
 /// `header` must point to `header_len` readable bytes; `password` must be
 /// NUL-terminated; `out_key` must point to a writable `pv_login_key *`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_login_key_from_header(
     header: *const u8,
@@ -714,6 +810,7 @@ fn challenge(json: &str) -> Result<(String, [u8; 32]), Fail> {
 ///
 /// `key` must be a live `pv_login_key`; the texts NUL-terminated; `buf` must
 /// point to `buf_len` writable bytes; `out_len` to a writable `size_t`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_login_request(
     key: *const pv_login_key,
@@ -759,6 +856,7 @@ pub unsafe extern "C" fn pv_login_request(
 ///
 /// As [`pv_login_request`]; `header` must point to `header_len` readable
 /// bytes.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_register_request(
     key: *const pv_login_key,

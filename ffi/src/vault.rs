@@ -166,6 +166,7 @@ fn write_recovery_key(buf: &OutBuf, rk: &RecoveryKey) -> Result<(), Fail> {
 ///
 /// Runs Argon2id once with `params`; use the defaults (65536, 3, 1) unless
 /// you have a reason, and never calibrate them to the device.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_vault_create(
     password: *const c_char,
@@ -216,6 +217,7 @@ pub unsafe extern "C" fn pv_vault_create(
 /// `record_lens` to `records_len` elements, each `records[i]` to
 /// `record_lens[i]` readable bytes; `secret` must be NUL-terminated;
 /// `out_vault` must point to a writable `pv_vault *`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_vault_open(
     header: *const u8,
@@ -253,6 +255,7 @@ pub unsafe extern "C" fn pv_vault_open(
 /// # Safety
 ///
 /// As [`pv_vault_open`]; `seen_json` must be NUL-terminated.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_vault_open_with_seen(
     header: *const u8,
@@ -292,6 +295,7 @@ pub unsafe extern "C" fn pv_vault_open_with_seen(
 ///
 /// `store` must be a live `pv_store`; `secret` NUL-terminated; `out_vault`
 /// must point to a writable `pv_vault *`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_vault_open_store(
     store: *const pv_store,
@@ -337,6 +341,7 @@ pub unsafe extern "C" fn pv_vault_free(vault: *mut pv_vault) {
 ///
 /// `vault` must be a live `pv_vault`; `out_id` must point to `out_id_len`
 /// writable bytes.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_vault_id(
     vault: *const pv_vault,
@@ -361,6 +366,7 @@ pub unsafe extern "C" fn pv_vault_id(
 ///
 /// `vault` must be a live `pv_vault`; `out_generation` must point to a
 /// writable `uint32_t`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_vault_key_generation(
     vault: *const pv_vault,
@@ -384,6 +390,7 @@ pub unsafe extern "C" fn pv_vault_key_generation(
 ///
 /// `vault` must be a live `pv_vault`; `out_revision` must point to a
 /// writable `uint64_t`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_vault_header_revision(
     vault: *const pv_vault,
@@ -409,6 +416,7 @@ pub unsafe extern "C" fn pv_vault_header_revision(
 ///
 /// `vault` must be a live `pv_vault`; `out_changes` must point to a writable
 /// `pv_changeset *`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_vault_all_records(
     vault: *const pv_vault,
@@ -432,6 +440,7 @@ pub unsafe extern "C" fn pv_vault_all_records(
 ///
 /// `vault` must be a live `pv_vault`; `out_params` must point to a writable
 /// `pv_kdf_params`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_vault_kdf_params(
     vault: *const pv_vault,
@@ -460,6 +469,7 @@ pub unsafe extern "C" fn pv_vault_kdf_params(
 ///
 /// `vault` must be a live `pv_vault`; `buf` must point to `buf_len` writable
 /// bytes; `out_len` to a writable `size_t`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_vault_header(
     vault: *const pv_vault,
@@ -487,6 +497,7 @@ pub unsafe extern "C" fn pv_vault_header(
 ///
 /// `vault` must be a live `pv_vault`; `buf` must point to `buf_len` writable
 /// bytes; `out_len` to a writable `size_t`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_vault_seen_revisions(
     vault: *const pv_vault,
@@ -513,6 +524,7 @@ pub unsafe extern "C" fn pv_vault_seen_revisions(
 /// # Safety
 ///
 /// `vault` must be a live `pv_vault`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_vault_verify(vault: *const pv_vault) -> pv_result {
     ffi_guard!({
@@ -532,6 +544,7 @@ pub unsafe extern "C" fn pv_vault_verify(vault: *const pv_vault) -> pv_result {
 /// # Safety
 ///
 /// `vault` must be a live `pv_vault`; `password` NUL-terminated.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_vault_verify_password(
     vault: *const pv_vault,
@@ -559,6 +572,7 @@ pub unsafe extern "C" fn pv_vault_verify_password(
 /// `vault` must be a live `pv_vault` used by no other thread during the
 /// call; `new_password` NUL-terminated; `params` must point to a
 /// `pv_kdf_params`; `out_changes` to a writable `pv_changeset *`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_vault_change_password(
     vault: *mut pv_vault,
@@ -593,6 +607,7 @@ pub unsafe extern "C" fn pv_vault_change_password(
 /// `vault` must be a live `pv_vault` used by no other thread during the
 /// call; `out_recovery_key` must point to `out_recovery_key_len` writable
 /// bytes; `out_changes` to a writable `pv_changeset *`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_vault_replace_recovery_key(
     vault: *mut pv_vault,
@@ -631,6 +646,7 @@ pub unsafe extern "C" fn pv_vault_replace_recovery_key(
 /// call; `password` NUL-terminated; `out_recovery_key` must point to
 /// `out_recovery_key_len` writable bytes; `out_changes` to a writable
 /// `pv_changeset *`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_vault_rotate(
     vault: *mut pv_vault,
@@ -663,6 +679,7 @@ pub unsafe extern "C" fn pv_vault_rotate(
 ///
 /// `vault` must be a live `pv_vault`; `out_pending` must point to a
 /// writable `bool`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_vault_rotation_pending(
     vault: *const pv_vault,
@@ -688,6 +705,7 @@ pub unsafe extern "C" fn pv_vault_rotation_pending(
 ///
 /// `vault` must be a live `pv_vault` used by no other thread during the
 /// call; `out_changes` must point to a writable `pv_changeset *`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_vault_finish_rotation(
     vault: *mut pv_vault,
@@ -717,6 +735,7 @@ pub unsafe extern "C" fn pv_vault_finish_rotation(
 /// call; `records`/`record_lens` as for [`pv_vault_open`]; `out_counts`
 /// must point to a writable `pv_merge_counts`; `out_changes` to a writable
 /// `pv_changeset *`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_vault_merge(
     vault: *mut pv_vault,
@@ -758,6 +777,7 @@ pub unsafe extern "C" fn pv_vault_merge(
 /// `vault` must be a live `pv_vault`; `password` NUL-terminated; `params`
 /// must point to a `pv_kdf_params`; `out_file` to a writable `pv_bytes *`
 /// (free the result with [`crate::pv_bytes_free`]).
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_vault_export(
     vault: *const pv_vault,
@@ -793,6 +813,7 @@ pub unsafe extern "C" fn pv_vault_export(
 /// call; `file` must point to `file_len` readable bytes; `password` must be
 /// NUL-terminated; `out_prompts_added`, `out_versions_added` must point to
 /// writable `size_t`s and `out_changes` to a writable `pv_changeset *`.
+#[must_use]
 #[unsafe(no_mangle)]
 #[allow(clippy::too_many_arguments)]
 pub unsafe extern "C" fn pv_vault_import(

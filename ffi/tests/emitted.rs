@@ -84,3 +84,165 @@ fn header_carries_every_code() {
         assert!(header.contains(&line), "the header lacks `{line}`");
     }
 }
+
+#[path = "../build/doxygen.rs"]
+#[allow(dead_code, unreachable_pub)]
+mod doxygen;
+
+const HEADER: &str = include_str!("../include/promptvault.h");
+
+/// The header without its comments.
+fn header_code() -> String {
+    let mut out = String::new();
+    let mut rest = HEADER;
+    while let Some(at) = rest.find("/*") {
+        out.push_str(&rest[..at]);
+        let end = rest[at..].find("*/").unwrap();
+        rest = &rest[at + end + 2..];
+    }
+    out.push_str(rest);
+    out.lines()
+        .filter(|l| !l.trim_start().starts_with('#') && !l.trim_start().starts_with("//"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Every function declaration of the header, whitespace collapsed:
+/// `(name, declaration)`.
+fn declarations() -> Vec<(String, String)> {
+    header_code()
+        .split(';')
+        .map(|d| d.split_whitespace().collect::<Vec<_>>().join(" "))
+        .filter(|d| d.contains("pv_") && d.contains('(') && !d.contains('{') && !d.contains('}'))
+        .map(|d| {
+            let head = &d[..d.find('(').unwrap()];
+            let name = head.rsplit([' ', '*']).next().unwrap().to_owned();
+            (name, d)
+        })
+        .collect()
+}
+
+/// Every function returning `pv_result` carries `PV_MUST_USE` (a
+/// `#[must_use]` forgotten on a new function fails here).
+#[test]
+fn every_pv_result_function_is_must_use() {
+    let decls = declarations();
+    assert!(decls.len() > 80, "{} declarations found", decls.len());
+    let mut results = 0;
+    for (name, decl) in &decls {
+        if decl.contains(&format!("pv_result {name}(")) {
+            results += 1;
+            assert!(
+                decl.starts_with("PV_MUST_USE pv_result "),
+                "{name} returns pv_result without PV_MUST_USE (add #[must_use]): {decl}"
+            );
+        } else if decl.starts_with("void ") {
+            assert!(name.ends_with("_free"), "{name} returns nothing: {decl}");
+        }
+    }
+    assert!(results > 80, "{results} functions return pv_result");
+}
+
+/// Every function that writes into a caller buffer (`size_t *out_len`
+/// after a buffer) is in the C size-probe table of tests/c/test_ffi.c.
+#[test]
+fn every_buffer_function_is_probed_from_c() {
+    let c = include_str!("c/test_ffi.c");
+    let mut n = 0;
+    for (name, decl) in declarations() {
+        if decl.contains("size_t buf_len, size_t *out_len)") {
+            n += 1;
+            assert!(
+                c.contains(&format!("PROBE({name}, ")),
+                "{name} writes into a caller buffer but has no PROBE row in tests/c/test_ffi.c"
+            );
+        }
+    }
+    assert!(n >= 30, "only {n} buffer functions found");
+}
+
+/// The version macros, `pv_version()` and Cargo's version agree.
+#[test]
+#[allow(unsafe_code)]
+fn version_macros_and_pv_version_are_the_crate_version() {
+    for (macro_name, value) in [
+        ("PV_VERSION_MAJOR", env!("CARGO_PKG_VERSION_MAJOR")),
+        ("PV_VERSION_MINOR", env!("CARGO_PKG_VERSION_MINOR")),
+        ("PV_VERSION_PATCH", env!("CARGO_PKG_VERSION_PATCH")),
+        (
+            "PV_VERSION_STRING",
+            concat!("\"", env!("CARGO_PKG_VERSION"), "\""),
+        ),
+    ] {
+        let line = format!("#define {macro_name} {value}\n");
+        assert!(HEADER.contains(&line), "the header lacks `{line}`");
+    }
+    // SAFETY: pv_version returns static NUL-terminated text.
+    let v = unsafe { std::ffi::CStr::from_ptr(promptvault_ffi::pv_version()) };
+    assert_eq!(v.to_str().unwrap(), env!("CARGO_PKG_VERSION"));
+}
+
+/// What lands in the header is Doxygen, not rustdoc.
+#[test]
+fn the_header_has_no_rust_doc_syntax_left() {
+    for bad in [
+        "[`",
+        "`]",
+        "# Safety",
+        "# Errors",
+        "# Security",
+        "crate::",
+        "```",
+    ] {
+        let hits: Vec<_> = HEADER.lines().filter(|l| l.contains(bad)).collect();
+        assert!(hits.is_empty(), "the header still has {bad:?}: {hits:#?}");
+    }
+    assert!(HEADER.matches("@brief").count() > 150);
+    assert!(HEADER.contains("@par Safety"));
+}
+
+#[test]
+fn doxygen_conversion_of_one_comment() {
+    let header = "\
+/**
+ * Copies the bytes into `buf` ([`crate::pv_bytes_copy`], [`PV_ID_BUF_LEN`],
+ * [`pv_store`]).
+ *
+ * # Errors
+ *
+ * As [`pv_bytes_copy`], or `PV_RESULT_NULL_PARAMETER`.
+ *
+ * # Safety
+ *
+ * `buf` must point to `buf_len` writable bytes.
+ */
+PV_MUST_USE
+pv_result pv_bytes_copy(const pv_bytes *bytes,
+                        uint8_t *buf);
+
+  /**
+   * Not an error.
+   */
+  PV_RESULT_OK = 0,
+";
+    let want = "\
+/**
+ * @brief Copies the bytes into `buf` (pv_bytes_copy(), #PV_ID_BUF_LEN,
+ * pv_store).
+ *
+ * @return `PV_RESULT_OK` on success, else as pv_bytes_copy(), or `PV_RESULT_NULL_PARAMETER`.
+ *
+ * @par Safety
+ * `buf` must point to `buf_len` writable bytes.
+ */
+PV_MUST_USE
+pv_result pv_bytes_copy(const pv_bytes *bytes,
+                        uint8_t *buf);
+
+  /**
+   * @brief Not an error.
+   */
+  PV_RESULT_OK = 0,
+";
+    assert_eq!(doxygen::convert(header), want);
+}
