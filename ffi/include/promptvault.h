@@ -310,8 +310,7 @@ typedef struct pv_sync_state pv_sync_state;
  * decrypted in memory (versions are decrypted on demand). Freeing it with
  * pv_vault_free() locks it: every key is zeroized.
  *
- * Thread safety: may be moved between threads. Functions taking a `const
- * pv_vault *` (queries) may run concurrently on one vault; functions taking
+ * Thread safety: may be moved between threads. Functions taking a `const pv_vault *` (queries) may run concurrently on one vault; functions taking
  * `pv_vault *` (mutations) need exclusive access to it.
  */
 typedef struct pv_vault pv_vault;
@@ -460,12 +459,19 @@ extern "C" {
  * equals the header's `PV_VERSION_STRING` when the header and the library
  * come from the same build; compare the two to detect a mismatch at run
  * time.
+ *
+ * @return The version text, e.g. `"0.1.0"`.
  */
 PV_MUST_USE const char *pv_version(void);
 
 /**
  * @brief Writes the stable name of a result code (`"AUTHENTICATION"`, …) as
  * NUL-terminated text. Leaves the last-error message alone.
+ *
+ * @param[in] code A #pv_result number.
+ * @param[out] buf Where the output is written. NULL with `buf_len` 0 asks for the size needed.
+ * @param[in] buf_len The capacity of `buf` in bytes.
+ * @param[out] out_len Receives the number of bytes written (with the NUL for text), or the size needed.
  *
  * @return `PV_RESULT_OK` on success, else `PV_RESULT_INVALID_INPUT` for a number that is not a code;
  * `PV_RESULT_NULL_PARAMETER`; `PV_RESULT_BUFFER_TOO_SMALL`.
@@ -480,6 +486,11 @@ PV_MUST_USE pv_result pv_result_name(uint32_t code, char *buf, size_t buf_len, s
  * @brief Writes a generic message for a result code, saying what went wrong and
  * what to do, as NUL-terminated text. Leaves the last-error message
  * alone.
+ *
+ * @param[in] code A #pv_result number.
+ * @param[out] buf Where the output is written. NULL with `buf_len` 0 asks for the size needed.
+ * @param[in] buf_len The capacity of `buf` in bytes.
+ * @param[out] out_len Receives the number of bytes written (with the NUL for text), or the size needed.
  *
  * @return `PV_RESULT_OK` on success, else `PV_RESULT_INVALID_INPUT` for a number that is not a code;
  * `PV_RESULT_NULL_PARAMETER`; `PV_RESULT_BUFFER_TOO_SMALL`.
@@ -496,6 +507,10 @@ PV_MUST_USE pv_result pv_result_message(uint32_t code, char *buf, size_t buf_len
  * does not change it, even when this call fails (a size probe, a buffer
  * too small): probe its size, then read it.
  *
+ * @param[out] buf Where the output is written. NULL with `buf_len` 0 asks for the size needed.
+ * @param[in] buf_len The capacity of `buf` in bytes.
+ * @param[out] out_len Receives the number of bytes written (with the NUL for text), or the size needed.
+ *
  * @return `PV_RESULT_OK` on success, else `PV_RESULT_NULL_PARAMETER`; `PV_RESULT_BUFFER_TOO_SMALL`.
  *
  * @par Safety
@@ -511,6 +526,9 @@ PV_MUST_USE pv_result pv_last_error_message(char *buf, size_t buf_len, size_t *o
 /**
  * @brief Stores the number of bytes held in `*out_len`.
  *
+ * @param[in] bytes The bytes handle.
+ * @param[out] out_len Receives the number of bytes written (with the NUL for text), or the size needed.
+ *
  * @return `PV_RESULT_OK` on success, else `PV_RESULT_NULL_PARAMETER`.
  *
  * @par Safety
@@ -521,6 +539,11 @@ PV_MUST_USE pv_result pv_bytes_len(const pv_bytes *bytes, size_t *out_len);
 
 /**
  * @brief Copies the bytes into `buf`.
+ *
+ * @param[in] bytes The bytes handle.
+ * @param[out] buf Where the output is written. NULL with `buf_len` 0 asks for the size needed.
+ * @param[in] buf_len The capacity of `buf` in bytes.
+ * @param[out] out_len Receives the number of bytes written (with the NUL for text), or the size needed.
  *
  * @return `PV_RESULT_OK` on success, else `PV_RESULT_NULL_PARAMETER`; `PV_RESULT_BUFFER_TOO_SMALL` (with the size
  * needed in `*out_len`).
@@ -538,6 +561,8 @@ pv_result pv_bytes_copy(const pv_bytes *bytes,
 /**
  * @brief Frees a `pv_bytes`. NULL does nothing.
  *
+ * @param[in,out] bytes The bytes handle.
+ *
  * @par Safety
  * `bytes` must be NULL or a `pv_bytes` from this library, not used again.
  */
@@ -545,6 +570,9 @@ void pv_bytes_free(pv_bytes *bytes);
 
 /**
  * @brief Stores whether the changeset carries a new vault header.
+ *
+ * @param[in] changes The changeset.
+ * @param[out] out_has_header Receives whether there is a header.
  *
  * @return `PV_RESULT_OK` on success, else `PV_RESULT_NULL_PARAMETER`.
  *
@@ -556,6 +584,11 @@ PV_MUST_USE pv_result pv_changeset_has_header(const pv_changeset *changes, bool 
 
 /**
  * @brief Copies the new vault header (binary form) into `buf`.
+ *
+ * @param[in] changes The changeset.
+ * @param[out] buf Where the output is written. NULL with `buf_len` 0 asks for the size needed.
+ * @param[in] buf_len The capacity of `buf` in bytes.
+ * @param[out] out_len Receives the number of bytes written (with the NUL for text), or the size needed.
  *
  * @return `PV_RESULT_OK` on success, else `PV_RESULT_NOT_FOUND` when the changeset has no header;
  * `PV_RESULT_NULL_PARAMETER`; `PV_RESULT_BUFFER_TOO_SMALL`.
@@ -573,6 +606,9 @@ pv_result pv_changeset_header(const pv_changeset *changes,
 /**
  * @brief Stores the number of records to write (header not included).
  *
+ * @param[in] changes The changeset.
+ * @param[out] out_count Receives the count.
+ *
  * @return `PV_RESULT_OK` on success, else `PV_RESULT_NULL_PARAMETER`.
  *
  * @par Safety
@@ -583,6 +619,12 @@ PV_MUST_USE pv_result pv_changeset_put_count(const pv_changeset *changes, size_t
 
 /**
  * @brief Copies record `index` to write (binary form) into `buf`.
+ *
+ * @param[in] changes The changeset.
+ * @param[in] index Which entry, from 0.
+ * @param[out] buf Where the output is written. NULL with `buf_len` 0 asks for the size needed.
+ * @param[in] buf_len The capacity of `buf` in bytes.
+ * @param[out] out_len Receives the number of bytes written (with the NUL for text), or the size needed.
  *
  * @return `PV_RESULT_OK` on success, else `PV_RESULT_NOT_FOUND` for an index past the end;
  * `PV_RESULT_NULL_PARAMETER`; `PV_RESULT_BUFFER_TOO_SMALL`.
@@ -602,6 +644,12 @@ pv_result pv_changeset_put(const pv_changeset *changes,
  * @brief Copies the storage key of record `index` to write (where a store keeps
  * it, e.g. `"v.<prompt>.<version>"`) into `buf` as NUL-terminated text.
  *
+ * @param[in] changes The changeset.
+ * @param[in] index Which entry, from 0.
+ * @param[out] buf Where the output is written. NULL with `buf_len` 0 asks for the size needed.
+ * @param[in] buf_len The capacity of `buf` in bytes.
+ * @param[out] out_len Receives the number of bytes written (with the NUL for text), or the size needed.
+ *
  * @return `PV_RESULT_OK` on success, else `PV_RESULT_NOT_FOUND` for an index past the end;
  * `PV_RESULT_NULL_PARAMETER`; `PV_RESULT_BUFFER_TOO_SMALL`.
  *
@@ -619,6 +667,9 @@ pv_result pv_changeset_put_storage_key(const pv_changeset *changes,
 /**
  * @brief Stores the number of storage keys to delete.
  *
+ * @param[in] changes The changeset.
+ * @param[out] out_count Receives the count.
+ *
  * @return `PV_RESULT_OK` on success, else `PV_RESULT_NULL_PARAMETER`.
  *
  * @par Safety
@@ -629,6 +680,12 @@ PV_MUST_USE pv_result pv_changeset_delete_count(const pv_changeset *changes, siz
 
 /**
  * @brief Copies storage key `index` to delete into `buf` as NUL-terminated text.
+ *
+ * @param[in] changes The changeset.
+ * @param[in] index Which entry, from 0.
+ * @param[out] buf Where the output is written. NULL with `buf_len` 0 asks for the size needed.
+ * @param[in] buf_len The capacity of `buf` in bytes.
+ * @param[out] out_len Receives the number of bytes written (with the NUL for text), or the size needed.
  *
  * @return `PV_RESULT_OK` on success, else `PV_RESULT_NOT_FOUND` for an index past the end;
  * `PV_RESULT_NULL_PARAMETER`; `PV_RESULT_BUFFER_TOO_SMALL`.
@@ -647,6 +704,8 @@ pv_result pv_changeset_delete(const pv_changeset *changes,
 /**
  * @brief Frees a changeset. NULL does nothing.
  *
+ * @param[in,out] changes The changeset.
+ *
  * @par Safety
  * `changes` must be NULL or a `pv_changeset` from this library, not used
  * again.
@@ -655,6 +714,8 @@ void pv_changeset_free(pv_changeset *changes);
 
 /**
  * @brief Makes an empty store.
+ *
+ * @param[out] out_store Receives the store (free it with pv_store_free()).
  *
  * @return `PV_RESULT_OK` on success, else `PV_RESULT_NULL_PARAMETER`.
  *
@@ -667,6 +728,10 @@ PV_MUST_USE pv_result pv_store_new(pv_store **out_store);
 /**
  * @brief Parses a bundle (the vault header followed by every record, as
  * pv_store_bundle() writes it) strictly into a store.
+ *
+ * @param[in] bundle A bundle: the vault header followed by every record.
+ * @param[in] bundle_len The length of `bundle` in bytes.
+ * @param[out] out_store Receives the store (free it with pv_store_free()).
  *
  * @return `PV_RESULT_OK` on success, else `PV_RESULT_MALFORMED` for a bundle that is not well-formed (records out
  * of order, another vault's record, trailing bytes…);
@@ -685,6 +750,9 @@ pv_result pv_store_from_bundle(const uint8_t *bundle,
 /**
  * @brief Applies a changeset: header, puts, deletes.
  *
+ * @param[in,out] store The record store.
+ * @param[in] changes The changeset.
+ *
  * @return `PV_RESULT_OK` on success, else `PV_RESULT_NULL_PARAMETER`.
  *
  * @par Safety
@@ -696,6 +764,9 @@ PV_MUST_USE pv_result pv_store_apply(pv_store *store, const pv_changeset *change
 /**
  * @brief Stores the number of records held (header not included).
  *
+ * @param[in] store The record store.
+ * @param[out] out_count Receives the count.
+ *
  * @return `PV_RESULT_OK` on success, else `PV_RESULT_NULL_PARAMETER`.
  *
  * @par Safety
@@ -706,6 +777,11 @@ PV_MUST_USE pv_result pv_store_record_count(const pv_store *store, size_t *out_c
 
 /**
  * @brief Copies the stored vault header (binary form) into `buf`.
+ *
+ * @param[in] store The record store.
+ * @param[out] buf Where the output is written. NULL with `buf_len` 0 asks for the size needed.
+ * @param[in] buf_len The capacity of `buf` in bytes.
+ * @param[out] out_len Receives the number of bytes written (with the NUL for text), or the size needed.
  *
  * @return `PV_RESULT_OK` on success, else `PV_RESULT_MISSING_RECORD` when no header was stored yet;
  * `PV_RESULT_NULL_PARAMETER`; `PV_RESULT_BUFFER_TOO_SMALL`.
@@ -725,6 +801,12 @@ pv_result pv_store_header(const pv_store *store,
  * into `buf` — with pv_store_header(), what pv_vault_open()
  * takes.
  *
+ * @param[in] store The record store.
+ * @param[in] index Which entry, from 0.
+ * @param[out] buf Where the output is written. NULL with `buf_len` 0 asks for the size needed.
+ * @param[in] buf_len The capacity of `buf` in bytes.
+ * @param[out] out_len Receives the number of bytes written (with the NUL for text), or the size needed.
+ *
  * @return `PV_RESULT_OK` on success, else `PV_RESULT_NOT_FOUND` for an index past the end;
  * `PV_RESULT_NULL_PARAMETER`; `PV_RESULT_BUFFER_TOO_SMALL`.
  *
@@ -743,6 +825,11 @@ pv_result pv_store_record(const pv_store *store,
  * @brief Copies the whole store as one bundle into `buf` (deterministic: the
  * same records always give the same bytes).
  *
+ * @param[in] store The record store.
+ * @param[out] buf Where the output is written. NULL with `buf_len` 0 asks for the size needed.
+ * @param[in] buf_len The capacity of `buf` in bytes.
+ * @param[out] out_len Receives the number of bytes written (with the NUL for text), or the size needed.
+ *
  * @return `PV_RESULT_OK` on success, else `PV_RESULT_MISSING_RECORD` when no header was stored yet;
  * `PV_RESULT_NULL_PARAMETER`; `PV_RESULT_BUFFER_TOO_SMALL`.
  *
@@ -759,6 +846,8 @@ pv_result pv_store_bundle(const pv_store *store,
 /**
  * @brief Frees a store. NULL does nothing.
  *
+ * @param[in,out] store The record store.
+ *
  * @par Safety
  * `store` must be NULL or a `pv_store` from this library, not used again.
  */
@@ -766,9 +855,14 @@ void pv_store_free(pv_store *store);
 
 /**
  * @brief Validates one record (binary form) and writes its public fields as JSON:
- * `{"kind", "kindCode", "vaultId", "promptId", "versionId",
- * "keyGeneration", "revision", "size", "storageKey", "kdf"}`. Needs no key
+ * `{"kind", "kindCode", "vaultId", "promptId", "versionId", "keyGeneration", "revision", "size", "storageKey", "kdf"}`. Needs no key
  * and claims no authenticity.
+ *
+ * @param[in] record One record (binary form).
+ * @param[in] record_len The length of `record` in bytes.
+ * @param[out] buf Where the output is written. NULL with `buf_len` 0 asks for the size needed.
+ * @param[in] buf_len The capacity of `buf` in bytes.
+ * @param[out] out_len Receives the number of bytes written (with the NUL for text), or the size needed.
  *
  * @return `PV_RESULT_OK` on success, else `PV_RESULT_MALFORMED`, `PV_RESULT_UNSUPPORTED_VERSION`,
  * `PV_RESULT_UNSUPPORTED_SUITE`, `PV_RESULT_WRONG_KIND`,
@@ -789,6 +883,11 @@ pv_result pv_inspect(const uint8_t *record,
 /**
  * @brief As pv_inspect(), for the base64url text form of a record.
  *
+ * @param[in] record_text One record in its text form (base64url).
+ * @param[out] buf Where the output is written. NULL with `buf_len` 0 asks for the size needed.
+ * @param[in] buf_len The capacity of `buf` in bytes.
+ * @param[out] out_len Receives the number of bytes written (with the NUL for text), or the size needed.
+ *
  * @return `PV_RESULT_OK` on success, else `PV_RESULT_ENCODING` for text that is not canonical base64url, then as
  * pv_inspect().
  *
@@ -805,6 +904,14 @@ pv_result pv_inspect_text(const char *record_text,
 /**
  * @brief Checks that `record` belongs to vault `vault_id` and may be stored under
  * `storage_key`, then writes its public fields as in pv_inspect().
+ *
+ * @param[in] record One record (binary form).
+ * @param[in] record_len The length of `record` in bytes.
+ * @param[in] vault_id The vault's id (32 lowercase hex digits).
+ * @param[in] storage_key The key the record is to be stored under.
+ * @param[out] buf Where the output is written. NULL with `buf_len` 0 asks for the size needed.
+ * @param[in] buf_len The capacity of `buf` in bytes.
+ * @param[out] out_len Receives the number of bytes written (with the NUL for text), or the size needed.
  *
  * @return `PV_RESULT_OK` on success, else as pv_inspect(); `PV_RESULT_WRONG_VAULT` for another vault's record;
  * `PV_RESULT_INVALID_INPUT` when the storage key does not match;
@@ -827,9 +934,17 @@ pv_result pv_validate_for_store(const uint8_t *record,
 /**
  * @brief Creates a prompt with its first version.
  *
- * `draft_json` is `{"title": "...", "body": "...", "settings": {...} or
- * null, "note": "..."}` (only `title` is required); `tags_json` is an
+ * `draft_json` is `{"title": "...", "body": "...", "settings": {...} or null, "note": "..."}` (only `title` is required); `tags_json` is an
  * array of strings. Outputs the new prompt id and the changeset.
+ *
+ * @param[in,out] vault The vault.
+ * @param[in] draft_json The version as JSON: `{"title", "body", "settings", "note"}` (only `title` required).
+ * @param[in] tags_json The tags as a JSON array of strings.
+ * @param[in] favorite The favorite flag.
+ * @param[in] now_ms The current time, milliseconds since the epoch (the change's time).
+ * @param[out] out_id Receives the id: 32 lowercase hex digits and a NUL.
+ * @param[in] out_id_len The capacity of `out_id`: at least #PV_ID_BUF_LEN.
+ * @param[out] out_changes Receives the changeset to store (free it with pv_changeset_free()).
  *
  * @return `PV_RESULT_OK` on success, else `PV_RESULT_INVALID_INPUT` for an empty title or a bad tag;
  * `PV_RESULT_LIMIT_EXCEEDED` for an oversized field or too many tags;
@@ -856,6 +971,14 @@ pv_result pv_vault_create_prompt(pv_vault *vault,
 /**
  * @brief Adds a new version (derived from the current one) and makes it current.
  *
+ * @param[in,out] vault The vault.
+ * @param[in] prompt_id The prompt's id (32 lowercase hex digits).
+ * @param[in] draft_json The version as JSON: `{"title", "body", "settings", "note"}` (only `title` required).
+ * @param[in] now_ms The current time, milliseconds since the epoch (the change's time).
+ * @param[out] out_version_id Receives the new version's id: 32 lowercase hex digits and a NUL.
+ * @param[in] out_version_id_len The capacity of `out_version_id`: at least #PV_ID_BUF_LEN.
+ * @param[out] out_changes Receives the changeset to store (free it with pv_changeset_free()).
+ *
  * @return `PV_RESULT_OK` on success, else `PV_RESULT_NOT_FOUND` for an unknown prompt; `PV_RESULT_ENCODING` for a
  * bad id or JSON; as pv_vault_create_prompt() for the draft;
  * `PV_RESULT_LIMIT_EXCEEDED` at the version limit (prune first).
@@ -879,6 +1002,14 @@ pv_result pv_vault_add_version(pv_vault *vault,
  * @brief Restores an older version by adding a copy of it as the new current
  * version (history is append-only).
  *
+ * @param[in,out] vault The vault.
+ * @param[in] prompt_id The prompt's id (32 lowercase hex digits).
+ * @param[in] version_id The version's id (32 lowercase hex digits).
+ * @param[in] now_ms The current time, milliseconds since the epoch (the change's time).
+ * @param[out] out_version_id Receives the new version's id: 32 lowercase hex digits and a NUL.
+ * @param[in] out_version_id_len The capacity of `out_version_id`: at least #PV_ID_BUF_LEN.
+ * @param[out] out_changes Receives the changeset to store (free it with pv_changeset_free()).
+ *
  * @return `PV_RESULT_OK` on success, else `PV_RESULT_NOT_FOUND` for an unknown prompt or version;
  * `PV_RESULT_ENCODING` for a bad id; `PV_RESULT_BUFFER_TOO_SMALL`;
  * `PV_RESULT_NULL_PARAMETER`.
@@ -899,9 +1030,15 @@ pv_result pv_vault_restore_version(pv_vault *vault,
                                    pv_changeset **out_changes);
 
 /**
- * @brief Writes one version in full as JSON (`{"id", "parent", "created", "title",
- * "body", "settings", "note"}`); `version_id` `""` means the current one.
+ * @brief Writes one version in full as JSON (`{"id", "parent", "created", "title", "body", "settings", "note"}`); `version_id` `""` means the current one.
  * Decrypts that version.
+ *
+ * @param[in] vault The vault.
+ * @param[in] prompt_id The prompt's id (32 lowercase hex digits).
+ * @param[in] version_id The version's id (32 lowercase hex digits).
+ * @param[out] buf Where the output is written. NULL with `buf_len` 0 asks for the size needed.
+ * @param[in] buf_len The capacity of `buf` in bytes.
+ * @param[out] out_len Receives the number of bytes written (with the NUL for text), or the size needed.
  *
  * @return `PV_RESULT_OK` on success, else `PV_RESULT_NOT_FOUND`; `PV_RESULT_AUTHENTICATION` if its record was
  * tampered with; `PV_RESULT_ENCODING` for a bad id;
@@ -921,9 +1058,14 @@ pv_result pv_vault_version(const pv_vault *vault,
                            size_t *out_len);
 
 /**
- * @brief Writes the version history, oldest first, as a JSON array of `{"id",
- * "parent", "created", "title"}`, read from the version records (it opens
+ * @brief Writes the version history, oldest first, as a JSON array of `{"id", "parent", "created", "title"}`, read from the version records (it opens
  * every version of the prompt; `pv_vault_list` opens none).
+ *
+ * @param[in] vault The vault.
+ * @param[in] prompt_id The prompt's id (32 lowercase hex digits).
+ * @param[out] buf Where the output is written. NULL with `buf_len` 0 asks for the size needed.
+ * @param[in] buf_len The capacity of `buf` in bytes.
+ * @param[out] out_len Receives the number of bytes written (with the NUL for text), or the size needed.
  *
  * @return `PV_RESULT_OK` on success, else `PV_RESULT_NOT_FOUND`; `PV_RESULT_ENCODING` for a bad id;
  * `PV_RESULT_AUTHENTICATION` if a version record was tampered with;
@@ -943,6 +1085,14 @@ pv_result pv_vault_history(const pv_vault *vault,
 /**
  * @brief Writes a line diff of the bodies of two versions (`from` → `to`) as a
  * JSON array of `{"op": "equal" | "insert" | "delete", "text"}`.
+ *
+ * @param[in] vault The vault.
+ * @param[in] prompt_id The prompt's id (32 lowercase hex digits).
+ * @param[in] from_version_id The id of the version to diff from.
+ * @param[in] to_version_id The id of the version to diff to.
+ * @param[out] buf Where the output is written. NULL with `buf_len` 0 asks for the size needed.
+ * @param[in] buf_len The capacity of `buf` in bytes.
+ * @param[out] out_len Receives the number of bytes written (with the NUL for text), or the size needed.
  *
  * @return `PV_RESULT_OK` on success, else `PV_RESULT_NOT_FOUND`; `PV_RESULT_ENCODING` for a bad id;
  * `PV_RESULT_BUFFER_TOO_SMALL`; `PV_RESULT_NULL_PARAMETER`.
@@ -964,6 +1114,12 @@ pv_result pv_vault_diff(const pv_vault *vault,
  * @brief Keeps the newest `keep` versions (and always the current one) and
  * deletes the rest; their records are in the changeset's deletes.
  *
+ * @param[in,out] vault The vault.
+ * @param[in] prompt_id The prompt's id (32 lowercase hex digits).
+ * @param[in] keep How many of the newest versions to keep (at least 1).
+ * @param[in] now_ms The current time, milliseconds since the epoch (the change's time).
+ * @param[out] out_changes Receives the changeset to store (free it with pv_changeset_free()).
+ *
  * @return `PV_RESULT_OK` on success, else `PV_RESULT_NOT_FOUND`; `PV_RESULT_INVALID_INPUT` for `keep == 0`;
  * `PV_RESULT_ENCODING` for a bad id; `PV_RESULT_NULL_PARAMETER`.
  *
@@ -983,6 +1139,12 @@ pv_result pv_vault_prune_history(pv_vault *vault,
  * @brief Deletes one version (its record is deleted and its id tombstoned). The
  * only version of a prompt cannot be deleted: delete the prompt.
  *
+ * @param[in,out] vault The vault.
+ * @param[in] prompt_id The prompt's id (32 lowercase hex digits).
+ * @param[in] version_id The version's id (32 lowercase hex digits).
+ * @param[in] now_ms The current time, milliseconds since the epoch (the change's time).
+ * @param[out] out_changes Receives the changeset to store (free it with pv_changeset_free()).
+ *
  * @return `PV_RESULT_OK` on success, else `PV_RESULT_NOT_FOUND`; `PV_RESULT_INVALID_INPUT` for the only version;
  * `PV_RESULT_ENCODING` for a bad id; `PV_RESULT_NULL_PARAMETER`.
  *
@@ -1001,6 +1163,10 @@ pv_result pv_vault_delete_version(pv_vault *vault,
 /**
  * @brief Deletes a prompt: every record it has is in the changeset's deletes.
  *
+ * @param[in,out] vault The vault.
+ * @param[in] prompt_id The prompt's id (32 lowercase hex digits).
+ * @param[out] out_changes Receives the changeset to store (free it with pv_changeset_free()).
+ *
  * @return `PV_RESULT_OK` on success, else `PV_RESULT_NOT_FOUND`; `PV_RESULT_ENCODING` for a bad id;
  * `PV_RESULT_NULL_PARAMETER`.
  *
@@ -1017,6 +1183,12 @@ pv_result pv_vault_delete_prompt(pv_vault *vault,
 /**
  * @brief Adds tags (`tags_json`: an array of strings; Unicode-normalised, a tag
  * already present under another case keeps its first spelling).
+ *
+ * @param[in,out] vault The vault.
+ * @param[in] prompt_id The prompt's id (32 lowercase hex digits).
+ * @param[in] tags_json The tags as a JSON array of strings.
+ * @param[in] now_ms The current time, milliseconds since the epoch (the change's time).
+ * @param[out] out_changes Receives the changeset to store (free it with pv_changeset_free()).
  *
  * @return `PV_RESULT_OK` on success, else `PV_RESULT_NOT_FOUND`; `PV_RESULT_INVALID_INPUT` for a bad tag;
  * `PV_RESULT_LIMIT_EXCEEDED` for too many tags; `PV_RESULT_ENCODING`;
@@ -1038,6 +1210,12 @@ pv_result pv_vault_add_tags(pv_vault *vault,
  * @brief Removes tags (`tags_json`: an array of strings, matched
  * case-insensitively).
  *
+ * @param[in,out] vault The vault.
+ * @param[in] prompt_id The prompt's id (32 lowercase hex digits).
+ * @param[in] tags_json The tags as a JSON array of strings.
+ * @param[in] now_ms The current time, milliseconds since the epoch (the change's time).
+ * @param[out] out_changes Receives the changeset to store (free it with pv_changeset_free()).
+ *
  * @return `PV_RESULT_OK` on success, else `PV_RESULT_NOT_FOUND`; `PV_RESULT_ENCODING`; `PV_RESULT_NULL_PARAMETER`.
  *
  * @par Safety
@@ -1053,6 +1231,12 @@ pv_result pv_vault_remove_tags(pv_vault *vault,
 /**
  * @brief Renames a tag across the whole vault (merging with `to` where a prompt
  * already has it).
+ *
+ * @param[in,out] vault The vault.
+ * @param[in] from The tag to rename.
+ * @param[in] to Its new name.
+ * @param[in] now_ms The current time, milliseconds since the epoch (the change's time).
+ * @param[out] out_changes Receives the changeset to store (free it with pv_changeset_free()).
  *
  * @return `PV_RESULT_OK` on success, else `PV_RESULT_NOT_FOUND` if no prompt has `from`; `PV_RESULT_INVALID_INPUT`
  * for a bad new tag; `PV_RESULT_INVALID_UTF8`; `PV_RESULT_NULL_PARAMETER`.
@@ -1073,6 +1257,11 @@ pv_result pv_vault_rename_tag(pv_vault *vault,
  * @brief Writes every tag with the number of prompts carrying it, as a JSON array
  * of `{"tag", "count"}` (by count, then name).
  *
+ * @param[in] vault The vault.
+ * @param[out] buf Where the output is written. NULL with `buf_len` 0 asks for the size needed.
+ * @param[in] buf_len The capacity of `buf` in bytes.
+ * @param[out] out_len Receives the number of bytes written (with the NUL for text), or the size needed.
+ *
  * @return `PV_RESULT_OK` on success, else `PV_RESULT_BUFFER_TOO_SMALL`; `PV_RESULT_NULL_PARAMETER`.
  *
  * @par Safety
@@ -1087,6 +1276,12 @@ pv_result pv_vault_tags(const pv_vault *vault,
 
 /**
  * @brief Sets or clears the favorite flag (encrypted metadata).
+ *
+ * @param[in,out] vault The vault.
+ * @param[in] prompt_id The prompt's id (32 lowercase hex digits).
+ * @param[in] favorite The favorite flag.
+ * @param[in] now_ms The current time, milliseconds since the epoch (the change's time).
+ * @param[out] out_changes Receives the changeset to store (free it with pv_changeset_free()).
  *
  * @return `PV_RESULT_OK` on success, else `PV_RESULT_NOT_FOUND`; `PV_RESULT_ENCODING` for a bad id;
  * `PV_RESULT_NULL_PARAMETER`.
@@ -1106,6 +1301,12 @@ pv_result pv_vault_set_favorite(pv_vault *vault,
 /**
  * @brief Sets or clears the archived flag (encrypted metadata).
  *
+ * @param[in,out] vault The vault.
+ * @param[in] prompt_id The prompt's id (32 lowercase hex digits).
+ * @param[in] archived The archived flag.
+ * @param[in] now_ms The current time, milliseconds since the epoch (the change's time).
+ * @param[out] out_changes Receives the changeset to store (free it with pv_changeset_free()).
+ *
  * @return `PV_RESULT_OK` on success, else as pv_vault_set_favorite().
  *
  * @par Safety
@@ -1120,15 +1321,18 @@ pv_result pv_vault_set_archived(pv_vault *vault,
 
 /**
  * @brief Writes the prompts matching `query_json`, most recently updated first,
- * as a JSON array of summaries (`{"id", "title", "tags", "favorite",
- * "archived", "currentVersion", "versionCount", "revision", "created",
- * "updated"}`).
+ * as a JSON array of summaries (`{"id", "title", "tags", "favorite", "archived", "currentVersion", "versionCount", "revision", "created", "updated"}`).
  *
- * `query_json` is `{"text", "tags", "tagMode": "any" | "all" | "none",
- * "favoritesOnly", "archived": "exclude" | "include" | "only"}`, every
+ * `query_json` is `{"text", "tags", "tagMode": "any" | "all" | "none", "favoritesOnly", "archived": "exclude" | "include" | "only"}`, every
  * field optional (`{}` lists every non-archived prompt). Tag and flag
  * filters read metadata only; text search decrypts the current version of
  * the remaining candidates.
+ *
+ * @param[in] vault The vault.
+ * @param[in] query_json The query as JSON (every field optional; `{}` lists every non-archived prompt).
+ * @param[out] buf Where the output is written. NULL with `buf_len` 0 asks for the size needed.
+ * @param[in] buf_len The capacity of `buf` in bytes.
+ * @param[out] out_len Receives the number of bytes written (with the NUL for text), or the size needed.
  *
  * @return `PV_RESULT_OK` on success, else `PV_RESULT_ENCODING` for a query that does not parse;
  * `PV_RESULT_AUTHENTICATION` if a searched version was tampered with;
@@ -1148,6 +1352,12 @@ pv_result pv_vault_list(const pv_vault *vault,
 /**
  * @brief Writes one prompt's summary as JSON (as in pv_vault_list()).
  *
+ * @param[in] vault The vault.
+ * @param[in] prompt_id The prompt's id (32 lowercase hex digits).
+ * @param[out] buf Where the output is written. NULL with `buf_len` 0 asks for the size needed.
+ * @param[in] buf_len The capacity of `buf` in bytes.
+ * @param[out] out_len Receives the number of bytes written (with the NUL for text), or the size needed.
+ *
  * @return `PV_RESULT_OK` on success, else `PV_RESULT_NOT_FOUND`; `PV_RESULT_ENCODING` for a bad id;
  * `PV_RESULT_BUFFER_TOO_SMALL`; `PV_RESULT_NULL_PARAMETER`.
  *
@@ -1165,6 +1375,11 @@ pv_result pv_vault_summary(const pv_vault *vault,
 /**
  * @brief Writes every prompt id, in id order, as a JSON array of strings.
  *
+ * @param[in] vault The vault.
+ * @param[out] buf Where the output is written. NULL with `buf_len` 0 asks for the size needed.
+ * @param[in] buf_len The capacity of `buf` in bytes.
+ * @param[out] out_len Receives the number of bytes written (with the NUL for text), or the size needed.
+ *
  * @return `PV_RESULT_OK` on success, else `PV_RESULT_BUFFER_TOO_SMALL`; `PV_RESULT_NULL_PARAMETER`.
  *
  * @par Safety
@@ -1180,6 +1395,9 @@ pv_result pv_vault_prompt_ids(const pv_vault *vault,
 /**
  * @brief Stores the number of prompts.
  *
+ * @param[in] vault The vault.
+ * @param[out] out_count Receives the count.
+ *
  * @return `PV_RESULT_OK` on success, else `PV_RESULT_NULL_PARAMETER`.
  *
  * @par Safety
@@ -1192,6 +1410,10 @@ PV_MUST_USE pv_result pv_vault_prompt_count(const pv_vault *vault, size_t *out_c
  * @brief Stores one prompt's flags, current version, version count, revision and
  * times (as pv_vault_summary(), without JSON). `PV_RESULT_NOT_FOUND`
  * answers "does this prompt exist?".
+ *
+ * @param[in] vault The vault.
+ * @param[in] prompt_id The prompt's id (32 lowercase hex digits).
+ * @param[out] out_info Receives the prompt's fields.
  *
  * @return `PV_RESULT_OK` on success, else `PV_RESULT_NOT_FOUND` for an unknown prompt; `PV_RESULT_ENCODING` for a
  * bad id; `PV_RESULT_INVALID_UTF8`; `PV_RESULT_NULL_PARAMETER`.
@@ -1212,6 +1434,9 @@ pv_result pv_vault_prompt_info(const pv_vault *vault,
  * and pv_vault_damaged_reason(), export them (as far as readable) with
  * pv_vault_export() or remove them with pv_vault_delete_prompt().
  *
+ * @param[in] vault The vault.
+ * @param[out] out_count Receives the count.
+ *
  * @return `PV_RESULT_OK` on success, else `PV_RESULT_NULL_PARAMETER`.
  *
  * @par Safety
@@ -1226,6 +1451,13 @@ PV_MUST_USE pv_result pv_vault_damaged_count(const pv_vault *vault, size_t *out_
  * NUL-terminated text, the code of the rule it breaks (the code a call
  * reading it would return) into `*out_code`, and its number of version
  * records into `*out_version_count`.
+ *
+ * @param[in] vault The vault.
+ * @param[in] index Which entry, from 0.
+ * @param[out] out_id Receives the id: 32 lowercase hex digits and a NUL.
+ * @param[in] out_id_len The capacity of `out_id`: at least #PV_ID_BUF_LEN.
+ * @param[out] out_code Receives the code of the rule the prompt breaks.
+ * @param[out] out_version_count Receives the number of version records.
  *
  * @return `PV_RESULT_OK` on success, else `PV_RESULT_BUFFER_TOO_SMALL` when `out_id_len` is below
  * #PV_ID_BUF_LEN (checked first); `PV_RESULT_NOT_FOUND` for an index
@@ -1248,6 +1480,12 @@ pv_result pv_vault_damaged_at(const pv_vault *vault,
  * @brief Writes what is wrong with damaged prompt `index` (see
  * pv_vault_damaged_at()) as NUL-terminated text.
  *
+ * @param[in] vault The vault.
+ * @param[in] index Which entry, from 0.
+ * @param[out] buf Where the output is written. NULL with `buf_len` 0 asks for the size needed.
+ * @param[in] buf_len The capacity of `buf` in bytes.
+ * @param[out] out_len Receives the number of bytes written (with the NUL for text), or the size needed.
+ *
  * @return `PV_RESULT_OK` on success, else `PV_RESULT_NOT_FOUND` for an index past the end;
  * `PV_RESULT_BUFFER_TOO_SMALL`; `PV_RESULT_NULL_PARAMETER`.
  *
@@ -1266,6 +1504,13 @@ pv_result pv_vault_damaged_reason(const pv_vault *vault,
  * @brief Writes one version as plaintext for sharing in public, as JSON
  * (`{"title", "body", "settings"}`); `version_id` `""` means the current
  * one.
+ *
+ * @param[in] vault The vault.
+ * @param[in] prompt_id The prompt's id (32 lowercase hex digits).
+ * @param[in] version_id The version's id (32 lowercase hex digits).
+ * @param[out] buf Where the output is written. NULL with `buf_len` 0 asks for the size needed.
+ * @param[in] buf_len The capacity of `buf` in bytes.
+ * @param[out] out_len Receives the number of bytes written (with the NUL for text), or the size needed.
  *
  * @return `PV_RESULT_OK` on success, else as pv_vault_version().
  *
@@ -1287,6 +1532,8 @@ pv_result pv_vault_publish(const pv_vault *vault,
 /**
  * @brief A state for a vault never synced with this server (`SyncState::new`).
  *
+ * @param[out] out_state Receives the sync state (free it with pv_sync_state_free()).
+ *
  * @return `PV_RESULT_OK` on success, else `PV_RESULT_NULL_PARAMETER`.
  *
  * @par Safety
@@ -1296,6 +1543,9 @@ PV_MUST_USE pv_result pv_sync_state_new(pv_sync_state **out_state);
 
 /**
  * @brief Reads a state saved with pv_sync_state_to_json().
+ *
+ * @param[in] json The JSON text.
+ * @param[out] out_state Receives the sync state (free it with pv_sync_state_free()).
  *
  * @return `PV_RESULT_OK` on success, else `PV_RESULT_ENCODING` for text that is not a saved state;
  * `PV_RESULT_NULL_PARAMETER`; `PV_RESULT_INVALID_UTF8`.
@@ -1308,6 +1558,11 @@ PV_MUST_USE pv_result pv_sync_state_from_json(const char *json, pv_sync_state **
 
 /**
  * @brief Writes the state as JSON text (the blob the app persists).
+ *
+ * @param[in] state The sync state of this vault with this server.
+ * @param[out] buf Where the output is written. NULL with `buf_len` 0 asks for the size needed.
+ * @param[in] buf_len The capacity of `buf` in bytes.
+ * @param[out] out_len Receives the number of bytes written (with the NUL for text), or the size needed.
  *
  * @return `PV_RESULT_OK` on success, else `PV_RESULT_NULL_PARAMETER`; `PV_RESULT_BUFFER_TOO_SMALL`.
  *
@@ -1324,6 +1579,8 @@ pv_result pv_sync_state_to_json(const pv_sync_state *state,
 /**
  * @brief Frees a `pv_sync_state`. NULL does nothing.
  *
+ * @param[in,out] state The sync state of this vault with this server.
+ *
  * @par Safety
  * `state` must be NULL or a `pv_sync_state` from this library, not used
  * again.
@@ -1333,6 +1590,10 @@ void pv_sync_state_free(pv_sync_state *state);
 /**
  * @brief Starts a sync (`sync::Machine::start` with the default options): the
  * first step is a request to send.
+ *
+ * @param[in] vault The vault.
+ * @param[in,out] state The sync state of this vault with this server.
+ * @param[out] out_sync Receives the sync (free it with pv_sync_free()).
  *
  * @return `PV_RESULT_OK` on success, else `PV_RESULT_WRONG_VAULT` for a state of another vault;
  * `PV_RESULT_NULL_PARAMETER`.
@@ -1350,6 +1611,9 @@ pv_result pv_sync_start(const pv_vault *vault,
  * @brief Stores whether the sync is over (`Step::Done`): then read the report;
  * otherwise send the request.
  *
+ * @param[in] sync The sync in progress.
+ * @param[out] out_done Receives whether the sync is over.
+ *
  * @return `PV_RESULT_OK` on success, else `PV_RESULT_NULL_PARAMETER`.
  *
  * @par Safety
@@ -1361,6 +1625,11 @@ PV_MUST_USE pv_result pv_sync_done(const pv_sync *sync, bool *out_done);
 /**
  * @brief Writes the HTTP method of the current request (`Request::METHOD`,
  * `"POST"`).
+ *
+ * @param[in] sync The sync in progress.
+ * @param[out] buf Where the output is written. NULL with `buf_len` 0 asks for the size needed.
+ * @param[in] buf_len The capacity of `buf` in bytes.
+ * @param[out] out_len Receives the number of bytes written (with the NUL for text), or the size needed.
  *
  * @return `PV_RESULT_OK` on success, else `PV_RESULT_NOT_FOUND` when the sync is done; `PV_RESULT_NULL_PARAMETER`;
  * `PV_RESULT_BUFFER_TOO_SMALL`.
@@ -1379,6 +1648,11 @@ pv_result pv_sync_request_method(const pv_sync *sync,
  * @brief Writes the path of the current request under the server's base URL
  * (`Request::path`: `/v1/pull` or `/v1/commit`).
  *
+ * @param[in] sync The sync in progress.
+ * @param[out] buf Where the output is written. NULL with `buf_len` 0 asks for the size needed.
+ * @param[in] buf_len The capacity of `buf` in bytes.
+ * @param[out] out_len Receives the number of bytes written (with the NUL for text), or the size needed.
+ *
  * @return `PV_RESULT_OK` on success, else as pv_sync_request_method().
  *
  * @par Safety
@@ -1393,6 +1667,11 @@ pv_result pv_sync_request_path(const pv_sync *sync,
 /**
  * @brief Writes the JSON body of the current request (`Request::body`; send it
  * with `Content-Type: application/json` and the session's bearer token).
+ *
+ * @param[in] sync The sync in progress.
+ * @param[out] buf Where the output is written. NULL with `buf_len` 0 asks for the size needed.
+ * @param[in] buf_len The capacity of `buf` in bytes.
+ * @param[out] out_len Receives the number of bytes written (with the NUL for text), or the size needed.
  *
  * @return `PV_RESULT_OK` on success, else as pv_sync_request_method().
  *
@@ -1411,6 +1690,9 @@ pv_result pv_sync_request_body(const pv_sync *sync,
  * pv_sync_state_to_json()) before sending the request (or, when done,
  * before reporting success).
  *
+ * @param[in] sync The sync in progress.
+ * @param[out] out_persist Receives whether to persist the store and the state now.
+ *
  * @return `PV_RESULT_OK` on success, else `PV_RESULT_NULL_PARAMETER`.
  *
  * @par Safety
@@ -1423,6 +1705,9 @@ PV_MUST_USE pv_result pv_sync_persist(const pv_sync *sync, bool *out_persist);
  * @brief Stores the current step's backoff: 0 for none, else the number of
  * conflicts in a row so far (wait with jitter before sending).
  *
+ * @param[in] sync The sync in progress.
+ * @param[out] out_backoff Receives the backoff (0: none).
+ *
  * @return `PV_RESULT_OK` on success, else `PV_RESULT_NULL_PARAMETER`.
  *
  * @par Safety
@@ -1434,6 +1719,11 @@ PV_MUST_USE pv_result pv_sync_backoff(const pv_sync *sync, uint32_t *out_backoff
 /**
  * @brief Writes the report of a finished sync as JSON (`SyncReport`, camelCase:
  * `pulled`, `promptsAdded`, `pushed`, `commits`, `cursor`, …).
+ *
+ * @param[in] sync The sync in progress.
+ * @param[out] buf Where the output is written. NULL with `buf_len` 0 asks for the size needed.
+ * @param[in] buf_len The capacity of `buf` in bytes.
+ * @param[out] out_len Receives the number of bytes written (with the NUL for text), or the size needed.
  *
  * @return `PV_RESULT_OK` on success, else `PV_RESULT_NOT_FOUND` while the sync is not done;
  * `PV_RESULT_NULL_PARAMETER`; `PV_RESULT_BUFFER_TOO_SMALL`.
@@ -1452,6 +1742,9 @@ pv_result pv_sync_report(const pv_sync *sync,
  * @brief Stores the report of a finished sync as numbers (as pv_sync_report(),
  * without JSON).
  *
+ * @param[in] sync The sync in progress.
+ * @param[out] out_counts Receives the counts.
+ *
  * @return `PV_RESULT_OK` on success, else `PV_RESULT_NOT_FOUND` while the sync is not done;
  * `PV_RESULT_NULL_PARAMETER`.
  *
@@ -1465,6 +1758,14 @@ PV_MUST_USE pv_result pv_sync_report_counts(const pv_sync *sync, pv_sync_counts 
  * @brief Hands the server's HTTP answer to the current request to the core
  * (`Answer::from_http`, then `Machine::resume`, which may change the
  * vault, the store and the state) and moves to the next step.
+ *
+ * @param[in,out] sync The sync in progress.
+ * @param[in,out] vault The vault.
+ * @param[in,out] store The record store.
+ * @param[in,out] state The sync state of this vault with this server.
+ * @param[in] status The HTTP status of the server's answer.
+ * @param[in] body The body of the server's answer.
+ * @param[in] body_len The length of `body` in bytes.
  *
  * @return `PV_RESULT_OK` on success, else `PV_RESULT_SERVER_REFUSED` for the server's typed refusal (the message
  * names its status and code; after `unauthorized` log in again and call
@@ -1493,6 +1794,8 @@ pv_result pv_sync_resume(pv_sync *sync,
 /**
  * @brief Frees a `pv_sync`. NULL does nothing.
  *
+ * @param[in,out] sync The sync in progress.
+ *
  * @par Safety
  * `sync` must be NULL or a `pv_sync` from this library, not used again.
  */
@@ -1502,6 +1805,10 @@ void pv_sync_free(pv_sync *sync);
  * @brief Starts the first pull of the vault of a session onto this device
  * (`SyncState::begin_download`). `session_json` is the server's answer to
  * a login (its `vaultId` names the vault).
+ *
+ * @param[in] session_json The server's answer to a login (JSON).
+ * @param[in,out] state The sync state of this vault with this server.
+ * @param[out] out_download Receives the download (free it with pv_download_free()).
  *
  * @return `PV_RESULT_OK` on success, else `PV_RESULT_ENCODING` for text that is not a session;
  * `PV_RESULT_WRONG_VAULT` for a state of another vault;
@@ -1521,6 +1828,11 @@ pv_result pv_download_start(const char *session_json,
  * @brief Writes the JSON body of the next pull (`POST` to `/v1/pull`, with the
  * session's bearer token).
  *
+ * @param[in] download The download in progress.
+ * @param[out] buf Where the output is written. NULL with `buf_len` 0 asks for the size needed.
+ * @param[in] buf_len The capacity of `buf` in bytes.
+ * @param[out] out_len Receives the number of bytes written (with the NUL for text), or the size needed.
+ *
  * @return `PV_RESULT_OK` on success, else `PV_RESULT_NULL_PARAMETER`; `PV_RESULT_BUFFER_TOO_SMALL`.
  *
  * @par Safety
@@ -1537,6 +1849,12 @@ pv_result pv_download_request_body(const pv_download *download,
  * @brief Hands the server's HTTP answer to the pull to the core
  * (`Answer::from_http`, then `Inbox::absorb`); `*out_more` says whether
  * another page is to be pulled.
+ *
+ * @param[in,out] download The download in progress.
+ * @param[in] status The HTTP status of the server's answer.
+ * @param[in] body The body of the server's answer.
+ * @param[in] body_len The length of `body` in bytes.
+ * @param[out] out_more Receives whether another page is to be pulled.
  *
  * @return `PV_RESULT_OK` on success, else as pv_sync_resume()'s server errors; `PV_RESULT_NULL_PARAMETER`.
  *
@@ -1556,6 +1874,11 @@ pv_result pv_download_absorb(pv_download *download,
  * open the vault with it (`pv_vault_open` with no records), and seed a new
  * store with `pv_vault_all_records` and `pv_store_apply`.
  *
+ * @param[in] download The download in progress.
+ * @param[out] buf Where the output is written. NULL with `buf_len` 0 asks for the size needed.
+ * @param[in] buf_len The capacity of `buf` in bytes.
+ * @param[out] out_len Receives the number of bytes written (with the NUL for text), or the size needed.
+ *
  * @return `PV_RESULT_OK` on success, else `PV_RESULT_MISSING_RECORD` when the pulled pages held no header;
  * `PV_RESULT_NULL_PARAMETER`; `PV_RESULT_BUFFER_TOO_SMALL`.
  *
@@ -1574,6 +1897,11 @@ pv_result pv_download_header(const pv_download *download,
  * (`SyncState::integrate`); afterwards persist the store and the state and
  * sync as usual.
  *
+ * @param[in] download The download in progress.
+ * @param[in,out] vault The vault.
+ * @param[in,out] store The record store.
+ * @param[in,out] state The sync state of this vault with this server.
+ *
  * @return `PV_RESULT_OK` on success, else as pv_sync_resume()'s errors after an answer was read.
  *
  * @par Safety
@@ -1590,6 +1918,8 @@ pv_result pv_download_finish(const pv_download *download,
 /**
  * @brief Frees a `pv_download`. NULL does nothing.
  *
+ * @param[in,out] download The download in progress.
+ *
  * @par Safety
  * `download` must be NULL or a `pv_download` from this library, not used
  * again.
@@ -1600,6 +1930,10 @@ void pv_download_free(pv_download *download);
  * @brief Derives the password login key from the server's pre-login answer
  * (`PreLoginResponse::params`, then `LoginKey::derive_from_password`: one
  * Argon2id run).
+ *
+ * @param[in] prelogin_json The server's answer to a pre-login (JSON).
+ * @param[in] password_text The vault password (NUL-terminated UTF-8, not empty).
+ * @param[out] out_key Receives the login key (free it with pv_login_key_free()).
  *
  * @return `PV_RESULT_OK` on success, else `PV_RESULT_ENCODING` for text that is not a pre-login answer;
  * `PV_RESULT_KDF_PARAMS_OUT_OF_BOUNDS`; `PV_RESULT_INVALID_INPUT` for an
@@ -1619,6 +1953,11 @@ pv_result pv_login_key_from_prelogin(const char *prelogin_json,
  * registering the vault (`LoginParams::from_header`, then
  * `LoginKey::derive_from_password`).
  *
+ * @param[in] header A vault header (binary form).
+ * @param[in] header_len The length of `header` in bytes.
+ * @param[in] password_text The vault password (NUL-terminated UTF-8, not empty).
+ * @param[out] out_key Receives the login key (free it with pv_login_key_free()).
+ *
  * @return `PV_RESULT_OK` on success, else as pv_login_key_from_prelogin(); `PV_RESULT_MALFORMED` for bytes
  * that are not a vault header.
  *
@@ -1637,6 +1976,14 @@ pv_result pv_login_key_from_header(const uint8_t *header,
  * `challenge_json` (the server's answer to a challenge for `"login"`)
  * signed for `origin` (`scheme://host[:port]`, as the app reaches the
  * server) and `account` (`LoginKey::sign_challenge`, `LoginRequest`).
+ *
+ * @param[in] key The login key.
+ * @param[in] challenge_json The server's answer to a challenge (JSON).
+ * @param[in] origin The server's origin, `scheme://host[:port]`, as the app reaches it.
+ * @param[in] account The account name.
+ * @param[out] buf Where the output is written. NULL with `buf_len` 0 asks for the size needed.
+ * @param[in] buf_len The capacity of `buf` in bytes.
+ * @param[out] out_len Receives the number of bytes written (with the NUL for text), or the size needed.
  *
  * @return `PV_RESULT_OK` on success, else `PV_RESULT_ENCODING` for text that is not a challenge answer;
  * `PV_RESULT_INVALID_INPUT` for an empty or oversized origin or account;
@@ -1662,6 +2009,16 @@ pv_result pv_login_request(const pv_login_key *key,
  * `challenge_json` (asked for `"register"`) signed by `key` for `origin`
  * and `account` (`LoginKey::sign_challenge`, `RegisterRequest`).
  *
+ * @param[in] key The login key.
+ * @param[in] challenge_json The server's answer to a challenge (JSON).
+ * @param[in] origin The server's origin, `scheme://host[:port]`, as the app reaches it.
+ * @param[in] account The account name.
+ * @param[in] header A vault header (binary form).
+ * @param[in] header_len The length of `header` in bytes.
+ * @param[out] buf Where the output is written. NULL with `buf_len` 0 asks for the size needed.
+ * @param[in] buf_len The capacity of `buf` in bytes.
+ * @param[out] out_len Receives the number of bytes written (with the NUL for text), or the size needed.
+ *
  * @return `PV_RESULT_OK` on success, else as pv_login_request(); `PV_RESULT_MALFORMED` for bytes that are not
  * a record.
  *
@@ -1683,6 +2040,8 @@ pv_result pv_register_request(const pv_login_key *key,
 /**
  * @brief Frees a `pv_login_key` (zeroizing it). NULL does nothing.
  *
+ * @param[in,out] key The login key.
+ *
  * @par Safety
  * `key` must be NULL or a `pv_login_key` from this library, not used
  * again.
@@ -1694,6 +2053,13 @@ void pv_login_key_free(pv_login_key *key);
  *
  * Outputs the recovery key (show it to the user once; it is stored nowhere),
  * the unlocked vault and the changeset holding the new vault header.
+ *
+ * @param[in] password The vault password (NUL-terminated UTF-8, not empty).
+ * @param[in] params The KDF parameters (Argon2id).
+ * @param[out] out_recovery_key Receives the recovery key (NUL-terminated); show it to the user once.
+ * @param[in] out_recovery_key_len The capacity of `out_recovery_key`: at least #PV_RECOVERY_KEY_BUF_LEN.
+ * @param[out] out_vault Receives the unlocked vault (free it with pv_vault_free(), which locks it).
+ * @param[out] out_changes Receives the changeset to store (free it with pv_changeset_free()).
  *
  * @return `PV_RESULT_OK` on success, else `PV_RESULT_KDF_PARAMS_OUT_OF_BOUNDS` for `params` outside the bounds;
  * `PV_RESULT_INVALID_INPUT` for an empty password; `PV_RESULT_INVALID_UTF8`;
@@ -1729,6 +2095,15 @@ pv_result pv_vault_create(const char *password,
  * their lengths (when `records_len` is 0 they must still be non-NULL and
  * aligned, e.g. the address of a one-element array).
  *
+ * @param[in] header A vault header (binary form).
+ * @param[in] header_len The length of `header` in bytes.
+ * @param[in] records The records (binary form): an array of `records_len` pointers.
+ * @param[in] record_lens The length of each record: an array of `records_len` sizes.
+ * @param[in] records_len The number of records.
+ * @param[in] credential_kind #PV_CREDENTIAL_PASSWORD or #PV_CREDENTIAL_RECOVERY_KEY.
+ * @param[in] secret The password or the recovery key text, as `credential_kind` says.
+ * @param[out] out_vault Receives the unlocked vault (free it with pv_vault_free(), which locks it).
+ *
  * @return `PV_RESULT_OK` on success, else `PV_RESULT_AUTHENTICATION` for a wrong secret or any record that fails to
  * open; `PV_RESULT_INVALID_RECOVERY_KEY` for a mistyped recovery key;
  * `PV_RESULT_KDF_PARAMS_OUT_OF_BOUNDS`, `PV_RESULT_MALFORMED`,
@@ -1758,6 +2133,16 @@ pv_result pv_vault_open(const uint8_t *header,
  * JSON that pv_vault_seen_revisions() wrote after the last open or
  * write: `{"header": n, "prompts": {"<id>": n}}`).
  *
+ * @param[in] header A vault header (binary form).
+ * @param[in] header_len The length of `header` in bytes.
+ * @param[in] records The records (binary form): an array of `records_len` pointers.
+ * @param[in] record_lens The length of each record: an array of `records_len` sizes.
+ * @param[in] records_len The number of records.
+ * @param[in] credential_kind #PV_CREDENTIAL_PASSWORD or #PV_CREDENTIAL_RECOVERY_KEY.
+ * @param[in] secret The password or the recovery key text, as `credential_kind` says.
+ * @param[in] seen_json The revisions seen, as pv_vault_seen_revisions() wrote them.
+ * @param[out] out_vault Receives the unlocked vault (free it with pv_vault_free(), which locks it).
+ *
  * @return `PV_RESULT_OK` on success, else as pv_vault_open(), plus `PV_RESULT_ROLLBACK` for a header or prompt
  * metadata older than `seen_json` says, and `PV_RESULT_ENCODING` for
  * `seen_json` that is not that JSON.
@@ -1780,6 +2165,11 @@ pv_result pv_vault_open_with_seen(const uint8_t *header,
  * @brief Unlocks the vault held by a store (for example one loaded with
  * pv_store_from_bundle()).
  *
+ * @param[in] store The record store.
+ * @param[in] credential_kind #PV_CREDENTIAL_PASSWORD or #PV_CREDENTIAL_RECOVERY_KEY.
+ * @param[in] secret The password or the recovery key text, as `credential_kind` says.
+ * @param[out] out_vault Receives the unlocked vault (free it with pv_vault_free(), which locks it).
+ *
  * @return `PV_RESULT_OK` on success, else `PV_RESULT_MISSING_RECORD` when the store has no header; otherwise as
  * pv_vault_open().
  *
@@ -1797,6 +2187,8 @@ pv_result pv_vault_open_store(const pv_store *store,
  * @brief Locks and frees a vault: every key it holds is zeroized. NULL does
  * nothing.
  *
+ * @param[in,out] vault The vault.
+ *
  * @par Safety
  * `vault` must be NULL or a `pv_vault` from this library, not used again.
  */
@@ -1805,6 +2197,10 @@ void pv_vault_free(pv_vault *vault);
 /**
  * @brief Writes the vault id (32 hex digits and a NUL) into a buffer of at least
  * #PV_ID_BUF_LEN bytes.
+ *
+ * @param[in] vault The vault.
+ * @param[out] out_id Receives the id: 32 lowercase hex digits and a NUL.
+ * @param[in] out_id_len The capacity of `out_id`: at least #PV_ID_BUF_LEN.
  *
  * @return `PV_RESULT_OK` on success, else `PV_RESULT_BUFFER_TOO_SMALL`; `PV_RESULT_NULL_PARAMETER`.
  *
@@ -1817,6 +2213,9 @@ PV_MUST_USE pv_result pv_vault_id(const pv_vault *vault, char *out_id, size_t ou
 /**
  * @brief Stores the current key generation (1 for a new vault, +1 per rotation).
  *
+ * @param[in] vault The vault.
+ * @param[out] out_generation Receives the key generation.
+ *
  * @return `PV_RESULT_OK` on success, else `PV_RESULT_NULL_PARAMETER`.
  *
  * @par Safety
@@ -1827,6 +2226,9 @@ PV_MUST_USE pv_result pv_vault_key_generation(const pv_vault *vault, uint32_t *o
 
 /**
  * @brief Stores the vault header revision (+1 per header change).
+ *
+ * @param[in] vault The vault.
+ * @param[out] out_revision Receives the header revision.
  *
  * @return `PV_RESULT_OK` on success, else `PV_RESULT_NULL_PARAMETER`.
  *
@@ -1841,6 +2243,9 @@ PV_MUST_USE pv_result pv_vault_header_revision(const pv_vault *vault, uint64_t *
  * current header and every record (item keys and metadata sealed afresh,
  * versions as stored) — for writing a fresh store or repairing one.
  *
+ * @param[in] vault The vault.
+ * @param[out] out_changes Receives the changeset to store (free it with pv_changeset_free()).
+ *
  * @return `PV_RESULT_OK` on success, else `PV_RESULT_RANDOMNESS`; `PV_RESULT_NULL_PARAMETER`.
  *
  * @par Safety
@@ -1852,6 +2257,9 @@ PV_MUST_USE pv_result pv_vault_all_records(const pv_vault *vault, pv_changeset *
 /**
  * @brief Stores the KDF parameters of the password slot.
  *
+ * @param[in] vault The vault.
+ * @param[out] out_params Receives the KDF parameters.
+ *
  * @return `PV_RESULT_OK` on success, else `PV_RESULT_NULL_PARAMETER`.
  *
  * @par Safety
@@ -1862,6 +2270,11 @@ PV_MUST_USE pv_result pv_vault_kdf_params(const pv_vault *vault, pv_kdf_params *
 
 /**
  * @brief Copies the current vault header (binary form) into `buf`.
+ *
+ * @param[in] vault The vault.
+ * @param[out] buf Where the output is written. NULL with `buf_len` 0 asks for the size needed.
+ * @param[in] buf_len The capacity of `buf` in bytes.
+ * @param[out] out_len Receives the number of bytes written (with the NUL for text), or the size needed.
  *
  * @return `PV_RESULT_OK` on success, else `PV_RESULT_NULL_PARAMETER`; `PV_RESULT_BUFFER_TOO_SMALL`.
  *
@@ -1876,9 +2289,13 @@ pv_result pv_vault_header(const pv_vault *vault,
                           size_t *out_len);
 
 /**
- * @brief Writes the revisions this vault holds as JSON (`{"header": n,
- * "prompts": {"<id>": n}}`), to persist and pass to
+ * @brief Writes the revisions this vault holds as JSON (`{"header": n, "prompts": {"<id>": n}}`), to persist and pass to
  * pv_vault_open_with_seen() for rollback detection. It is not secret.
+ *
+ * @param[in] vault The vault.
+ * @param[out] buf Where the output is written. NULL with `buf_len` 0 asks for the size needed.
+ * @param[in] buf_len The capacity of `buf` in bytes.
+ * @param[out] out_len Receives the number of bytes written (with the NUL for text), or the size needed.
  *
  * @return `PV_RESULT_OK` on success, else `PV_RESULT_NULL_PARAMETER`; `PV_RESULT_BUFFER_TOO_SMALL`.
  *
@@ -1896,6 +2313,8 @@ pv_result pv_vault_seen_revisions(const pv_vault *vault,
  * @brief Opens every stored version, proving the whole vault authentic (open
  * checks keys and metadata; versions open on demand).
  *
+ * @param[in] vault The vault.
+ *
  * @return `PV_RESULT_OK` on success, else `PV_RESULT_AUTHENTICATION` if any version fails to open;
  * `PV_RESULT_NULL_PARAMETER`.
  *
@@ -1906,6 +2325,9 @@ PV_MUST_USE pv_result pv_vault_verify(const pv_vault *vault);
 
 /**
  * @brief Checks `password` against the vault password (runs the KDF).
+ *
+ * @param[in] vault The vault.
+ * @param[in] password The vault password (NUL-terminated UTF-8, not empty).
  *
  * @return `PV_RESULT_OK` on success, else `PV_RESULT_AUTHENTICATION` if it is not the password;
  * `PV_RESULT_INVALID_INPUT` for an empty one; `PV_RESULT_INVALID_UTF8`;
@@ -1920,6 +2342,11 @@ PV_MUST_USE pv_result pv_vault_verify_password(const pv_vault *vault, const char
  * @brief Changes the password (a new salt and password slot; no content is
  * re-encrypted) and, with `params`, the KDF parameters. Pass the values
  * from pv_vault_kdf_params() to keep them.
+ *
+ * @param[in,out] vault The vault.
+ * @param[in] new_password The new vault password (NUL-terminated UTF-8, not empty).
+ * @param[in] params The KDF parameters (Argon2id).
+ * @param[out] out_changes Receives the changeset to store (free it with pv_changeset_free()).
  *
  * @return `PV_RESULT_OK` on success, else `PV_RESULT_KDF_PARAMS_OUT_OF_BOUNDS`; `PV_RESULT_INVALID_INPUT` for an
  * empty password; `PV_RESULT_INVALID_UTF8`; `PV_RESULT_RANDOMNESS`;
@@ -1939,6 +2366,11 @@ pv_result pv_vault_change_password(pv_vault *vault,
 /**
  * @brief Replaces the recovery key (a new recovery slot, the same vault key). The
  * old key stops working once the changeset's header is stored.
+ *
+ * @param[in,out] vault The vault.
+ * @param[out] out_recovery_key Receives the recovery key (NUL-terminated); show it to the user once.
+ * @param[in] out_recovery_key_len The capacity of `out_recovery_key`: at least #PV_RECOVERY_KEY_BUF_LEN.
+ * @param[out] out_changes Receives the changeset to store (free it with pv_changeset_free()).
  *
  * @return `PV_RESULT_OK` on success, else `PV_RESULT_BUFFER_TOO_SMALL` when `out_recovery_key_len` is below
  * #PV_RECOVERY_KEY_BUF_LEN (checked first);
@@ -1960,6 +2392,12 @@ pv_result pv_vault_replace_recovery_key(pv_vault *vault,
  * record re-encrypted, a new password slot and a new recovery key. Apply
  * the changeset whole; a store that applied part of it still opens, and
  * pv_vault_finish_rotation() completes it.
+ *
+ * @param[in,out] vault The vault.
+ * @param[in] password The vault password (NUL-terminated UTF-8, not empty).
+ * @param[out] out_recovery_key Receives the recovery key (NUL-terminated); show it to the user once.
+ * @param[in] out_recovery_key_len The capacity of `out_recovery_key`: at least #PV_RECOVERY_KEY_BUF_LEN.
+ * @param[out] out_changes Receives the changeset to store (free it with pv_changeset_free()).
  *
  * @return `PV_RESULT_OK` on success, else `PV_RESULT_AUTHENTICATION` if `password` is not the vault password;
  * `PV_RESULT_INVALID_INPUT` while an earlier rotation is unfinished;
@@ -1984,6 +2422,9 @@ pv_result pv_vault_rotate(pv_vault *vault,
  * @brief Stores whether records are still sealed under an older key generation
  * (an interrupted rotation).
  *
+ * @param[in] vault The vault.
+ * @param[out] out_pending Receives whether a rotation is unfinished.
+ *
  * @return `PV_RESULT_OK` on success, else `PV_RESULT_NULL_PARAMETER`.
  *
  * @par Safety
@@ -1995,6 +2436,9 @@ PV_MUST_USE pv_result pv_vault_rotation_pending(const pv_vault *vault, bool *out
 /**
  * @brief Completes an interrupted rotation (an empty changeset when nothing is
  * pending).
+ *
+ * @param[in,out] vault The vault.
+ * @param[out] out_changes Receives the changeset to store (free it with pv_changeset_free()).
  *
  * @return `PV_RESULT_OK` on success, else `PV_RESULT_AUTHENTICATION` if a stale record fails to open;
  * `PV_RESULT_RANDOMNESS`; `PV_RESULT_NULL_PARAMETER`.
@@ -2011,6 +2455,13 @@ PV_MUST_USE pv_result pv_vault_finish_rotation(pv_vault *vault, pv_changeset **o
  * that arrive with metadata breaking a model rule are kept as damaged:
  * pv_vault_damaged_count() and pv_vault_damaged_at()
  * list them.
+ *
+ * @param[in,out] vault The vault.
+ * @param[in] records The records (binary form): an array of `records_len` pointers.
+ * @param[in] record_lens The length of each record: an array of `records_len` sizes.
+ * @param[in] records_len The number of records.
+ * @param[out] out_counts Receives the counts.
+ * @param[out] out_changes Receives the changeset to store (free it with pv_changeset_free()).
  *
  * @return `PV_RESULT_OK` on success, else as pv_vault_open() for the records; on error the vault is unchanged.
  *
@@ -2032,6 +2483,11 @@ pv_result pv_vault_merge(pv_vault *vault,
  * @brief Exports every prompt with its full history, tags and flags into one file
  * encrypted under `password` (with its own KDF parameters).
  *
+ * @param[in] vault The vault.
+ * @param[in] password The export file's password (not the vault's; not empty).
+ * @param[in] params The export file's KDF parameters.
+ * @param[out] out_file Receives the export file (free it with pv_bytes_free()).
+ *
  * @return `PV_RESULT_OK` on success, else `PV_RESULT_KDF_PARAMS_OUT_OF_BOUNDS`; `PV_RESULT_INVALID_INPUT` for an
  * empty password; `PV_RESULT_AUTHENTICATION` if a stored version fails to
  * open; `PV_RESULT_LIMIT_EXCEEDED`; `PV_RESULT_NULL_PARAMETER`.
@@ -2049,6 +2505,15 @@ pv_result pv_vault_export(const pv_vault *vault,
 
 /**
  * @brief Imports an export file. Importing the same file twice adds nothing.
+ *
+ * @param[in,out] vault The vault.
+ * @param[in] file An export file.
+ * @param[in] file_len The length of `file` in bytes.
+ * @param[in] password The export file's password.
+ * @param[in] now_ms The current time, milliseconds since the epoch (the change's time).
+ * @param[out] out_prompts_added Receives the number of prompts added.
+ * @param[out] out_versions_added Receives the number of versions added.
+ * @param[out] out_changes Receives the changeset to store (free it with pv_changeset_free()).
  *
  * @return `PV_RESULT_OK` on success, else `PV_RESULT_AUTHENTICATION` for a wrong password or a modified file;
  * `PV_RESULT_MALFORMED`, `PV_RESULT_WRONG_KIND` for a file that is not an

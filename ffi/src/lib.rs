@@ -89,6 +89,10 @@ pub const PV_CREDENTIAL_RECOVERY_KEY: u32 = 1;
 /// equals the header's `PV_VERSION_STRING` when the header and the library
 /// come from the same build; compare the two to detect a mismatch at run
 /// time.
+///
+/// # Returns
+///
+/// The version text, e.g. `"0.1.0"`.
 #[must_use]
 #[unsafe(no_mangle)]
 pub extern "C" fn pv_version() -> *const c_char {

@@ -766,6 +766,11 @@ pub unsafe extern "C" fn pv_vault_merge(
 /// Exports every prompt with its full history, tags and flags into one file
 /// encrypted under `password` (with its own KDF parameters).
 ///
+/// # Parameters
+///
+/// - `password`: The export file's password (not the vault's; not empty).
+/// - `params`: The export file's KDF parameters.
+///
 /// # Errors
 ///
 /// `PV_RESULT_KDF_PARAMS_OUT_OF_BOUNDS`; `PV_RESULT_INVALID_INPUT` for an
@@ -799,6 +804,10 @@ pub unsafe extern "C" fn pv_vault_export(
 }
 
 /// Imports an export file. Importing the same file twice adds nothing.
+///
+/// # Parameters
+///
+/// - `password`: The export file's password.
 ///
 /// # Errors
 ///

@@ -201,12 +201,20 @@ fn the_header_has_no_rust_doc_syntax_left() {
     assert!(HEADER.contains("@par Safety"));
 }
 
+/// One comment through `build/doxygen.rs`: brief, links, `@param` from the
+/// conventions and from the function's own list, `@return` from
+/// `# Errors`, `@par` for the rest.
 #[test]
 fn doxygen_conversion_of_one_comment() {
     let header = "\
 /**
  * Copies the bytes into `buf` ([`crate::pv_bytes_copy`], [`PV_ID_BUF_LEN`],
  * [`pv_store`]).
+ *
+ * # Parameters
+ *
+ * - `bytes`: What to copy,
+ *   all of it.
  *
  * # Errors
  *
@@ -218,7 +226,9 @@ fn doxygen_conversion_of_one_comment() {
  */
 PV_MUST_USE
 pv_result pv_bytes_copy(const pv_bytes *bytes,
-                        uint8_t *buf);
+                        uint8_t *buf,
+                        size_t buf_len,
+                        size_t *out_len);
 
   /**
    * Not an error.
@@ -230,6 +240,11 @@ pv_result pv_bytes_copy(const pv_bytes *bytes,
  * @brief Copies the bytes into `buf` (pv_bytes_copy(), #PV_ID_BUF_LEN,
  * pv_store).
  *
+ * @param[in] bytes What to copy, all of it.
+ * @param[out] buf Where the output is written. NULL with `buf_len` 0 asks for the size needed.
+ * @param[in] buf_len The capacity of `buf` in bytes.
+ * @param[out] out_len Receives the number of bytes written (with the NUL for text), or the size needed.
+ *
  * @return `PV_RESULT_OK` on success, else as pv_bytes_copy(), or `PV_RESULT_NULL_PARAMETER`.
  *
  * @par Safety
@@ -237,7 +252,9 @@ pv_result pv_bytes_copy(const pv_bytes *bytes,
  */
 PV_MUST_USE
 pv_result pv_bytes_copy(const pv_bytes *bytes,
-                        uint8_t *buf);
+                        uint8_t *buf,
+                        size_t buf_len,
+                        size_t *out_len);
 
   /**
    * @brief Not an error.
@@ -245,4 +262,51 @@ pv_result pv_bytes_copy(const pv_bytes *bytes,
   PV_RESULT_OK = 0,
 ";
     assert_eq!(doxygen::convert(header), want);
+}
+
+/// Every parameter of every function has an `@param` line in the comment
+/// above it (a new parameter name needs a convention in `build/params.rs`
+/// or a `# Parameters` item in its Rust docs).
+#[test]
+fn every_parameter_is_documented() {
+    let mut checked = 0;
+    let mut comment = String::new();
+    let mut decl = String::new();
+    for line in HEADER.lines() {
+        let t = line.trim_start();
+        if t == "/**" {
+            comment.clear();
+            decl.clear();
+        }
+        if t.starts_with('*') || t.starts_with("/**") {
+            comment.push_str(t);
+            comment.push('\n');
+            continue;
+        }
+        decl.push_str(t);
+        decl.push(' ');
+        if !t.contains(';') {
+            continue;
+        }
+        if let (Some(open), Some(close)) = (decl.find('('), decl.rfind(')')) {
+            if decl[..open].contains("pv_") && open < close {
+                for p in decl[open + 1..close].split(',').map(str::trim) {
+                    if p.is_empty() || p == "void" {
+                        continue;
+                    }
+                    let name = p.rsplit([' ', '*']).next().unwrap();
+                    let tag = format!("] {name} ");
+                    assert!(
+                        comment
+                            .lines()
+                            .any(|l| l.starts_with("* @param") && l.contains(&tag)),
+                        "no @param for `{name}` above `{decl}`"
+                    );
+                    checked += 1;
+                }
+            }
+        }
+        decl.clear();
+    }
+    assert!(checked > 250, "only {checked} parameters checked");
 }
