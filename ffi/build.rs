@@ -2,8 +2,8 @@
 //! `scripts/test-ffi.sh` fails if a build changes a byte of it.
 //!
 //! Around what cbindgen writes, this adds the version macros (from the
-//! crate version, so the header always names the library it came with) and
-//! `PV_MUST_USE`, and turns the Rust doc comments into Doxygen
+//! crate version, so the header always names the library it came with),
+//! `PV_KDF_DEFAULT` and `PV_MUST_USE`, and turns the Rust doc comments into Doxygen
 //! (`build/doxygen.rs`).
 
 use std::path::{Path, PathBuf};
@@ -51,7 +51,8 @@ fn env(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| fail(&format!("{name} is not set (not run by cargo?)")))
 }
 
-/// The version macros and `PV_MUST_USE`, written after the includes.
+/// The version macros, `PV_KDF_DEFAULT` and `PV_MUST_USE`, written after
+/// the includes.
 fn prelude() -> String {
     let (major, minor, patch) = (
         env("CARGO_PKG_VERSION_MAJOR"),
@@ -83,6 +84,13 @@ fn prelude() -> String {
  * MINOR * 1000 + PATCH.
  */
 #define PV_VERSION_NUMBER {combined}
+
+/**
+ * @brief An initializer for the default #pv_kdf_params (65536 KiB, 3
+ * passes, 1 lane): `pv_kdf_params params = PV_KDF_DEFAULT;`. Use it unless
+ * you have a reason, and never calibrate the parameters to the device.
+ */
+#define PV_KDF_DEFAULT {{PV_KDF_DEFAULT_M_COST_KIB, PV_KDF_DEFAULT_T_COST, PV_KDF_DEFAULT_P_COST}}
 
 /**
  * @brief Marks every function returning a #pv_result: ignoring the result

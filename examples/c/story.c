@@ -47,7 +47,7 @@ static void probed(pv_result r, const char *what) {
     check(fn(__VA_ARGS__, (out), n_, &n_), #fn);   \
   } while (0)
 
-static const pv_kdf_params PARAMS = {19456, 1, 1}; /* fast, for the demo; use 65536, 3, 1 */
+static const pv_kdf_params PARAMS = {19456, 1, 1}; /* fast, for the demo; an app uses PV_KDF_DEFAULT */
 
 /* The store keeps every record; a real app would write each put and delete
  * to its database instead. */

@@ -64,6 +64,13 @@
 #define PV_VERSION_NUMBER 1000
 
 /**
+ * @brief An initializer for the default #pv_kdf_params (65536 KiB, 3
+ * passes, 1 lane): `pv_kdf_params params = PV_KDF_DEFAULT;`. Use it unless
+ * you have a reason, and never calibrate the parameters to the device.
+ */
+#define PV_KDF_DEFAULT {PV_KDF_DEFAULT_M_COST_KIB, PV_KDF_DEFAULT_T_COST, PV_KDF_DEFAULT_P_COST}
+
+/**
  * @brief Marks every function returning a #pv_result: ignoring the result
  * is a compiler warning (an error with `-Werror`).
  *
@@ -106,6 +113,23 @@
  * @brief `credential_kind`: the secret is the recovery key (its text form).
  */
 #define PV_CREDENTIAL_RECOVERY_KEY 1
+
+/**
+ * @brief Default Argon2id memory cost in KiB (64 MiB; core's
+ * `KdfParams::DEFAULT_M_COST_KIB`). `PV_KDF_DEFAULT` is the whole
+ * `pv_kdf_params` initializer.
+ */
+#define PV_KDF_DEFAULT_M_COST_KIB 65536
+
+/**
+ * @brief Default Argon2id time cost (passes; core's `KdfParams::DEFAULT_T_COST`).
+ */
+#define PV_KDF_DEFAULT_T_COST 3
+
+/**
+ * @brief Default Argon2id parallelism (lanes; core's `KdfParams::DEFAULT_P_COST`).
+ */
+#define PV_KDF_DEFAULT_P_COST 1
 
 /**
  * @brief The result of every call: `PV_RESULT_OK` (0) or an error code.
@@ -410,7 +434,7 @@ typedef struct {
 /**
  * @brief Argon2id parameters: memory in KiB, passes, lanes. Accepted bounds:
  * 19456 ≤ m_cost_kib ≤ 1048576, 1 ≤ t_cost ≤ 10, 1 ≤ p_cost ≤ 16. The
- * defaults are 65536, 3, 1.
+ * defaults are 65536, 3, 1: `pv_kdf_params p = PV_KDF_DEFAULT;`.
  */
 typedef struct {
   /**

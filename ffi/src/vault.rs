@@ -26,7 +26,7 @@ pub struct pv_vault {
 
 /// Argon2id parameters: memory in KiB, passes, lanes. Accepted bounds:
 /// 19456 ≤ m_cost_kib ≤ 1048576, 1 ≤ t_cost ≤ 10, 1 ≤ p_cost ≤ 16. The
-/// defaults are 65536, 3, 1.
+/// defaults are 65536, 3, 1: `pv_kdf_params p = PV_KDF_DEFAULT;`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct pv_kdf_params {
@@ -37,6 +37,22 @@ pub struct pv_kdf_params {
     /// Parallelism (lanes).
     pub p_cost: u32,
 }
+
+/// Default Argon2id memory cost in KiB (64 MiB; core's
+/// `KdfParams::DEFAULT_M_COST_KIB`). `PV_KDF_DEFAULT` is the whole
+/// `pv_kdf_params` initializer.
+pub const PV_KDF_DEFAULT_M_COST_KIB: u32 = 65536;
+/// Default Argon2id time cost (passes; core's `KdfParams::DEFAULT_T_COST`).
+pub const PV_KDF_DEFAULT_T_COST: u32 = 3;
+/// Default Argon2id parallelism (lanes; core's `KdfParams::DEFAULT_P_COST`).
+pub const PV_KDF_DEFAULT_P_COST: u32 = 1;
+
+// cbindgen needs literals; the core's numbers are the truth.
+const _: () = assert!(
+    PV_KDF_DEFAULT_M_COST_KIB == KdfParams::DEFAULT_M_COST_KIB
+        && PV_KDF_DEFAULT_T_COST == KdfParams::DEFAULT_T_COST
+        && PV_KDF_DEFAULT_P_COST == KdfParams::DEFAULT_P_COST
+);
 
 /// What a merge did.
 #[repr(C)]
