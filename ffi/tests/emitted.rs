@@ -77,6 +77,10 @@ fn result_rs_is_emitted_from_the_core_table() {
 
 /// The committed header carries every code of core's table.
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "text processing only (no unsafe code), slow under miri"
+)]
 fn header_carries_every_code() {
     let header = include_str!("../include/promptvault.h");
     for code in ErrorCode::ALL {
@@ -125,6 +129,10 @@ fn declarations() -> Vec<(String, String)> {
 /// Every function returning `pv_result` carries `PV_MUST_USE` (a
 /// `#[must_use]` forgotten on a new function fails here).
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "text processing only (no unsafe code), slow under miri"
+)]
 fn every_pv_result_function_is_must_use() {
     let decls = declarations();
     assert!(decls.len() > 80, "{} declarations found", decls.len());
@@ -146,6 +154,10 @@ fn every_pv_result_function_is_must_use() {
 /// Every function that writes into a caller buffer (`size_t *out_len`
 /// after a buffer) is in the C size-probe table of tests/c/test_ffi.c.
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "text processing only (no unsafe code), slow under miri"
+)]
 fn every_buffer_function_is_probed_from_c() {
     let c = include_str!("c/test_ffi.c");
     let mut n = 0;
@@ -161,10 +173,13 @@ fn every_buffer_function_is_probed_from_c() {
     assert!(n >= 30, "only {n} buffer functions found");
 }
 
-/// The version macros, `pv_version()` and Cargo's version agree.
+/// The header's version macros are Cargo's version.
 #[test]
-#[allow(unsafe_code)]
-fn version_macros_and_pv_version_are_the_crate_version() {
+#[cfg_attr(
+    miri,
+    ignore = "text processing only (no unsafe code), slow under miri"
+)]
+fn version_macros_are_the_crate_version() {
     for (macro_name, value) in [
         ("PV_VERSION_MAJOR", env!("CARGO_PKG_VERSION_MAJOR")),
         ("PV_VERSION_MINOR", env!("CARGO_PKG_VERSION_MINOR")),
@@ -177,6 +192,13 @@ fn version_macros_and_pv_version_are_the_crate_version() {
         let line = format!("#define {macro_name} {value}\n");
         assert!(HEADER.contains(&line), "the header lacks `{line}`");
     }
+}
+
+/// `pv_version()` is Cargo's version, and the same static text each time.
+#[test]
+#[allow(unsafe_code)]
+fn pv_version_is_the_crate_version() {
+    assert_eq!(promptvault_ffi::pv_version(), promptvault_ffi::pv_version());
     // SAFETY: pv_version returns static NUL-terminated text.
     let v = unsafe { std::ffi::CStr::from_ptr(promptvault_ffi::pv_version()) };
     assert_eq!(v.to_str().unwrap(), env!("CARGO_PKG_VERSION"));
@@ -184,6 +206,10 @@ fn version_macros_and_pv_version_are_the_crate_version() {
 
 /// What lands in the header is Doxygen, not rustdoc.
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "text processing only (no unsafe code), slow under miri"
+)]
 fn the_header_has_no_rust_doc_syntax_left() {
     for bad in [
         "[`",
@@ -205,6 +231,10 @@ fn the_header_has_no_rust_doc_syntax_left() {
 /// conventions and from the function's own list, `@return` from
 /// `# Errors`, `@par` for the rest.
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "text processing only (no unsafe code), slow under miri"
+)]
 fn doxygen_conversion_of_one_comment() {
     let header = "\
 /**
@@ -268,6 +298,10 @@ pv_result pv_bytes_copy(const pv_bytes *bytes,
 /// above it (a new parameter name needs a convention in `build/params.rs`
 /// or a `# Parameters` item in its Rust docs).
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "text processing only (no unsafe code), slow under miri"
+)]
 fn every_parameter_is_documented() {
     let mut checked = 0;
     let mut comment = String::new();
