@@ -7,7 +7,8 @@
 # exported symbols, Doxygen over the header with warnings as errors; a
 # two-device C sync through a running
 # promptvault-server over libcurl (static, dynamic, valgrind, ASan+UBSan),
-# the C example, the Python ctypes example; scripts/install-ffi.sh into a
+# the C example, the Python ctypes example (which syncs two devices through
+# a promptvault-server over urllib); scripts/install-ffi.sh into a
 # temp prefix, ffi/tests/external built against it with CMake and with
 # pkg-config, statically and dynamically, and run, and the Python example
 # against it; the Rust-side tests natively and under miri. Installs what it
@@ -188,7 +189,15 @@ c_example() {
     "${vg[@]}" "$work/story" "$work/story-vg.pvb" 2>&1 >/dev/null | grep -E 'ERROR SUMMARY|heap blocks'
 }
 run "examples/c/story.c (natively and under valgrind)" c_example
-run "examples/python/story.py (ctypes)" python3 examples/python/story.py "$lib/libpromptvault_ffi.so"
+# The Python story syncs two devices too (urllib): here it starts its own
+# promptvault-server (found under $CARGO_TARGET_DIR, built above) on a
+# temporary SQLite file; against the installed library below it uses the
+# running one.
+python_story() {
+  python3 examples/python/story.py "$lib/libpromptvault_ffi.so" | tee "$work/py-dev.log" &&
+    grep -F "server: http://127.0.0.1:" "$work/py-dev.log" | grep -F "(started here, SQLite)" >/dev/null
+}
+run "examples/python/story.py (ctypes; two devices sync over urllib)" python_story
 
 # ---- installed library: layout, an outside project, the ctypes example ---------------
 # scripts/install-ffi.sh into a fresh prefix (and once more with DESTDIR),
@@ -240,8 +249,10 @@ external_make() {
 }
 run "external project: make + pkg-config (--static), shared + static" external_make
 python_installed() {
-  PKG_CONFIG_PATH="$prefix/lib/pkgconfig" python3 examples/python/story.py | tee "$work/py.log" &&
-    grep -F "library: $prefix/lib/libpromptvault.so.0" "$work/py.log" >/dev/null
+  PKG_CONFIG_PATH="$prefix/lib/pkgconfig" python3 examples/python/story.py --server "${server_url:-}" |
+    tee "$work/py.log" &&
+    grep -F "library: $prefix/lib/libpromptvault.so.0" "$work/py.log" >/dev/null &&
+    grep -Fx "python story: server: ${server_url:-}" "$work/py.log" >/dev/null
 }
 run "examples/python/story.py finds the installed library (pkg-config)" python_installed
 

@@ -86,6 +86,21 @@ macro_rules! error_code_table {
             /// malformed record (a rollback is `ROLLBACK`).
             ServerMisbehaved = 21, "SERVER_MISBEHAVED",
                 "the server served data that breaks the sync rules; nothing was pushed, do not trust this server";
+            /// A public identity bundle does not match the fingerprint the user
+            /// was given (SPEC §13.2): nothing was shared.
+            WrongFingerprint = 22, "WRONG_FINGERPRINT",
+                "the account's identity does not match the fingerprint you were given; nothing was shared, compare the fingerprint with its owner again";
+            /// A signature (an identity bundle's, or a key delivery's by its
+            /// sender) does not verify, or names another signer than the one pinned.
+            BadSignature = 23, "BAD_SIGNATURE",
+                "a signature does not verify against the identity you pinned; the data was forged or modified, do not use it";
+            /// The key delivery or space is not addressed to this identity.
+            NotAMember = 24, "NOT_A_MEMBER",
+                "you are not a member of this shared space (the key was delivered to someone else)";
+            /// The space's key was rotated past the generation this member holds
+            /// (the member was removed, or the new key has not arrived yet).
+            Revoked = 25, "REVOKED",
+                "the shared space has a newer key that was not delivered to you: you were removed from it, or the new key has not arrived yet (sync, then check your inbox)";
             /// A null pointer was passed where a value is required (C ABI only).
             NullParameter = 100, "NULL_PARAMETER", "a required pointer argument was NULL";
             /// A panic was caught at the binding boundary (a bug; please report it).
@@ -241,6 +256,22 @@ pub enum Error {
         /// Which kind of record.
         what: &'static str,
     },
+    /// A public identity bundle does not match the expected fingerprint.
+    WrongFingerprint,
+    /// A signature does not verify (or is by another signer than the pinned one).
+    BadSignature {
+        /// What was signed.
+        what: &'static str,
+    },
+    /// The delivery or space is not addressed to this identity.
+    NotAMember,
+    /// The space is at a key generation this member was not given.
+    Revoked {
+        /// The newest space-key generation this member holds.
+        held: u32,
+        /// The space's current generation.
+        current: u32,
+    },
 }
 
 impl Error {
@@ -264,6 +295,10 @@ impl Error {
             Error::Randomness => ErrorCode::Randomness,
             Error::WrongKind { .. } => ErrorCode::WrongKind,
             Error::MissingRecord { .. } => ErrorCode::MissingRecord,
+            Error::WrongFingerprint => ErrorCode::WrongFingerprint,
+            Error::BadSignature { .. } => ErrorCode::BadSignature,
+            Error::NotAMember => ErrorCode::NotAMember,
+            Error::Revoked { .. } => ErrorCode::Revoked,
         }
     }
 
@@ -328,7 +363,17 @@ impl fmt::Display for Error {
                 write!(f, "record kind {found}: {}", self.code().message())
             }
             Error::MissingRecord { what } => write!(f, "missing {what}: {}", self.code().message()),
-            Error::Authentication
+            Error::BadSignature { what } => {
+                write!(f, "bad signature on the {what}: {}", self.code().message())
+            }
+            Error::Revoked { held, current } => write!(
+                f,
+                "you hold the key of generation {held}, the space is at generation {current}: {}",
+                self.code().message()
+            ),
+            Error::WrongFingerprint
+            | Error::NotAMember
+            | Error::Authentication
             | Error::InvalidRecoveryKey
             | Error::WrongVault
             | Error::InvalidUtf8

@@ -213,6 +213,46 @@ impl Vault {
         Ok(report)
     }
 
+    /// Copies prompt `id` with its whole history, tags and flags into
+    /// `target` under the same prompt id, as an import of a one-prompt
+    /// export would (SPEC §7): the versions keep their ids, `target` seals
+    /// them under its own keys. Returns `target`'s changeset.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotFound`] for a prompt this vault does not hold (healthy);
+    /// [`Error::Authentication`] if a version fails to open; the rule a
+    /// prompt breaks in `target` (as [`Vault::import`] reports it);
+    /// [`Error::Randomness`]. On error `target` is unchanged.
+    #[cfg(feature = "sharing")]
+    pub(crate) fn copy_prompt_into(
+        &self,
+        id: PromptId,
+        target: &mut Vault,
+        now: Timestamp,
+    ) -> Result<Changeset> {
+        let p = self
+            .prompts
+            .get(&id)
+            .ok_or(Error::NotFound { what: "prompt" })?;
+        let mut versions = BTreeMap::new();
+        for (vid, rec) in &p.versions {
+            versions.insert(*vid, self.open_version_content(p, rec)?);
+        }
+        let ep = ExportedPrompt {
+            id,
+            meta: p.meta.clone(),
+            versions,
+        };
+        match target.stage_import(ep, now)? {
+            Some(staged) => {
+                target.prompts.insert(id, staged.state);
+                Ok(staged.changes)
+            }
+            None => Ok(Changeset::default()),
+        }
+    }
+
     /// Stages one exported prompt, or says which rule it breaks. `None`
     /// when it brings nothing new.
     fn stage_import(&self, ep: ExportedPrompt, now: Timestamp) -> Result<Option<StagedImport>> {

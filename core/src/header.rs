@@ -129,19 +129,34 @@ impl KeyHeader {
                 let kek = argon::derive_kek(pw, &self.salt, self.kdf)?;
                 slot::unwrap(&kek, &self.password_aad(), &self.password_slot)?
             }
-            Credential::RecoveryKey(rk) => {
-                if self.record.kind != RecordKind::VaultHeader {
-                    return Err(Error::Authentication);
-                }
-                let aad = slot_aad(
-                    SlotTag::Recovery,
-                    self.record.key_gen,
-                    &self.record.vault_id,
-                    &[],
-                );
-                slot::unwrap(rk.key(), &aad, &self.recovery_slot)?
-            }
+            Credential::RecoveryKey(rk) => self.unwrap_recovery_slot(rk.key())?,
         };
+        self.finish_unlock(vk)
+    }
+
+    /// Unwraps the vault key from the recovery slot under `kek` (the
+    /// recovery key, or a space key: SPEC §13.5), then checks the header
+    /// seal, as [`KeyHeader::unlock`] does.
+    #[cfg(feature = "sharing")]
+    pub(crate) fn unlock_with_recovery_kek(&self, kek: &Key) -> Result<Unlocked> {
+        let vk = self.unwrap_recovery_slot(kek)?;
+        self.finish_unlock(vk)
+    }
+
+    fn unwrap_recovery_slot(&self, kek: &Key) -> Result<Key> {
+        if self.record.kind != RecordKind::VaultHeader {
+            return Err(Error::Authentication);
+        }
+        let aad = slot_aad(
+            SlotTag::Recovery,
+            self.record.key_gen,
+            &self.record.vault_id,
+            &[],
+        );
+        slot::unwrap(kek, &aad, &self.recovery_slot)
+    }
+
+    fn finish_unlock(&self, vk: Key) -> Result<Unlocked> {
         self.check_seal(&vk)?;
         let prev = if self.prev_gen == 0 {
             None

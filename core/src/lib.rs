@@ -12,6 +12,7 @@ pub mod error;
 pub mod format;
 pub mod inspect;
 pub mod protocol;
+pub mod share;
 
 mod ids;
 mod kdf;

@@ -106,7 +106,7 @@ impl RecoveryKey {
             while bits >= 5 {
                 bits -= 5;
                 let idx = ((acc >> bits) & 31) as usize;
-                if written > 0 && written % GROUP == 0 {
+                if written > 0 && written.is_multiple_of(GROUP) {
                     out.push('-');
                 }
                 out.push(char::from(*ALPHABET.get(idx).unwrap_or(&b'0')));

@@ -2059,3 +2059,36 @@ fn requests_and_answers_over_http() {
         );
     }
 }
+
+/// Answers outside the sync loop (login, registration, rekey, account
+/// deletion) read the same way: a 200 with the expected JSON, else the
+/// typed refusal or a transport error — never a half-read value.
+#[test]
+fn answers_outside_the_loop_over_http() {
+    use promptvault::protocol::{PreLoginResponse, SessionResponse};
+    let session = br#"{"token":"dG9rZW4","expiresIn":3600,"vaultId":"00112233445566778899aabbccddeeff","cursor":0}"#;
+    match sync::read_answer::<SessionResponse>(200, session) {
+        Ok(s) => assert_eq!((s.token.as_str(), s.expires_in), ("dG9rZW4", 3600)),
+        // The session's exact fields are the protocol's: say which broke.
+        Err(e) => panic!("{e}"),
+    }
+    let wrong = br#"{"error": {"code": "authentication_failed", "message": "no"}}"#;
+    assert!(matches!(
+        sync::read_answer::<SessionResponse>(401, wrong),
+        Err(SyncError::Refused { status: 401, ref code, .. }) if code == "authentication_failed"
+    ));
+    // A 200 of another shape is not taken for the expected answer.
+    assert!(matches!(
+        sync::read_answer::<PreLoginResponse>(200, session),
+        Err(SyncError::Transport(_))
+    ));
+    for (status, body) in [(502, &b"down"[..]), (200, b"<html>"), (400, b"not json")] {
+        assert!(
+            matches!(
+                sync::read_answer::<SessionResponse>(status, body),
+                Err(SyncError::Transport(_))
+            ),
+            "{status}"
+        );
+    }
+}

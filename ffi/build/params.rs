@@ -101,6 +101,8 @@ pub(crate) fn describe(name: &str) -> Option<&'static str> {
         "json" => "The JSON text.",
         "origin" => "The server's origin, `scheme://host[:port]`, as the app reaches it.",
         "account" => "The account name.",
+        "recovery_key" => "The recovery key text (as shown when it was made).",
+        "recovery" => "The recovery login key to register, or NULL for none.",
         "status" => "The HTTP status of the server's answer.",
         "body" => "The body of the server's answer.",
         "body_len" => "The length of `body` in bytes.",

@@ -236,6 +236,25 @@ enum pv_result
    */
   PV_RESULT_SERVER_MISBEHAVED = 21,
   /**
+   * @brief A public identity bundle does not match the fingerprint the user
+   * was given (SPEC §13.2): nothing was shared.
+   */
+  PV_RESULT_WRONG_FINGERPRINT = 22,
+  /**
+   * @brief A signature (an identity bundle's, or a key delivery's by its
+   * sender) does not verify, or names another signer than the one pinned.
+   */
+  PV_RESULT_BAD_SIGNATURE = 23,
+  /**
+   * @brief The key delivery or space is not addressed to this identity.
+   */
+  PV_RESULT_NOT_A_MEMBER = 24,
+  /**
+   * @brief The space's key was rotated past the generation this member holds
+   * (the member was removed, or the new key has not arrived yet).
+   */
+  PV_RESULT_REVOKED = 25,
+  /**
    * @brief A null pointer was passed where a value is required (C ABI only).
    */
   PV_RESULT_NULL_PARAMETER = 100,
@@ -278,8 +297,10 @@ typedef struct pv_bytes pv_bytes;
 typedef struct pv_changeset pv_changeset;
 
 /**
- * @brief The first pull of a vault onto a device that does not hold it yet
- * (core's `SyncState::begin_download` and its `Inbox`). Free with
+ * @brief A pull outside a sync (core's `Inbox`): the first pull of a vault onto
+ * a device that does not hold it yet (pv_download_start()), or a pull
+ * after the state's cursor that fetches the newer header after
+ * `PV_RESULT_HEADER_CHANGED` (pv_download_start_pull()). Free with
  * pv_download_free().
  *
  * Thread safety: may be moved between threads; `const` functions may run
@@ -289,7 +310,8 @@ typedef struct pv_download pv_download;
 
 /**
  * @brief A login signing key (core's `protocol::LoginKey`), derived from the
- * password. Free with pv_login_key_free(); freeing zeroizes it.
+ * password or from the recovery key. Free with pv_login_key_free();
+ * freeing zeroizes it.
  *
  * Thread safety: may be moved between threads and used from several at
  * once; `pv_login_key_free` needs exclusive access.
@@ -1896,7 +1918,7 @@ pv_result pv_download_absorb(pv_download *download,
 /**
  * @brief Copies the vault header the server holds (binary form, `Inbox::header`):
  * open the vault with it (`pv_vault_open` with no records), and seed a new
- * store with `pv_vault_all_records` and `pv_store_apply`.
+ * store with pv_store_put_header().
  *
  * @param[in] download The download in progress.
  * @param[out] buf Where the output is written. NULL with `buf_len` 0 asks for the size needed.
@@ -1938,6 +1960,74 @@ pv_result pv_download_finish(const pv_download *download,
                              pv_vault *vault,
                              pv_store *store,
                              pv_sync_state *state);
+
+/**
+ * @brief Starts a pull of what the server holds after the state's cursor
+ * (`SyncState::begin_pull`), outside a sync: after
+ * `PV_RESULT_HEADER_CHANGED`, pull with pv_download_request_body() and
+ * pv_download_absorb(), then read the header with
+ * pv_download_newer_header().
+ *
+ * @param[in] vault The vault.
+ * @param[in,out] state The sync state of this vault with this server.
+ * @param[out] out_download Receives the download (free it with pv_download_free()).
+ *
+ * @return `PV_RESULT_OK` on success, else `PV_RESULT_WRONG_VAULT` for a state of another vault;
+ * `PV_RESULT_NULL_PARAMETER`.
+ *
+ * @par Safety
+ * `vault` and `state` must be live handles; `out_download` must point to
+ * a writable `pv_download *`.
+ */
+PV_MUST_USE
+pv_result pv_download_start_pull(const pv_vault *vault,
+                                 pv_sync_state *state,
+                                 pv_download **out_download);
+
+/**
+ * @brief Copies the pulled vault header (binary form) when it is newer than
+ * `vault`'s (`Inbox::newer_header`): the password or keys changed on
+ * another device. Open the vault anew with it and the store's records
+ * (`pv_vault_open` with the new password), put it into the store with
+ * pv_store_put_header(), persist the store, and sync again.
+ *
+ * @param[in] download The download in progress.
+ * @param[in] vault The vault.
+ * @param[out] buf Where the output is written. NULL with `buf_len` 0 asks for the size needed.
+ * @param[in] buf_len The capacity of `buf` in bytes.
+ * @param[out] out_len Receives the number of bytes written (with the NUL for text), or the size needed.
+ *
+ * @return `PV_RESULT_OK` on success, else `PV_RESULT_NOT_FOUND` when the pulled pages held no newer header;
+ * `PV_RESULT_NULL_PARAMETER`; `PV_RESULT_BUFFER_TOO_SMALL`.
+ *
+ * @par Safety
+ * `download` and `vault` must be live handles; `buf` must point to
+ * `buf_len` writable bytes; `out_len` to a writable `size_t`.
+ */
+PV_MUST_USE
+pv_result pv_download_newer_header(const pv_download *download,
+                                   const pv_vault *vault,
+                                   uint8_t *buf,
+                                   size_t buf_len,
+                                   size_t *out_len);
+
+/**
+ * @brief Puts the header `vault` was opened with into `store`
+ * (`MemoryStore::put_header` with `Vault::header_record`), leaving every
+ * other record as it is: after reopening a vault with the newer header of
+ * pv_download_newer_header(). (Not `pv_vault_all_records`: it seals
+ * item keys afresh, and the server keeps those write-once.)
+ *
+ * @param[in,out] store The record store.
+ * @param[in] vault The vault.
+ *
+ * @return `PV_RESULT_OK` on success, else `PV_RESULT_NULL_PARAMETER`.
+ *
+ * @par Safety
+ * `store` must be a live `pv_store` not used by another thread during the
+ * call; `vault` a live `pv_vault`.
+ */
+PV_MUST_USE pv_result pv_store_put_header(pv_store *store, const pv_vault *vault);
 
 /**
  * @brief Frees a `pv_download`. NULL does nothing.
@@ -1996,10 +2086,32 @@ pv_result pv_login_key_from_header(const uint8_t *header,
                                    pv_login_key **out_key);
 
 /**
+ * @brief Derives the recovery login key from the vault's recovery key (text
+ * form; `LoginKey::derive_from_recovery_key`, no KDF). It logs in with
+ * pv_login_request() once the account holds its public key (a rekey
+ * with pv_rekey_request() registers it), and signs an account deletion.
+ *
+ * @param[in] recovery_key The recovery key text (as shown when it was made).
+ * @param[out] out_key Receives the login key (free it with pv_login_key_free()).
+ *
+ * @return `PV_RESULT_OK` on success, else `PV_RESULT_INVALID_RECOVERY_KEY` for text that is not a recovery key;
+ * `PV_RESULT_NULL_PARAMETER`; `PV_RESULT_INVALID_UTF8`.
+ *
+ * @par Safety
+ * `recovery_key` must be NUL-terminated; `out_key` must point to a
+ * writable `pv_login_key *`.
+ */
+PV_MUST_USE
+pv_result pv_login_key_from_recovery_key(const char *recovery_key,
+                                         pv_login_key **out_key);
+
+/**
  * @brief Writes the JSON body of `POST /v1/login`: the challenge of
  * `challenge_json` (the server's answer to a challenge for `"login"`)
  * signed for `origin` (`scheme://host[:port]`, as the app reaches the
- * server) and `account` (`LoginKey::sign_challenge`, `LoginRequest`).
+ * server) and `account` (`LoginKey::sign_challenge`, `LoginRequest`), as
+ * a password or a recovery login after the key's kind. Read the server's
+ * answer with pv_session_token().
  *
  * @param[in] key The login key.
  * @param[in] challenge_json The server's answer to a challenge (JSON).
@@ -2044,7 +2156,8 @@ pv_result pv_login_request(const pv_login_key *key,
  * @param[out] out_len Receives the number of bytes written (with the NUL for text), or the size needed.
  *
  * @return `PV_RESULT_OK` on success, else as pv_login_request(); `PV_RESULT_MALFORMED` for bytes that are not
- * a record.
+ * a record; `PV_RESULT_INVALID_INPUT` when `key` is not a password login
+ * key.
  *
  * @par Safety
  * As pv_login_request(); `header` must point to `header_len` readable
@@ -2060,6 +2173,108 @@ pv_result pv_register_request(const pv_login_key *key,
                               char *buf,
                               size_t buf_len,
                               size_t *out_len);
+
+/**
+ * @brief Writes the JSON body of `POST /v1/account/keys` (with the session's
+ * bearer token), which makes the account's login keys follow the vault
+ * header the server holds (`LoginKey::sign_challenge`, `RekeyRequest`):
+ * after this device pushed a password change, `key` is the password login
+ * key of the new header (pv_login_key_from_header() with the new
+ * password); `recovery` (NULL for none) registers a recovery login key
+ * (after a new recovery key, or one never registered). Both sign the
+ * challenge of `challenge_json` (asked for `"rekey"`) for `origin` and
+ * `account`. The answer is the new pre-login.
+ *
+ * @param[in] key The login key.
+ * @param[in] recovery The recovery login key to register, or NULL for none.
+ * @param[in] challenge_json The server's answer to a challenge (JSON).
+ * @param[in] origin The server's origin, `scheme://host[:port]`, as the app reaches it.
+ * @param[in] account The account name.
+ * @param[out] buf Where the output is written. NULL with `buf_len` 0 asks for the size needed.
+ * @param[in] buf_len The capacity of `buf` in bytes.
+ * @param[out] out_len Receives the number of bytes written (with the NUL for text), or the size needed.
+ *
+ * @return `PV_RESULT_OK` on success, else as pv_login_request(); `PV_RESULT_INVALID_INPUT` when `key` is not a
+ * password login key or `recovery` not a recovery one.
+ *
+ * @par Safety
+ * As pv_login_request(); `recovery` must be NULL or a live
+ * `pv_login_key`.
+ */
+PV_MUST_USE
+pv_result pv_rekey_request(const pv_login_key *key,
+                           const pv_login_key *recovery,
+                           const char *challenge_json,
+                           const char *origin,
+                           const char *account,
+                           char *buf,
+                           size_t buf_len,
+                           size_t *out_len);
+
+/**
+ * @brief Writes the JSON body of `POST /v1/account/delete` (with the session's
+ * bearer token), which erases the account, its vault and every row the
+ * server holds for it: the challenge of `challenge_json` (asked for
+ * `"delete"`) signed by `key` — the password or the recovery login key —
+ * for `origin` and `account` (`LoginKey::sign_challenge`,
+ * `DeleteAccountRequest`). A stolen session alone cannot erase an
+ * account.
+ *
+ * @param[in] key The login key.
+ * @param[in] challenge_json The server's answer to a challenge (JSON).
+ * @param[in] origin The server's origin, `scheme://host[:port]`, as the app reaches it.
+ * @param[in] account The account name.
+ * @param[out] buf Where the output is written. NULL with `buf_len` 0 asks for the size needed.
+ * @param[in] buf_len The capacity of `buf` in bytes.
+ * @param[out] out_len Receives the number of bytes written (with the NUL for text), or the size needed.
+ *
+ * @return `PV_RESULT_OK` on success, else as pv_login_request().
+ *
+ * @par Safety
+ * As pv_login_request().
+ */
+PV_MUST_USE
+pv_result pv_delete_account_request(const pv_login_key *key,
+                                    const char *challenge_json,
+                                    const char *origin,
+                                    const char *account,
+                                    char *buf,
+                                    size_t buf_len,
+                                    size_t *out_len);
+
+/**
+ * @brief Reads the server's HTTP answer to a login or a registration
+ * (`sync::read_answer`) and writes the session's bearer token (send it as
+ * `Authorization: Bearer <token>`; keep the answer's text for
+ * pv_download_start()).
+ *
+ * @param[in] status The HTTP status of the server's answer.
+ * @param[in] body The body of the server's answer.
+ * @param[in] body_len The length of `body` in bytes.
+ * @param[out] buf Where the output is written. NULL with `buf_len` 0 asks for the size needed.
+ * @param[in] buf_len The capacity of `buf` in bytes.
+ * @param[out] out_len Receives the number of bytes written (with the NUL for text), or the size needed.
+ *
+ * @return `PV_RESULT_OK` on success, else `PV_RESULT_SERVER_REFUSED` for the server's typed refusal (the message
+ * names its status and code: a wrong password or recovery key is a 401
+ * `authentication_failed`, too many failures a 429);
+ * `PV_RESULT_TRANSPORT` for a 5xx or an answer outside the protocol;
+ * `PV_RESULT_NULL_PARAMETER`; `PV_RESULT_BUFFER_TOO_SMALL`.
+ *
+ * @par Security
+ * The token is a secret for as long as it lives: keep it out of logs.
+ *
+ * @par Safety
+ * `body` must point to `body_len` readable bytes; `buf` to `buf_len`
+ * writable bytes; `out_len` to a writable `size_t`.
+ */
+PV_MUST_USE
+pv_result pv_session_token(uint16_t status,
+                           const uint8_t *body,
+                           size_t body_len,
+                           char *buf,
+                           size_t buf_len,
+                           size_t *out_len);
 
 /**
  * @brief Frees a `pv_login_key` (zeroizing it). NULL does nothing.

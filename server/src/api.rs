@@ -343,7 +343,7 @@ pub(crate) async fn register(
     let mut batch = Batch::new(state.db.backend);
     batch.upsert(&mut tx, &vault_hex, 1, &all).await?;
     batch.run(&mut tx).await?;
-    let token = auth::create_session(&mut tx, &state, &req.account, &vault_hex).await?;
+    let token = auth::create_session(&mut tx, &state, &req.account, &vault_hex, false).await?;
     tx.commit().await?;
     tracing::info!(vault = %vault_hex, records = rows.len(), "registered");
     Ok(Json(SessionResponse {
@@ -431,7 +431,7 @@ async fn login_inner(state: &AppState, req: &LoginRequest) -> ApiResult<SessionR
     if exists.rows_affected() != 1 {
         return Err(ApiError::authentication_failed());
     }
-    let token = auth::create_session(&mut tx, state, &req.account, &vault_hex).await?;
+    let token = auth::create_session(&mut tx, state, &req.account, &vault_hex, false).await?;
     tx.commit().await?;
     Ok(SessionResponse {
         token,
@@ -686,6 +686,7 @@ pub(crate) fn recovery_pair<'a>(
 /// The request names the session's own account (a well-formed name).
 pub(crate) fn session_account(session: &Session, account: &str) -> ApiResult<()> {
     account_ok(account)?;
+    session.own()?;
     if session.account != account {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
@@ -777,6 +778,7 @@ async fn erase_account(state: &AppState, account: &str, vault: &str) -> ApiResul
         .bind(vault)
         .execute(&mut *tx)
         .await?;
+    crate::spaces::erase_account_sharing(&mut tx, account).await?;
     sqlx::query("DELETE FROM challenges WHERE account = $1")
         .bind(account)
         .execute(&mut *tx)

@@ -52,6 +52,28 @@ pub(crate) fn keyed(secret: &[u8; 32], label: &str, input: &[u8]) -> [u8; 32] {
 pub(crate) struct Session {
     pub(crate) account: String,
     pub(crate) vault_id: String,
+    /// A space session (SPEC §12.12): `vault_id` is a space the account
+    /// is a member of, and the session reaches nothing else.
+    pub(crate) is_space: bool,
+}
+
+impl Session {
+    /// Refuses a space session where the account's own session is needed
+    /// (account changes, sharing routes).
+    ///
+    /// # Errors
+    ///
+    /// `space_session` (403).
+    pub(crate) fn own(&self) -> ApiResult<&Self> {
+        if self.is_space {
+            return Err(ApiError::new(
+                axum::http::StatusCode::FORBIDDEN,
+                "space_session",
+                "a space session reaches only its space: use the account's own session",
+            ));
+        }
+        Ok(self)
+    }
 }
 
 /// A request's bearer token, as its BLAKE2b-256 (the form the database
@@ -84,7 +106,7 @@ impl FromRequestParts<AppState> for Session {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ApiResult<Self> {
         let bearer = Bearer::from_request_parts(parts, state).await?;
         let row = sqlx::query(
-            "SELECT account, vault_id FROM sessions WHERE token_hash = $1 AND expires_at > $2",
+            "SELECT account, vault_id, is_space FROM sessions WHERE token_hash = $1 AND expires_at > $2",
         )
         .bind(bearer.token_hash)
         .bind(now())
@@ -94,16 +116,19 @@ impl FromRequestParts<AppState> for Session {
         Ok(Session {
             account: row.try_get("account")?,
             vault_id: row.try_get("vault_id")?,
+            is_space: row.try_get::<i64, _>("is_space")? != 0,
         })
     }
 }
 
-/// Makes a session for `account`; returns the bearer token.
+/// Makes a session for `account` on its own vault, or (`is_space`) on a
+/// space it is a member of; returns the bearer token.
 pub(crate) async fn create_session(
     conn: &mut sqlx::AnyConnection,
     state: &AppState,
     account: &str,
     vault_id: &str,
+    is_space: bool,
 ) -> ApiResult<String> {
     let token = text::encode(&random_32()?);
     let t = now();
@@ -112,12 +137,14 @@ pub(crate) async fn create_session(
         .execute(&mut *conn)
         .await?;
     sqlx::query(
-        "INSERT INTO sessions (token_hash, account, vault_id, expires_at) VALUES ($1, $2, $3, $4)",
+        "INSERT INTO sessions (token_hash, account, vault_id, expires_at, is_space) \
+         VALUES ($1, $2, $3, $4, $5)",
     )
     .bind(token_hash(&token))
     .bind(account)
     .bind(vault_id)
     .bind(t.saturating_add(state.cfg.session_ttl_secs))
+    .bind(i64::from(is_space))
     .execute(&mut *conn)
     .await?;
     Ok(token)

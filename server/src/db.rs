@@ -142,6 +142,13 @@ impl MigrationSource<'static> for Embedded {
                     Cow::Borrowed(include_str!("../migrations/0002_tombstone_index.sql")),
                     false,
                 ),
+                Migration::new(
+                    3,
+                    Cow::Borrowed("sharing"),
+                    MigrationType::Simple,
+                    Cow::Borrowed(include_str!("../migrations/0003_sharing.sql")),
+                    false,
+                ),
             ])
         })
     }

@@ -24,6 +24,8 @@ mod commit;
 mod db;
 mod error;
 mod keys;
+mod sharing;
+mod spaces;
 mod writes;
 
 /// The reference promptvault sync server: stores only ciphertext.
@@ -120,7 +122,18 @@ fn router(state: AppState, max_body: usize) -> Router {
         .route("/commit", post(commit::commit))
         .route("/wait", post(api::wait))
         .route("/account/delete", post(api::delete_account))
-        .route("/account/keys", post(keys::rekey));
+        .route("/account/keys", post(keys::rekey))
+        .route("/identity/publish", post(sharing::publish_identity))
+        .route("/identity/fetch", post(sharing::fetch_identity))
+        .route("/inbox", post(sharing::inbox))
+        .route("/inbox/send", post(sharing::send_invitation))
+        .route("/inbox/delete", post(sharing::delete_invitation))
+        .route("/spaces/create", post(spaces::create))
+        .route("/spaces/list", post(spaces::list))
+        .route("/spaces/delete", post(spaces::delete))
+        .route("/spaces/members/add", post(spaces::add_member))
+        .route("/spaces/members/remove", post(spaces::remove_member))
+        .route("/spaces/session", post(spaces::session));
     Router::new()
         .route("/healthz", get(api::healthz))
         .nest(promptvault::protocol::API_PREFIX, v1)

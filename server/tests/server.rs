@@ -23,6 +23,7 @@ use promptvault::protocol::{
     Action, Change, CommitRequest, CommitResponse, LoginKey, LoginParams, PreLoginResponse,
     PullResponse, SessionResponse,
 };
+use promptvault::share::{Identity, KeyDelivery};
 use promptvault::{
     Changeset, Credential, Draft, KdfParams, NewVault, Password, PromptId, Query, RecordKind,
     SealedRecord, Timestamp, Vault, inspect,
@@ -104,6 +105,9 @@ on_both_backends!(
     quotas_and_record_size_limits_are_typed_refusals,
     account_delete_erases_every_row_and_the_name_can_be_registered_again,
     concurrent_registrations_of_one_name_have_one_winner,
+    spaces_let_members_read_and_write_and_refuse_everyone_else,
+    identities_and_invitations_reach_only_their_accounts,
+    account_delete_erases_its_spaces_memberships_invitations_and_identity,
 );
 
 /// One runtime for every test's SQL (a connection must stay on the runtime
@@ -265,10 +269,20 @@ impl Store {
     /// The tables that hold accounts and their data (not the challenges
     /// and failure counters every login attempt touches).
     fn data(&self) -> Vec<Vec<String>> {
-        ["accounts", "vaults", "records", "commits", "sessions"]
-            .iter()
-            .map(|t| self.dump(t))
-            .collect()
+        [
+            "accounts",
+            "vaults",
+            "records",
+            "commits",
+            "sessions",
+            "identities",
+            "spaces",
+            "space_members",
+            "inbox",
+        ]
+        .iter()
+        .map(|t| self.dump(t))
+        .collect()
     }
 }
 
@@ -1992,4 +2006,679 @@ fn a_put_over_a_tombstone_must_rise_above_the_deleted_revision(backend: &Backend
     );
     let again: Value = s.ok("pull", Some(&a.token), &json!({"after": 0}));
     assert_eq!(again, pulled, "the refused put stored nothing");
+}
+
+/// A stand-in for a space's records: a second vault, whose records carry
+/// its own vault id (the server checks only that binding, and access).
+fn space_vault() -> NewVault {
+    let mut nv = Vault::create(&pw(), fast()).unwrap();
+    nv.vault
+        .create_prompt(
+            &draft("shared", &format!("{MARKER} shared body")),
+            &[],
+            false,
+            Timestamp(1),
+        )
+        .unwrap();
+    nv
+}
+
+fn space_commit(s: &Server, token: &str, records: &[String], seen: u64) -> (u16, Value) {
+    let puts: Vec<Value> = records
+        .iter()
+        .map(|r| json!({"seen": seen, "record": r}))
+        .collect();
+    s.post(
+        "commit",
+        Some(token),
+        &json!({"idempotencyKey": new_key(), "puts": puts}),
+    )
+}
+
+/// A member's space session: its token pulls, commits and waits on the
+/// space.
+fn space_session(s: &Server, token: &str, space: &str) -> String {
+    let session: SessionResponse = s.ok("spaces/session", Some(token), &json!({"space": space}));
+    assert_eq!(session.vault_id.to_hex(), space);
+    session.token
+}
+
+fn spaces_let_members_read_and_write_and_refuse_everyone_else(backend: &Backend) {
+    let s = Server::start(backend, &[]);
+    let (alice, _, _) = device_a(&s, "alice");
+    let (bob, _, _) = device_a(&s, "bob");
+    let (carol, _, _) = device_a(&s, "carol");
+    let nv = space_vault();
+    let space = nv.vault.id().to_hex();
+    let records: Vec<String> = nv
+        .vault
+        .records()
+        .unwrap()
+        .iter()
+        .map(SealedRecord::to_text)
+        .collect();
+
+    // An id that is taken (alice's own vault) cannot become a space.
+    s.refused(
+        "spaces/create",
+        Some(&bob.token),
+        &json!({"space": alice.vault.id()}),
+        409,
+        "vault_taken",
+    );
+    let created: Value = s.ok(
+        "spaces/create",
+        Some(&alice.token),
+        &json!({"space": space}),
+    );
+    assert_eq!(created["owner"], "alice");
+    assert_eq!(created["members"], json!(["alice"]));
+
+    // Not yet a member: no space session, and nothing is stored.
+    for token in [&bob.token, &carol.token] {
+        s.refused(
+            "spaces/session",
+            Some(token),
+            &json!({"space": space}),
+            403,
+            "not_a_member",
+        );
+    }
+    s.refused(
+        "spaces/session",
+        Some("no-such-token"),
+        &json!({"space": space}),
+        401,
+        "unauthorized",
+    );
+    s.refused(
+        "spaces/session",
+        Some(&alice.token),
+        &json!({"space": "nothex"}),
+        400,
+        "bad_request",
+    );
+
+    // Only the owner changes members, and only existing accounts join.
+    s.refused(
+        "spaces/members/add",
+        Some(&bob.token),
+        &json!({"space": space, "account": "bob"}),
+        403,
+        "not_the_owner",
+    );
+    s.refused(
+        "spaces/members/add",
+        Some(&alice.token),
+        &json!({"space": space, "account": "dave"}),
+        404,
+        "no_account",
+    );
+    s.refused(
+        "spaces/members/add",
+        Some(&alice.token),
+        &json!({"space": alice.vault.id(), "account": "bob"}),
+        404,
+        "no_space",
+    );
+    let _: Value = s.ok(
+        "spaces/members/add",
+        Some(&alice.token),
+        &json!({"space": space, "account": "bob"}),
+    );
+
+    // The owner fills the space; a record of another vault is refused.
+    let alice_space = space_session(&s, &alice.token, &space);
+    let own = record_text(&alice.vault, RecordKind::PromptMeta).to_text();
+    let (status, v) = space_commit(&s, &alice_space, &[own], 0);
+    assert_eq!(
+        (status, v["error"]["code"].as_str()),
+        (422, Some("wrong_vault")),
+        "{v}"
+    );
+    let (status, v) = space_commit(&s, &alice_space, &records, 0);
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["cursor"], 1);
+
+    // A member reads what the owner wrote, byte for byte, and writes too.
+    let bob_space = space_session(&s, &bob.token, &space);
+    let (status, v) = s.post("pull", Some(&bob_space), &json!({"after": 0}));
+    assert_eq!(status, 200, "{v}");
+    let mut got: Vec<String> = v["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["record"].as_str().unwrap().to_owned())
+        .collect();
+    let mut want = records.clone();
+    got.sort();
+    want.sort();
+    assert_eq!(got, want);
+    let mut bobs_copy = Vault::open(
+        nv.vault.header_bytes(),
+        nv.vault
+            .records()
+            .unwrap()
+            .iter()
+            .map(SealedRecord::as_bytes),
+        Credential::Password(&pw()),
+    )
+    .unwrap();
+    let (_, changes) = bobs_copy
+        .create_prompt(&draft("from bob", "bob's body"), &[], false, Timestamp(2))
+        .unwrap();
+    let bob_records: Vec<String> = changes.puts.iter().map(SealedRecord::to_text).collect();
+    let (status, v) = space_commit(&s, &bob_space, &bob_records, 0);
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["cursor"], 2);
+    let w: Value = s.ok(
+        "wait",
+        Some(&alice_space),
+        &json!({"after": 1, "timeoutMs": 0}),
+    );
+    assert_eq!(w, json!({"cursor": 2, "changed": true}));
+    // The members' own vaults are untouched by the space's commits.
+    assert_eq!(cursor_of(&s, &bob), 1);
+    assert_eq!(cursor_of(&s, &alice), 1);
+
+    // A space session reaches its space and nothing else.
+    let _: Value = s.ok(
+        "spaces/members/add",
+        Some(&alice.token),
+        &json!({"space": space, "account": "carol"}),
+    );
+    let carol_space = space_session(&s, &carol.token, &space);
+    for (path, body) in [
+        ("spaces/list", json!({})),
+        ("spaces/session", json!({"space": space})),
+        (
+            "spaces/members/remove",
+            json!({"space": space, "account": "bob"}),
+        ),
+        (
+            "spaces/members/add",
+            json!({"space": space, "account": "carol"}),
+        ),
+        ("spaces/delete", json!({"space": space})),
+        ("identity/publish", json!({"bundle": "AAAA"})),
+        ("inbox", json!({})),
+    ] {
+        s.refused(path, Some(&alice_space), &body, 403, "space_session");
+    }
+    let key = LoginKey::derive_from_password(
+        &pw(),
+        &LoginParams::from_header(carol.vault.header_bytes()).unwrap(),
+    )
+    .unwrap();
+    let (status, v) = delete_account(&s, Some(&carol_space), "carol", &key, "delete");
+    assert_eq!(
+        (status, v["error"]["code"].as_str()),
+        (403, Some("space_session")),
+        "{v}"
+    );
+
+    // Both see the space, with its members.
+    let list: Value = s.ok("spaces/list", Some(&bob.token), &json!({}));
+    assert_eq!(
+        list["spaces"],
+        json!([{"space": space, "owner": "alice", "members": ["alice", "bob", "carol"], "cursor": 2}])
+    );
+
+    // Removal ends access at once; the owner cannot leave; a member can.
+    s.refused(
+        "spaces/members/remove",
+        Some(&bob.token),
+        &json!({"space": space, "account": "alice"}),
+        403,
+        "not_the_owner",
+    );
+    s.refused(
+        "spaces/members/remove",
+        Some(&alice.token),
+        &json!({"space": space, "account": "alice"}),
+        422,
+        "owner_cannot_leave",
+    );
+    let _: Value = s.ok(
+        "spaces/members/remove",
+        Some(&alice.token),
+        &json!({"space": space, "account": "bob"}),
+    );
+    s.refused(
+        "pull",
+        Some(&bob_space),
+        &json!({"after": 0}),
+        401,
+        "unauthorized",
+    );
+    s.refused(
+        "wait",
+        Some(&bob_space),
+        &json!({"after": 0, "timeoutMs": 0}),
+        401,
+        "unauthorized",
+    );
+    let before = s.store.data();
+    let (status, v) = space_commit(&s, &bob_space, &bob_records, 0);
+    assert_eq!(
+        (status, v["error"]["code"].as_str()),
+        (401, Some("unauthorized")),
+        "{v}"
+    );
+    assert!(
+        before == s.store.data(),
+        "a removed member's commit changed the database"
+    );
+    s.refused(
+        "spaces/session",
+        Some(&bob.token),
+        &json!({"space": space}),
+        403,
+        "not_a_member",
+    );
+    s.refused(
+        "spaces/members/remove",
+        Some(&alice.token),
+        &json!({"space": space, "account": "bob"}),
+        403,
+        "not_a_member",
+    );
+    let _: Value = s.ok(
+        "spaces/members/remove",
+        Some(&carol.token),
+        &json!({"space": space, "account": "carol"}),
+    );
+    s.refused(
+        "pull",
+        Some(&carol_space),
+        &json!({"after": 0}),
+        401,
+        "unauthorized",
+    );
+    // Bob's and carol's own sessions still work.
+    assert_eq!(cursor_of(&s, &bob), 1);
+    assert_eq!(cursor_of(&s, &carol), 1);
+
+    // Deleting is the owner's; afterwards the space is gone for everyone.
+    s.refused(
+        "spaces/delete",
+        Some(&bob.token),
+        &json!({"space": space}),
+        403,
+        "not_the_owner",
+    );
+    let _: Value = s.ok(
+        "spaces/delete",
+        Some(&alice.token),
+        &json!({"space": space}),
+    );
+    s.refused(
+        "pull",
+        Some(&alice_space),
+        &json!({"after": 0}),
+        401,
+        "unauthorized",
+    );
+    s.refused(
+        "spaces/session",
+        Some(&alice.token),
+        &json!({"space": space}),
+        403,
+        "not_a_member",
+    );
+    assert!(s.store.dump("records").iter().all(|r| !r.contains(&space)));
+    assert!(s.store.dump("sessions").iter().all(|r| !r.contains(&space)));
+}
+
+fn identity(account: &str) -> Identity {
+    Identity::generate(account, Timestamp(1_700_000_000_000)).unwrap()
+}
+
+fn identities_and_invitations_reach_only_their_accounts(backend: &Backend) {
+    let s = Server::start(backend, &[]);
+    let (alice, _, _) = device_a(&s, "alice");
+    let (bob, _, _) = device_a(&s, "bob");
+    let (carol, _, _) = device_a(&s, "carol");
+    let (alice_id, bob_id, carol_id) = (identity("alice"), identity("bob"), identity("carol"));
+    let bundle = bob_id.bundle().to_text();
+
+    // Publish and fetch; nobody else's, nothing anonymous, nothing forged.
+    s.refused(
+        "identity/fetch",
+        Some(&alice.token),
+        &json!({"account": "bob"}),
+        404,
+        "no_identity",
+    );
+    let _: Value = s.ok(
+        "identity/publish",
+        Some(&bob.token),
+        &json!({"bundle": bundle}),
+    );
+    let got: Value = s.ok(
+        "identity/fetch",
+        Some(&alice.token),
+        &json!({"account": "bob"}),
+    );
+    assert_eq!(got, json!({"account": "bob", "bundle": bundle}));
+    s.refused(
+        "identity/fetch",
+        None,
+        &json!({"account": "bob"}),
+        401,
+        "unauthorized",
+    );
+    // Bob's bundle is not carol's to publish, and a changed byte breaks it.
+    s.refused(
+        "identity/publish",
+        Some(&carol.token),
+        &json!({"bundle": bundle}),
+        422,
+        "bundle_account",
+    );
+    let mut forged = text::decode(&carol_id.bundle().to_text()).unwrap();
+    let last = forged.len() - 1;
+    forged[last] ^= 1;
+    s.refused(
+        "identity/publish",
+        Some(&carol.token),
+        &json!({"bundle": text::encode(&forged)}),
+        422,
+        "bad_bundle",
+    );
+    s.refused(
+        "identity/publish",
+        Some(&carol.token),
+        &json!({"bundle": text::encode(&[7u8; 9000])}),
+        422,
+        "bad_bundle",
+    );
+    s.refused(
+        "identity/publish",
+        Some(&carol.token),
+        &json!({"bundle": "not base64!"}),
+        422,
+        "bad_bundle",
+    );
+    s.refused(
+        "identity/fetch",
+        Some(&alice.token),
+        &json!({"account": "has space"}),
+        400,
+        "invalid_account",
+    );
+    // A new bundle replaces the old one.
+    let bob_id2 = identity("bob");
+    let _: Value = s.ok(
+        "identity/publish",
+        Some(&bob.token),
+        &json!({"bundle": bob_id2.bundle().to_text()}),
+    );
+    let got: Value = s.ok(
+        "identity/fetch",
+        Some(&carol.token),
+        &json!({"account": "bob"}),
+    );
+    assert_eq!(got["bundle"], bob_id2.bundle().to_text().as_str());
+    let _: Value = s.ok(
+        "identity/publish",
+        Some(&bob.token),
+        &json!({"bundle": bundle}),
+    );
+    let _: Value = s.ok(
+        "identity/publish",
+        Some(&carol.token),
+        &json!({"bundle": carol_id.bundle().to_text()}),
+    );
+
+    // Invitations: a real delivery of the space's key, from a member to a
+    // member, between published identities.
+    let ns = Vault::create_space().unwrap();
+    let space = ns.vault.id().to_hex();
+    let _: Value = s.ok(
+        "spaces/create",
+        Some(&alice.token),
+        &json!({"space": space}),
+    );
+    let delivery = alice_id
+        .deliver(&ns.key, bob_id.bundle())
+        .unwrap()
+        .record()
+        .to_text();
+    let send = |token: &str, to: &str, delivery: &str| {
+        s.post(
+            "inbox/send",
+            Some(token),
+            &json!({"to": to, "space": space, "delivery": delivery}),
+        )
+    };
+    let code = |(status, v): (u16, Value)| (status, v["error"]["code"].as_str().map(str::to_owned));
+    // Bob is not a member yet; alice has published no identity yet.
+    assert_eq!(
+        code(send(&alice.token, "bob", &delivery)),
+        (422, Some("not_a_member".into()))
+    );
+    let _: Value = s.ok(
+        "spaces/members/add",
+        Some(&alice.token),
+        &json!({"space": space, "account": "bob"}),
+    );
+    assert_eq!(
+        code(send(&alice.token, "bob", &delivery)),
+        (422, Some("no_identity".into()))
+    );
+    let _: Value = s.ok(
+        "identity/publish",
+        Some(&alice.token),
+        &json!({"bundle": alice_id.bundle().to_text()}),
+    );
+    // Carol is not a member; a delivery signed by carol, or to carol, or
+    // for another space, or not a delivery at all, is refused.
+    assert_eq!(
+        code(send(&carol.token, "bob", &delivery)),
+        (403, Some("not_a_member".into()))
+    );
+    let by_carol = carol_id
+        .deliver(&ns.key, bob_id.bundle())
+        .unwrap()
+        .record()
+        .to_text();
+    assert_eq!(
+        code(send(&alice.token, "bob", &by_carol)),
+        (422, Some("bad_delivery".into()))
+    );
+    let to_carol = alice_id
+        .deliver(&ns.key, carol_id.bundle())
+        .unwrap()
+        .record()
+        .to_text();
+    assert_eq!(
+        code(send(&alice.token, "bob", &to_carol)),
+        (422, Some("bad_delivery".into()))
+    );
+    let other = Vault::create_space().unwrap();
+    let elsewhere = alice_id
+        .deliver(&other.key, bob_id.bundle())
+        .unwrap()
+        .record()
+        .to_text();
+    assert_eq!(
+        code(send(&alice.token, "bob", &elsewhere)),
+        (422, Some("wrong_vault".into()))
+    );
+    let mut flipped = text::decode(&delivery).unwrap();
+    flipped[100] ^= 1;
+    assert_eq!(
+        code(send(&alice.token, "bob", &text::encode(&flipped))),
+        (422, Some("bad_delivery".into()))
+    );
+    let meta = record_text(&alice.vault, RecordKind::PromptMeta).to_text();
+    assert_eq!(
+        code(send(&alice.token, "bob", &meta)),
+        (422, Some("bad_delivery".into()))
+    );
+    assert!(
+        s.store.dump("inbox").is_empty(),
+        "a refused invitation was stored"
+    );
+
+    let id: Value = s.ok(
+        "inbox/send",
+        Some(&alice.token),
+        &json!({"to": "bob", "space": space, "delivery": delivery}),
+    );
+    let id = id["id"].as_str().unwrap().to_owned();
+    assert_eq!(id.len(), 32);
+
+    let inbox: Value = s.ok("inbox", Some(&bob.token), &json!({}));
+    let items = inbox["invitations"].as_array().unwrap();
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0]["id"], id.as_str());
+    assert_eq!(items[0]["from"], "alice");
+    assert_eq!(items[0]["space"], space.as_str());
+    assert_eq!(items[0]["delivery"], delivery.as_str());
+    // What bob got opens with his identity, from alice's pinned bundle.
+    let got = KeyDelivery::from_text(items[0]["delivery"].as_str().unwrap()).unwrap();
+    let key = bob_id.accept(&got, alice_id.bundle()).unwrap();
+    assert_eq!(key.space_id(), ns.vault.id());
+    let theirs: Value = s.ok("inbox", Some(&carol.token), &json!({}));
+    assert_eq!(theirs["invitations"], json!([]));
+    s.refused("inbox", None, &json!({}), 401, "unauthorized");
+    s.refused(
+        "inbox/delete",
+        Some(&carol.token),
+        &json!({"id": id}),
+        404,
+        "no_invitation",
+    );
+    let _: Value = s.ok("inbox/delete", Some(&bob.token), &json!({"id": id}));
+    let inbox: Value = s.ok("inbox", Some(&bob.token), &json!({}));
+    assert_eq!(inbox["invitations"], json!([]));
+
+    // Removing a member drops their pending invitations to the space.
+    let _: Value = s.ok(
+        "inbox/send",
+        Some(&alice.token),
+        &json!({"to": "bob", "space": space, "delivery": delivery}),
+    );
+    let _: Value = s.ok(
+        "spaces/members/remove",
+        Some(&alice.token),
+        &json!({"space": space, "account": "bob"}),
+    );
+    let inbox: Value = s.ok("inbox", Some(&bob.token), &json!({}));
+    assert_eq!(inbox["invitations"], json!([]));
+}
+
+fn account_delete_erases_its_spaces_memberships_invitations_and_identity(backend: &Backend) {
+    let s = Server::start(backend, &[]);
+    let (nv, _) = new_vault();
+    let session = register(&s, "alice", &nv);
+    let (bob, _, _) = device_a(&s, "bob");
+    let owned = space_vault();
+    let owned_hex = owned.vault.id().to_hex();
+    let joined_space = Vault::create_space().unwrap();
+    let joined = joined_space.vault.id().to_hex();
+    let (alice_id, bob_id) = (identity("alice"), identity("bob"));
+    let _: Value = s.ok(
+        "spaces/create",
+        Some(&session.token),
+        &json!({"space": owned_hex}),
+    );
+    let _: Value = s.ok(
+        "spaces/members/add",
+        Some(&session.token),
+        &json!({"space": owned_hex, "account": "bob"}),
+    );
+    let records: Vec<String> = owned
+        .vault
+        .records()
+        .unwrap()
+        .iter()
+        .map(SealedRecord::to_text)
+        .collect();
+    let owner_space = space_session(&s, &session.token, &owned_hex);
+    let (status, v) = space_commit(&s, &owner_space, &records, 0);
+    assert_eq!(status, 200, "{v}");
+    let _: Value = s.ok("spaces/create", Some(&bob.token), &json!({"space": joined}));
+    let _: Value = s.ok(
+        "spaces/members/add",
+        Some(&bob.token),
+        &json!({"space": joined, "account": "alice"}),
+    );
+    let _: Value = s.ok(
+        "identity/publish",
+        Some(&session.token),
+        &json!({"bundle": alice_id.bundle().to_text()}),
+    );
+    let _: Value = s.ok(
+        "identity/publish",
+        Some(&bob.token),
+        &json!({"bundle": bob_id.bundle().to_text()}),
+    );
+    let to_alice = bob_id
+        .deliver(&joined_space.key, alice_id.bundle())
+        .unwrap()
+        .record()
+        .to_text();
+    let _: Value = s.ok(
+        "inbox/send",
+        Some(&bob.token),
+        &json!({"to": "alice", "space": joined, "delivery": to_alice}),
+    );
+    // Any key of the owned space's id will do: the server checks the space
+    // id, the addresses and the signature, not which key it carries.
+    let owned_key =
+        promptvault::share::SpaceKey::from_parts_for_tests(owned.vault.id(), 1, [9; 32]);
+    let to_bob = alice_id
+        .deliver(&owned_key, bob_id.bundle())
+        .unwrap()
+        .record()
+        .to_text();
+    let _: Value = s.ok(
+        "inbox/send",
+        Some(&session.token),
+        &json!({"to": "bob", "space": owned_hex, "delivery": to_bob}),
+    );
+
+    let key = LoginKey::derive_from_password(
+        &pw(),
+        &LoginParams::from_header(nv.vault.header_bytes()).unwrap(),
+    )
+    .unwrap();
+    let (status, v) = delete_account(&s, Some(&session.token), "alice", &key, "delete");
+    assert_eq!(status, 200, "{v}");
+
+    for table in ["identities", "inbox", "spaces", "space_members"] {
+        assert!(
+            s.store.dump(table).iter().all(|r| !r.contains("alice")),
+            "{table} still names alice"
+        );
+    }
+    assert!(
+        s.store
+            .dump("records")
+            .iter()
+            .all(|r| !r.contains(&owned_hex))
+    );
+    assert!(
+        s.store
+            .dump("vaults")
+            .iter()
+            .all(|r| !r.contains(&owned_hex))
+    );
+    let list: Value = s.ok("spaces/list", Some(&bob.token), &json!({}));
+    assert_eq!(
+        list["spaces"],
+        json!([{"space": joined, "owner": "bob", "members": ["bob"], "cursor": 0}])
+    );
+    let inbox: Value = s.ok("inbox", Some(&bob.token), &json!({}));
+    assert_eq!(inbox["invitations"], json!([]));
+    s.refused(
+        "pull",
+        Some(&owner_space),
+        &json!({"after": 0}),
+        401,
+        "unauthorized",
+    );
 }

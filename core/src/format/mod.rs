@@ -66,6 +66,13 @@ pub const MAX_SEGMENT_PLAINTEXT: usize = SEGMENT_ENTRIES * INDEX_ENTRY_LEN;
 /// Largest payload of a checkpoint record (24 MiB: the base64url of
 /// [`crate::model::MAX_PROMPTS`] 16-byte prompt ids, and a little more).
 pub const MAX_CHECKPOINT_PLAINTEXT: usize = 24 << 20;
+/// Largest payload of an identity record (SPEC §13.3): the two 32-byte
+/// secret seeds and the account's public bundle.
+pub const MAX_IDENTITY_PLAINTEXT: usize = 2 * KEY_LEN + crate::share::MAX_BUNDLE_LEN;
+/// Body length of a key-delivery record (SPEC §13.4): the X-Wing
+/// encapsulation (1120), the HPKE ciphertext of a 32-byte key (48), the
+/// sender's Ed25519 signature (64).
+pub const KEY_DELIVERY_BODY_LEN: usize = crate::share::KEY_DELIVERY_BODY_LEN;
 /// Largest payload of an export-payload record (256 MiB).
 pub const MAX_EXPORT_PLAINTEXT: usize = 256 << 20;
 /// Largest record of any kind, in bytes.
@@ -95,6 +102,15 @@ pub enum RecordKind {
     /// The sync checkpoint: the set of prompts a sync server must hold,
     /// sealed by the vault key (SPEC §12.10). Stored only on the server.
     Checkpoint = 8,
+    /// The account's sharing identity: its secret X-Wing and Ed25519 seeds
+    /// and its public bundle, sealed by the vault key (SPEC §13.3).
+    Identity = 9,
+    /// A space key delivered to one member: HPKE-sealed to the member's
+    /// X-Wing key and signed by the sender (SPEC §13.4). Not AES-GCM sealed.
+    KeyDelivery = 10,
+    /// A space key kept by a member in their own vault, sealed by the vault
+    /// key (SPEC §13.5).
+    SpaceKey = 11,
 }
 
 impl RecordKind {
@@ -110,6 +126,9 @@ impl RecordKind {
             6 => RecordKind::ExportPayload,
             7 => RecordKind::PromptIndex,
             8 => RecordKind::Checkpoint,
+            9 => RecordKind::Identity,
+            10 => RecordKind::KeyDelivery,
+            11 => RecordKind::SpaceKey,
             _ => return None,
         })
     }
@@ -126,13 +145,19 @@ impl RecordKind {
             RecordKind::ExportPayload => "export-payload",
             RecordKind::PromptIndex => "prompt-index",
             RecordKind::Checkpoint => "checkpoint",
+            RecordKind::Identity => "identity",
+            RecordKind::KeyDelivery => "key-delivery",
+            RecordKind::SpaceKey => "space-key",
         }
     }
 
     /// Whether the body is `nonce ‖ ciphertext ‖ tag` (as opposed to a key-slot header).
     #[must_use]
     pub const fn is_sealed(self) -> bool {
-        !matches!(self, RecordKind::VaultHeader | RecordKind::ExportHeader)
+        !matches!(
+            self,
+            RecordKind::VaultHeader | RecordKind::ExportHeader | RecordKind::KeyDelivery
+        )
     }
 
     /// Largest plaintext payload accepted for this kind.
@@ -145,7 +170,9 @@ impl RecordKind {
             RecordKind::ExportPayload => MAX_EXPORT_PLAINTEXT,
             RecordKind::PromptIndex => MAX_SEGMENT_PLAINTEXT,
             RecordKind::Checkpoint => MAX_CHECKPOINT_PLAINTEXT,
-            RecordKind::VaultHeader | RecordKind::ExportHeader => 0,
+            RecordKind::Identity => MAX_IDENTITY_PLAINTEXT,
+            RecordKind::SpaceKey => KEY_LEN,
+            RecordKind::VaultHeader | RecordKind::ExportHeader | RecordKind::KeyDelivery => 0,
         }
     }
 
@@ -155,7 +182,10 @@ impl RecordKind {
         match self {
             RecordKind::VaultHeader => VAULT_HEADER_BODY_LEN,
             RecordKind::ExportHeader => EXPORT_HEADER_BODY_LEN,
+            RecordKind::KeyDelivery => KEY_DELIVERY_BODY_LEN,
             RecordKind::ItemKey
+            | RecordKind::Identity
+            | RecordKind::SpaceKey
             | RecordKind::PromptMeta
             | RecordKind::PromptVersion
             | RecordKind::PromptIndex
@@ -239,6 +269,9 @@ impl RecordHeader {
     /// - index segment: `i.<prompt>.<segment>` (written once, like a version)
     /// - export header / payload: `xh` / `xp`
     /// - sync checkpoint: `c`
+    /// - identity: `id`
+    /// - key delivery: `d.<space>.<generation>.<recipient key id>`
+    /// - space key: `s.<space>`
     #[must_use]
     pub fn storage_key(&self) -> String {
         match self.kind {
@@ -250,6 +283,14 @@ impl RecordHeader {
             RecordKind::ExportPayload => "xp".to_owned(),
             RecordKind::PromptIndex => storage_key::segment(&self.id1, &self.id2),
             RecordKind::Checkpoint => "c".to_owned(),
+            RecordKind::Identity => "id".to_owned(),
+            RecordKind::KeyDelivery => format!(
+                "d.{}.{}.{}",
+                self.vault_id.to_hex(),
+                self.key_gen,
+                crate::ids::hex_encode(&self.id1)
+            ),
+            RecordKind::SpaceKey => format!("s.{}", crate::ids::hex_encode(&self.id1)),
         }
     }
 }

@@ -111,6 +111,11 @@ fn check_kind_rules(h: &RecordHeader) -> Result<()> {
         RecordKind::PromptVersion | RecordKind::PromptIndex => (true, true, false),
         RecordKind::ExportHeader | RecordKind::ExportPayload => (false, false, false),
         RecordKind::Checkpoint => (false, false, true),
+        // id1 = recipient key id, id2 = sender key id (SPEC §13.4).
+        RecordKind::KeyDelivery => (true, true, false),
+        RecordKind::Identity => (false, false, false),
+        // id1 = space id, revision = the space key's generation (SPEC §13.5).
+        RecordKind::SpaceKey => (true, false, true),
     };
     if needs_prompt == (h.id1 == zero) {
         return Err(Error::malformed(
@@ -140,11 +145,16 @@ fn check_kind_rules(h: &RecordHeader) -> Result<()> {
         if !padding::is_canonical_padded_len(padded) {
             return Err(Error::malformed("sealed body length is not a padded size"));
         }
-        if h.kind == RecordKind::ItemKey && padded != padding::padded_len(super::KEY_LEN) {
-            return Err(Error::malformed("item key body length"));
+        if matches!(h.kind, RecordKind::ItemKey | RecordKind::SpaceKey)
+            && padded != padding::padded_len(super::KEY_LEN)
+        {
+            return Err(Error::malformed("key record body length"));
+        }
+        if h.kind == RecordKind::SpaceKey && u32::try_from(h.revision).is_err() {
+            return Err(Error::malformed("space key generation"));
         }
     } else if body != max {
-        return Err(Error::malformed("header body length"));
+        return Err(Error::malformed("fixed body length"));
     }
     Ok(())
 }

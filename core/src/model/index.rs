@@ -61,7 +61,7 @@ pub(crate) fn segment_plaintext(entries: &[IndexEntry]) -> crate::error::Result<
 /// [`Error::Malformed`] for a length that is not a whole number of
 /// entries, or a time above 2^53 − 1.
 pub(crate) fn parse_segment(plain: &[u8]) -> crate::error::Result<Vec<IndexEntry>> {
-    if plain.len() % ENTRY_LEN != 0 {
+    if !plain.len().is_multiple_of(ENTRY_LEN) {
         return Err(Error::malformed("index segment length"));
     }
     plain

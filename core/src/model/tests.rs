@@ -11,7 +11,7 @@ fn meta(title: &str, tags: &[&str], n: usize, dead: usize) -> StoredMeta {
         })
         .collect();
     StoredMeta {
-        archived: n % 2 == 0,
+        archived: n.is_multiple_of(2),
         created: Timestamp(0),
         current: versions
             .first()
@@ -19,7 +19,7 @@ fn meta(title: &str, tags: &[&str], n: usize, dead: usize) -> StoredMeta {
         deleted: (0..dead)
             .map(|i| VersionId::from_bytes([u8::try_from(i % 256).unwrap(); 16]))
             .collect(),
-        favorite: n % 3 == 0,
+        favorite: n.is_multiple_of(3),
         segments: (0..n % 7)
             .map(|i| SegmentId::from_bytes([u8::try_from(i).unwrap(); 16]))
             .collect(),

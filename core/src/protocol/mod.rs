@@ -11,6 +11,7 @@
 mod client;
 mod login;
 mod messages;
+mod sharing;
 
 #[cfg(feature = "unlock")]
 pub use client::LoginKey;
@@ -23,4 +24,9 @@ pub use messages::{
     DeleteAccountRequest, DeleteAccountResponse, ErrorDetail, ErrorResponse, LoginRequest,
     MAX_IDEMPOTENCY_KEY_LEN, PreLoginRequest, PreLoginResponse, PullRequest, PullResponse, Put,
     RegisterRequest, RekeyRequest, SessionResponse, WaitRequest, WaitResponse, decode_fixed,
+};
+pub use sharing::{
+    CreateSpaceRequest, Done, FetchIdentityRequest, IdentityResponse, InboxResponse, Invitation,
+    InvitationId, MAX_INBOX, MAX_MEMBERS, MAX_SPACES_PER_ACCOUNT, MemberRequest,
+    PublishIdentityRequest, SendInvitationRequest, SpaceInfo, SpaceRequest, SpacesResponse,
 };

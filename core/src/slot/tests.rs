@@ -134,7 +134,7 @@ fn gcm_tag(key: &[u8; 32], nonce: &[u8; 12], aad: &[u8], ct: &[u8]) -> u128 {
 /// A ciphertext (`ct_len` bytes, a multiple of 16) and tag that open under
 /// both keys with this nonce and associated data.
 fn collide(k1: &[u8; 32], k2: &[u8; 32], nonce: &[u8; 12], aad: &[u8], ct_len: usize) -> Vec<u8> {
-    assert!(ct_len >= 16 && ct_len % 16 == 0);
+    assert!(ct_len >= 16 && ct_len.is_multiple_of(16));
     // Every block but the last is free: any bytes will do.
     let mut ct: Vec<u8> = (0..ct_len).map(|i| (i * 37 + 11) as u8).collect();
     ct[ct_len - 16..].fill(0);

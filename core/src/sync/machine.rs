@@ -4,6 +4,8 @@
 //! I/O drives (a browser's `fetch`, an app's own HTTP stack through the C
 //! ABI); the blocking [`super::run`] is a loop over it.
 
+use serde::de::DeserializeOwned;
+
 use super::engine::{Inbox, Prepared};
 use super::error::SyncError;
 use super::state::SyncState;
@@ -74,24 +76,48 @@ impl Answer {
             }
             _ => None,
         };
-        if let Some(a) = answer {
-            return Ok(a);
+        match answer {
+            Some(a) => Ok(a),
+            None => Err(refusal(status, body)),
         }
-        if status >= 500 {
-            return Err(SyncError::Transport(format!(
-                "HTTP {status} from the server: send the request again later"
-            )));
+    }
+}
+
+/// Reads the server's HTTP answer to a call outside the sync loop (SPEC
+/// §12: a login or a registration answers a `SessionResponse`, a rekey a
+/// `PreLoginResponse`, an account deletion a `DeleteAccountResponse`): a
+/// 200 with `T`'s JSON.
+///
+/// # Errors
+///
+/// As [`Answer::from_http`]: [`SyncError::Refused`] for the server's typed
+/// refusal (a wrong password is a 401 `authentication_failed`),
+/// [`SyncError::Transport`] for a 5xx or an answer outside the protocol.
+pub fn read_answer<T: DeserializeOwned>(status: u16, body: &[u8]) -> Result<T, SyncError> {
+    if status == 200 {
+        if let Ok(answer) = serde_json::from_slice(body) {
+            return Ok(answer);
         }
-        match serde_json::from_slice::<ErrorResponse>(body) {
-            Ok(e) if status >= 400 => Err(SyncError::Refused {
-                status,
-                code: e.error.code,
-                message: e.error.message,
-            }),
-            _ => Err(SyncError::Transport(format!(
-                "HTTP {status} with an answer that is not the protocol's"
-            ))),
-        }
+    }
+    Err(refusal(status, body))
+}
+
+/// The error for an HTTP answer that is not the one expected.
+fn refusal(status: u16, body: &[u8]) -> SyncError {
+    if status >= 500 {
+        return SyncError::Transport(format!(
+            "HTTP {status} from the server: send the request again later"
+        ));
+    }
+    match serde_json::from_slice::<ErrorResponse>(body) {
+        Ok(e) if status >= 400 => SyncError::Refused {
+            status,
+            code: e.error.code,
+            message: e.error.message,
+        },
+        _ => SyncError::Transport(format!(
+            "HTTP {status} with an answer that is not the protocol's"
+        )),
     }
 }
 

@@ -21,7 +21,7 @@ mod state;
 
 pub use engine::{Inbox, Integrated, MAX_COMMIT_BYTES, MAX_COMMIT_RECORDS, Prepared};
 pub use error::{Misbehavior, SyncError};
-pub use machine::{Answer, Machine, Request, Step};
+pub use machine::{Answer, Machine, Request, Step, read_answer};
 pub use state::{Row, SyncState};
 
 use crate::protocol::{CommitRequest, CommitResponse, PullRequest, PullResponse};

@@ -7,7 +7,7 @@ use crate::argon::{self, Password};
 use crate::error::{Error, Result};
 use crate::format::RecordKind;
 use crate::hazmat::Key;
-use crate::header::{Credential, HeaderBuilder, KeyHeader, SlotSource};
+use crate::header::{Credential, HeaderBuilder, KeyHeader, SlotSource, Unlocked};
 use crate::ids::{PromptId, VaultId};
 use crate::kdf::{self, KdfParams};
 use crate::record::SealedRecord;
@@ -72,6 +72,7 @@ impl Vault {
             prev: None,
             prompts: BTreeMap::new(),
             damaged: BTreeMap::new(),
+            space: false,
         };
         Ok(NewVault {
             vault,
@@ -135,12 +136,28 @@ impl Vault {
             });
         }
         let unlocked = header.unlock(&credential)?;
+        Self::from_unlocked(header, unlocked, records, seen, false)
+    }
+
+    /// The vault of an unlocked header, with `records` staged and applied.
+    pub(crate) fn from_unlocked<I>(
+        header: KeyHeader,
+        unlocked: Unlocked,
+        records: I,
+        seen: &SeenRevisions,
+        space: bool,
+    ) -> Result<Vault>
+    where
+        I: IntoIterator,
+        I::Item: AsRef<[u8]>,
+    {
         let mut vault = Vault {
             header,
             vk: unlocked.vk,
             prev: unlocked.prev,
             prompts: BTreeMap::new(),
             damaged: BTreeMap::new(),
+            space,
         };
         let staged = vault.stage(records, seen)?;
         vault.apply(staged);
@@ -181,12 +198,13 @@ impl Vault {
     /// # Errors
     ///
     /// [`Error::Randomness`]; [`Error::LimitExceeded`] if the KDF work area
-    /// cannot be allocated.
+    /// cannot be allocated; [`Error::InvalidInput`] for a shared space.
     pub fn change_password(
         &mut self,
         new_password: &Password,
         params: Option<KdfParams>,
     ) -> Result<Changeset> {
+        self.refuse_space("a shared space has no password")?;
         let params = params.unwrap_or(self.header.kdf);
         let salt = rng::array()?;
         let kek = argon::derive_kek(new_password, &salt, params)?;
@@ -207,8 +225,11 @@ impl Vault {
     ///
     /// # Errors
     ///
-    /// [`Error::Randomness`].
+    /// [`Error::Randomness`]; [`Error::InvalidInput`] for a shared space.
     pub fn replace_recovery_key(&mut self) -> Result<(RecoveryKey, Changeset)> {
+        self.refuse_space(
+            "a shared space has no recovery key (rotate_space makes a new space key)",
+        )?;
         let rk = RecoveryKey::generate()?;
         let header = self.rebuild_header(
             self.header.record.key_gen,
@@ -275,12 +296,21 @@ impl Vault {
         Ok(changes)
     }
 
+    /// [`Error::InvalidInput`] with `reason` when this vault is a space.
+    pub(crate) fn refuse_space(&self, reason: &'static str) -> Result<()> {
+        if self.space {
+            Err(Error::invalid(reason))
+        } else {
+            Ok(())
+        }
+    }
+
     pub(crate) fn vault_key_current(&self) -> &Key {
         &self.vk
     }
 
     /// The vault key of generation `generation`, if this vault holds it.
-    pub(super) fn vault_key(&self, generation: u32) -> Option<&Key> {
+    pub(crate) fn vault_key(&self, generation: u32) -> Option<&Key> {
         if generation == self.key_generation() {
             Some(&self.vk)
         } else {

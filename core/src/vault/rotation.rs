@@ -59,13 +59,27 @@ impl Vault {
     /// [`Error::Authentication`] if `password` is not the vault password;
     /// [`Error::InvalidInput`] while an earlier rotation is unfinished, or
     /// while the vault holds damaged prompts (remove or repair them first:
-    /// their records cannot be re-encrypted as valid prompts).
+    /// their records cannot be re-encrypted as valid prompts), or for a
+    /// shared space (use `Vault::rotate_space`).
     ///
     /// # Security
     ///
     /// Records sealed under the old key stay readable by anyone who holds it
     /// until the store applies the deletes and replacements.
     pub fn rotate(&mut self, password: &Password) -> Result<(RecoveryKey, Changeset)> {
+        self.check_rotatable()?;
+        self.refuse_space("a shared space rotates with rotate_space")?;
+        self.verify_password(password)?;
+        let salt = rng::array()?;
+        let kek = argon::derive_kek(password, &salt, self.header.kdf)?;
+        let rk = RecoveryKey::generate()?;
+        let changes = self.rotate_to(salt, &kek, rk.key())?;
+        Ok((rk, changes))
+    }
+
+    /// Refuses a rotation while an earlier one is unfinished or the vault
+    /// holds damaged prompts (see [`Vault::rotate`]).
+    pub(crate) fn check_rotatable(&self) -> Result<()> {
         if self.rotation_pending() {
             return Err(Error::invalid(
                 "an earlier rotation is unfinished; call finish_rotation first",
@@ -76,21 +90,29 @@ impl Vault {
                 "the vault holds damaged prompts; export and remove them before rotating",
             ));
         }
-        self.verify_password(password)?;
+        Ok(())
+    }
+
+    /// The rotation itself (after [`Vault::check_rotatable`]): a new vault
+    /// key wrapped under `password_kek` (with `salt`) and `recovery_kek`,
+    /// every prompt re-keyed and re-sealed.
+    pub(crate) fn rotate_to(
+        &mut self,
+        salt: [u8; crate::kdf::SALT_LEN],
+        password_kek: &Key,
+        recovery_kek: &Key,
+    ) -> Result<Changeset> {
         let old_gen = self.key_generation();
         let new_gen = old_gen
             .checked_add(1)
             .ok_or(Error::invalid("key generation overflow"))?;
         let new_vk = Key::generate()?;
-        let salt = rng::array()?;
-        let kek = argon::derive_kek(password, &salt, self.header.kdf)?;
-        let rk = RecoveryKey::generate()?;
         let header = self.rebuild_header(
             new_gen,
             self.header.kdf,
             salt,
-            SlotSource::Wrap(&kek),
-            SlotSource::Wrap(rk.key()),
+            SlotSource::Wrap(password_kek),
+            SlotSource::Wrap(recovery_kek),
             Some((old_gen, &self.vk)),
             &new_vk,
         )?;
@@ -142,7 +164,7 @@ impl Vault {
         self.prev = Some((old_gen, old_vk));
         self.header = header;
         self.prompts = next;
-        Ok((rk, changes))
+        Ok(changes)
     }
 
     /// Completes an interrupted rotation: re-seals every record still under

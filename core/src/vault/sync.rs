@@ -148,6 +148,14 @@ impl Vault {
             if h.vault_id != self.id() {
                 return Err(Error::Authentication);
             }
+            if self.space && h.key_gen > self.key_generation() {
+                // A space member meets a generation whose key they were not
+                // given: removed, or the delivery is still on its way.
+                return Err(Error::Revoked {
+                    held: self.key_generation(),
+                    current: h.key_gen,
+                });
+            }
             let prompt = h.prompt_id().ok_or(Error::Authentication)?;
             match h.kind {
                 RecordKind::ItemKey => {

@@ -29,6 +29,9 @@ pub struct Vault {
     pub(super) prev: Option<(u32, Key)>,
     pub(crate) prompts: BTreeMap<PromptId, PromptState>,
     pub(crate) damaged: BTreeMap<PromptId, Damaged>,
+    /// Whether this vault is a shared space (SPEC §13.5): unlocked by a
+    /// space key through its recovery slot; it has no usable password.
+    pub(crate) space: bool,
 }
 
 impl core::fmt::Debug for Vault {

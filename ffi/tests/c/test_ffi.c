@@ -527,7 +527,8 @@ static void test_error_codes(void) {
                {10, "WRONG_VAULT"}, {11, "ROLLBACK"}, {12, "ENCODING"}, {13, "INVALID_UTF8"},
                {14, "RANDOMNESS"}, {15, "WRONG_KIND"}, {16, "MISSING_RECORD"},
                {17, "SERVER_REFUSED"}, {18, "TRANSPORT"}, {19, "CONTENTION"},
-               {20, "HEADER_CHANGED"}, {21, "SERVER_MISBEHAVED"},
+               {20, "HEADER_CHANGED"}, {21, "SERVER_MISBEHAVED"}, {22, "WRONG_FINGERPRINT"},
+               {23, "BAD_SIGNATURE"}, {24, "NOT_A_MEMBER"}, {25, "REVOKED"},
                {100, "NULL_PARAMETER"}, {101, "PANIC"}, {102, "BUFFER_TOO_SMALL"}};
   CHECK(PV_RESULT_BUFFER_TOO_SMALL == 102 && PV_RESULT_PANIC == 101 &&
         PV_RESULT_NULL_PARAMETER == 100 && PV_RESULT_MISSING_RECORD == 16);
@@ -536,7 +537,7 @@ static void test_error_codes(void) {
     OK(pv_result_message(names[i].code, buf, sizeof buf, &n));
     CHECK(n > 1 && strlen(buf) == n - 1);
   }
-  EXPECT(pv_result_name(22, buf, sizeof buf, &n), PV_RESULT_INVALID_INPUT);
+  EXPECT(pv_result_name(26, buf, sizeof buf, &n), PV_RESULT_INVALID_INPUT);
   EXPECT(pv_result_message(99, buf, sizeof buf, &n), PV_RESULT_INVALID_INPUT);
 
   OK(pv_vault_create(PASSWORD, &FAST, rk, sizeof rk, &v, &cs));
@@ -761,6 +762,7 @@ static struct {
   size_t header_len, record_len;
   char storage_key[256];
   const char *record_text;
+  char session[256];
 } P;
 
 static const char *CHALLENGE =
@@ -806,6 +808,10 @@ PROBE_FN(pv_download_request_body, P.dl)
 PROBE_FN(pv_download_header, P.dl)
 PROBE_FN(pv_login_request, P.key, CHALLENGE, "http://127.0.0.1:1", "alice")
 PROBE_FN(pv_register_request, P.key, CHALLENGE, "http://127.0.0.1:1", "alice", P.header, P.header_len)
+PROBE_FN(pv_rekey_request, P.key, NULL, CHALLENGE, "http://127.0.0.1:1", "alice")
+PROBE_FN(pv_delete_account_request, P.key, CHALLENGE, "http://127.0.0.1:1", "alice")
+PROBE_FN(pv_session_token, 200, (const uint8_t *)P.session, strlen(P.session))
+PROBE_FN(pv_download_newer_header, P.dl, P.v)
 
 typedef struct {
   const char *name;
@@ -850,6 +856,10 @@ static const probe_case PROBES[] = {
     PROBE(pv_download_header, PV_RESULT_MISSING_RECORD), /* nothing pulled yet */
     PROBE(pv_login_request, PV_RESULT_BUFFER_TOO_SMALL),
     PROBE(pv_register_request, PV_RESULT_BUFFER_TOO_SMALL),
+    PROBE(pv_rekey_request, PV_RESULT_BUFFER_TOO_SMALL),
+    PROBE(pv_delete_account_request, PV_RESULT_BUFFER_TOO_SMALL),
+    PROBE(pv_session_token, PV_RESULT_BUFFER_TOO_SMALL),
+    PROBE(pv_download_newer_header, PV_RESULT_NOT_FOUND), /* nothing pulled yet */
     /* Last: it reads the message the probes above left. */
     PROBE(pv_last_error_message, PV_RESULT_BUFFER_TOO_SMALL),
 };
@@ -885,11 +895,10 @@ static void probe_setup(void) {
   CHECK(P.record_text != NULL);
   OK(pv_sync_state_new(&P.state));
   OK(pv_sync_start(P.v, P.state, &P.sync));
-  char session[256];
-  snprintf(session, sizeof session, "{\"token\":\"t\",\"expiresIn\":60,\"vaultId\":\"%s\",\"cursor\":0}",
-           P.vault_id);
+  snprintf(P.session, sizeof P.session,
+           "{\"token\":\"t\",\"expiresIn\":60,\"vaultId\":\"%s\",\"cursor\":0}", P.vault_id);
   OK(pv_sync_state_new(&P.dl_state));
-  OK(pv_download_start(session, P.dl_state, &P.dl));
+  OK(pv_download_start(P.session, P.dl_state, &P.dl));
   OK(pv_login_key_from_header(P.header, P.header_len, PASSWORD, &P.key));
 }
 
