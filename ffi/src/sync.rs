@@ -101,6 +101,7 @@ pub struct pv_login_key {
 /// # Safety
 ///
 /// `out_state` must point to a writable `pv_sync_state *`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_sync_state_new(out_state: *mut *mut pv_sync_state) -> pv_result {
     ffi_guard!({
@@ -123,6 +124,7 @@ pub unsafe extern "C" fn pv_sync_state_new(out_state: *mut *mut pv_sync_state) -
 ///
 /// `json` must be NUL-terminated; `out_state` must point to a writable
 /// `pv_sync_state *`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_sync_state_from_json(
     json: *const c_char,
@@ -147,6 +149,7 @@ pub unsafe extern "C" fn pv_sync_state_from_json(
 ///
 /// `state` must be a live `pv_sync_state`; `buf` must point to `buf_len`
 /// writable bytes; `out_len` to a writable `size_t`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_sync_state_to_json(
     state: *const pv_sync_state,
@@ -191,6 +194,7 @@ pub unsafe extern "C" fn pv_sync_state_free(state: *mut pv_sync_state) {
 ///
 /// `vault` and `state` must be live handles; `out_sync` must point to a
 /// writable `pv_sync *`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_sync_start(
     vault: *const pv_vault,
@@ -228,6 +232,7 @@ fn request(step: &Step) -> Result<&Request, Fail> {
 ///
 /// `sync` must be a live `pv_sync`; `out_done` must point to a writable
 /// `bool`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_sync_done(sync: *const pv_sync, out_done: *mut bool) -> pv_result {
     ffi_guard!({
@@ -250,6 +255,7 @@ pub unsafe extern "C" fn pv_sync_done(sync: *const pv_sync, out_done: *mut bool)
 ///
 /// `sync` must be a live `pv_sync`; `buf` must point to `buf_len` writable
 /// bytes; `out_len` to a writable `size_t`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_sync_request_method(
     sync: *const pv_sync,
@@ -276,6 +282,7 @@ pub unsafe extern "C" fn pv_sync_request_method(
 /// # Safety
 ///
 /// As [`pv_sync_request_method`].
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_sync_request_path(
     sync: *const pv_sync,
@@ -301,6 +308,7 @@ pub unsafe extern "C" fn pv_sync_request_path(
 /// # Safety
 ///
 /// As [`pv_sync_request_method`].
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_sync_request_body(
     sync: *const pv_sync,
@@ -329,6 +337,7 @@ pub unsafe extern "C" fn pv_sync_request_body(
 ///
 /// `sync` must be a live `pv_sync`; `out_persist` must point to a writable
 /// `bool`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_sync_persist(
     sync: *const pv_sync,
@@ -355,6 +364,7 @@ pub unsafe extern "C" fn pv_sync_persist(
 ///
 /// `sync` must be a live `pv_sync`; `out_backoff` must point to a writable
 /// `uint32_t`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_sync_backoff(sync: *const pv_sync, out_backoff: *mut u32) -> pv_result {
     ffi_guard!({
@@ -380,6 +390,7 @@ pub unsafe extern "C" fn pv_sync_backoff(sync: *const pv_sync, out_backoff: *mut
 ///
 /// `sync` must be a live `pv_sync`; `buf` must point to `buf_len` writable
 /// bytes; `out_len` to a writable `size_t`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_sync_report(
     sync: *const pv_sync,
@@ -398,6 +409,83 @@ pub unsafe extern "C" fn pv_sync_report(
                 "the sync is not done: send the request first",
             )),
         }
+    })
+}
+
+/// What a finished sync moved (core's `SyncReport`), for callers that do
+/// not want to parse the JSON of [`pv_sync_report`]: filled by
+/// [`pv_sync_report_counts`].
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct pv_sync_counts {
+    /// Rows pulled (all pulls of the run).
+    pub pulled: usize,
+    /// Prompts new to this device.
+    pub prompts_added: usize,
+    /// Versions new to this device.
+    pub versions_added: usize,
+    /// Prompts whose metadata changed here.
+    pub metadata_updated: usize,
+    /// Diverged metadata merged into a new revision.
+    pub conflicts_resolved: usize,
+    /// Prompts deleted elsewhere and deleted here.
+    pub prompts_deleted: usize,
+    /// Records pushed.
+    pub pushed: usize,
+    /// Deletions pushed.
+    pub deleted: usize,
+    /// Commits accepted.
+    pub commits: u32,
+    /// Commits that met a conflict and were retried.
+    pub conflicts: u32,
+    /// Whether a full pull (cursor 0) was needed.
+    pub full_pull: bool,
+    /// The server cursor at the end.
+    pub cursor: u64,
+}
+
+/// Stores the report of a finished sync as numbers (as [`pv_sync_report`],
+/// without JSON).
+///
+/// # Errors
+///
+/// `PV_RESULT_NOT_FOUND` while the sync is not done;
+/// `PV_RESULT_NULL_PARAMETER`.
+///
+/// # Safety
+///
+/// `sync` must be a live `pv_sync`; `out_counts` must point to a writable
+/// `pv_sync_counts`.
+#[must_use]
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pv_sync_report_counts(
+    sync: *const pv_sync,
+    out_counts: *mut pv_sync_counts,
+) -> pv_result {
+    ffi_guard!({
+        let sync = arg_ref!(sync);
+        let out_counts = arg_mut!(out_counts);
+        let Step::Done { report: r, .. } = &sync.step else {
+            return Err(Fail::new(
+                pv_result::NotFound,
+                "the sync is not done: send the request first",
+            ));
+        };
+        *out_counts = pv_sync_counts {
+            pulled: r.pulled,
+            prompts_added: r.prompts_added,
+            versions_added: r.versions_added,
+            metadata_updated: r.metadata_updated,
+            conflicts_resolved: r.conflicts_resolved,
+            prompts_deleted: r.prompts_deleted,
+            pushed: r.pushed,
+            deleted: r.deleted,
+            commits: r.commits,
+            conflicts: r.conflicts,
+            full_pull: r.full_pull,
+            cursor: r.cursor,
+        };
+        Ok(())
     })
 }
 
@@ -422,6 +510,7 @@ pub unsafe extern "C" fn pv_sync_report(
 /// `sync`, `vault`, `store` and `state` must be live handles — the vault and
 /// state given to [`pv_sync_start`] and the store holding that vault;
 /// `body` must point to `body_len` readable bytes.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_sync_resume(
     sync: *mut pv_sync,
@@ -477,6 +566,7 @@ pub unsafe extern "C" fn pv_sync_free(sync: *mut pv_sync) {
 /// `session_json` must be NUL-terminated; `state` must be a live
 /// `pv_sync_state`; `out_download` must point to a writable
 /// `pv_download *`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_download_start(
     session_json: *const c_char,
@@ -506,6 +596,7 @@ pub unsafe extern "C" fn pv_download_start(
 ///
 /// `download` must be a live `pv_download`; `buf` must point to `buf_len`
 /// writable bytes; `out_len` to a writable `size_t`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_download_request_body(
     download: *const pv_download,
@@ -533,6 +624,7 @@ pub unsafe extern "C" fn pv_download_request_body(
 ///
 /// `download` must be a live `pv_download`; `body` must point to
 /// `body_len` readable bytes; `out_more` to a writable `bool`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_download_absorb(
     download: *mut pv_download,
@@ -570,6 +662,7 @@ pub unsafe extern "C" fn pv_download_absorb(
 ///
 /// `download` must be a live `pv_download`; `buf` must point to `buf_len`
 /// writable bytes; `out_len` to a writable `size_t`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_download_header(
     download: *const pv_download,
@@ -601,6 +694,7 @@ pub unsafe extern "C" fn pv_download_header(
 /// `download`, `vault`, `store` and `state` must be live handles: the state
 /// given to [`pv_download_start`], the vault opened from
 /// [`pv_download_header`] and its store.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_download_finish(
     download: *const pv_download,
@@ -635,6 +729,7 @@ pub unsafe extern "C" fn pv_download_finish(
 ///
 /// `vault` and `state` must be live handles; `out_download` must point to
 /// a writable `pv_download *`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_download_start_pull(
     vault: *const pv_vault,
@@ -666,6 +761,7 @@ pub unsafe extern "C" fn pv_download_start_pull(
 ///
 /// `download` and `vault` must be live handles; `buf` must point to
 /// `buf_len` writable bytes; `out_len` to a writable `size_t`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_download_newer_header(
     download: *const pv_download,
@@ -703,6 +799,7 @@ pub unsafe extern "C" fn pv_download_newer_header(
 ///
 /// `store` must be a live `pv_store` not used by another thread during the
 /// call; `vault` a live `pv_vault`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_store_put_header(
     store: *mut pv_store,
@@ -747,6 +844,7 @@ pub unsafe extern "C" fn pv_download_free(download: *mut pv_download) {
 ///
 /// `prelogin_json` and `password` must be NUL-terminated; `out_key` must
 /// point to a writable `pv_login_key *`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_login_key_from_prelogin(
     prelogin_json: *const c_char,
@@ -777,6 +875,7 @@ pub unsafe extern "C" fn pv_login_key_from_prelogin(
 ///
 /// `header` must point to `header_len` readable bytes; `password` must be
 /// NUL-terminated; `out_key` must point to a writable `pv_login_key *`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_login_key_from_header(
     header: *const u8,
@@ -809,6 +908,7 @@ pub unsafe extern "C" fn pv_login_key_from_header(
 ///
 /// `recovery_key` must be NUL-terminated; `out_key` must point to a
 /// writable `pv_login_key *`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_login_key_from_recovery_key(
     recovery_key: *const c_char,
@@ -848,6 +948,7 @@ fn challenge(json: &str) -> Result<(String, [u8; 32]), Fail> {
 ///
 /// `key` must be a live `pv_login_key`; the texts NUL-terminated; `buf` must
 /// point to `buf_len` writable bytes; `out_len` to a writable `size_t`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_login_request(
     key: *const pv_login_key,
@@ -894,6 +995,7 @@ pub unsafe extern "C" fn pv_login_request(
 ///
 /// As [`pv_login_request`]; `header` must point to `header_len` readable
 /// bytes.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_register_request(
     key: *const pv_login_key,
@@ -963,6 +1065,7 @@ fn password_key(key: &pv_login_key) -> Result<&LoginKey, Fail> {
 ///
 /// As [`pv_login_request`]; `recovery` must be NULL or a live
 /// `pv_login_key`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_rekey_request(
     key: *const pv_login_key,
@@ -1030,6 +1133,7 @@ pub unsafe extern "C" fn pv_rekey_request(
 /// # Safety
 ///
 /// As [`pv_login_request`].
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_delete_account_request(
     key: *const pv_login_key,
@@ -1082,6 +1186,7 @@ pub unsafe extern "C" fn pv_delete_account_request(
 ///
 /// `body` must point to `body_len` readable bytes; `buf` to `buf_len`
 /// writable bytes; `out_len` to a writable `size_t`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_session_token(
     status: u16,

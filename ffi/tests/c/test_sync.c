@@ -45,10 +45,10 @@ static void ok(pv_result r, const char *what, int line) {
     passed++;
     return;
   }
-  char name[64], msg[1024];
+  char name[64] = "?", msg[1024] = "";
   size_t n = 0;
-  pv_result_name(r, name, sizeof name, &n);
-  pv_last_error_message(msg, sizeof msg, &n);
+  if (pv_result_name(r, name, sizeof name, &n) != PV_RESULT_OK) name[0] = '\0';
+  if (pv_last_error_message(msg, sizeof msg, &n) != PV_RESULT_OK) msg[0] = '\0';
   fprintf(stderr, "test_sync.c:%d: %s: %s: %s\n", line, what, name, msg);
   printf("%d passed, %d failed\n", passed, failed + 1);
   exit(1);
@@ -274,7 +274,7 @@ static pv_result try_sync(device *d, char **report) {
     if (r != PV_RESULT_OK) {
       /* Read before the next call clears it. */
       size_t n = 0;
-      pv_last_error_message(sync_error, sizeof sync_error, &n);
+      if (pv_last_error_message(sync_error, sizeof sync_error, &n) != PV_RESULT_OK) sync_error[0] = '\0';
       fprintf(stderr, "%s sync ended: %s\n", d->name, sync_error);
       break;
     }
@@ -282,6 +282,17 @@ static pv_result try_sync(device *d, char **report) {
   if (r == PV_RESULT_OK) {
     FETCH(*report, pv_sync_report(s, buf, buf_len, out_len));
     printf("%s sync: %s\n", d->name, *report);
+    /* The same report as numbers (pv_sync_report_counts): no JSON parser. */
+    pv_sync_counts counts;
+    OK(pv_sync_report_counts(s, &counts));
+    char want[160];
+    snprintf(want, sizeof want, "\"pulled\":%zu,", counts.pulled);
+    CHECK(strstr(*report, want) != NULL);
+    snprintf(want, sizeof want, "\"pushed\":%zu,\"deleted\":%zu,\"commits\":%u,", counts.pushed,
+             counts.deleted, (unsigned)counts.commits);
+    CHECK(strstr(*report, want) != NULL);
+    snprintf(want, sizeof want, "\"cursor\":%llu}", (unsigned long long)counts.cursor);
+    CHECK(strstr(*report, want) != NULL);
   }
   pv_sync_free(s);
   return r;
