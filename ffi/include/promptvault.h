@@ -83,6 +83,17 @@ enum pv_result
   // The sync server broke the sync rules: a hidden, unlisted or
   // malformed record (a rollback is `ROLLBACK`).
   PV_RESULT_SERVER_MISBEHAVED = 21,
+  // A public identity bundle does not match the fingerprint the user
+  // was given (SPEC §13.2): nothing was shared.
+  PV_RESULT_WRONG_FINGERPRINT = 22,
+  // A signature (an identity bundle's, or a key delivery's by its
+  // sender) does not verify, or names another signer than the one pinned.
+  PV_RESULT_BAD_SIGNATURE = 23,
+  // The key delivery or space is not addressed to this identity.
+  PV_RESULT_NOT_A_MEMBER = 24,
+  // The space's key was rotated past the generation this member holds
+  // (the member was removed, or the new key has not arrived yet).
+  PV_RESULT_REVOKED = 25,
   // A null pointer was passed where a value is required (C ABI only).
   PV_RESULT_NULL_PARAMETER = 100,
   // A panic was caught at the binding boundary (a bug; please report it).

@@ -227,7 +227,14 @@ impl RecordHeader {
     /// The prompt the record belongs to (item keys, metadata, versions).
     #[must_use]
     pub fn prompt_id(&self) -> Option<PromptId> {
-        (self.id1 != [0; ID_LEN]).then(|| PromptId::from_bytes(self.id1))
+        let has_prompt = matches!(
+            self.kind,
+            RecordKind::ItemKey
+                | RecordKind::PromptMeta
+                | RecordKind::PromptVersion
+                | RecordKind::PromptIndex
+        );
+        (has_prompt && self.id1 != [0; ID_LEN]).then(|| PromptId::from_bytes(self.id1))
     }
     /// The version a version record holds (`None` for other kinds).
     #[must_use]

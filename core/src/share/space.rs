@@ -290,3 +290,71 @@ impl Vault {
         Ok(SpaceKey::new(VaultId::from_bytes(h.id1), generation, key))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+
+    use super::*;
+    use crate::model::Draft;
+
+    fn draft(body: &str) -> Draft {
+        Draft {
+            title: "t".into(),
+            body: body.into(),
+            settings: None,
+            note: String::new(),
+        }
+    }
+
+    /// SPEC §13.6: after a removal, nothing the space writes — the header,
+    /// the re-sealed records, a new version — opens under any key the
+    /// removed member held (the old space key, the old vault key, the old
+    /// item keys).
+    #[test]
+    fn records_written_after_revocation_do_not_open_under_the_old_keys() {
+        let NewSpace {
+            vault: mut space,
+            key: old_sk,
+            ..
+        } = Vault::create_space().unwrap();
+        let t = Timestamp(1);
+        let (pid, _) = space.create_prompt(&draft("v1"), &[], false, t).unwrap();
+        space.add_version(pid, &draft("v2"), t).unwrap();
+        let old_vk = space.vault_key_current().clone();
+        let old_items: Vec<Key> = space.prompts[&pid].keys.values().cloned().collect();
+        assert_eq!(old_items.len(), 1);
+
+        let (new_sk, mut written) = space.rotate_space().unwrap();
+        written.extend(space.finish_rotation().unwrap());
+        let (_, edit) = space.add_version(pid, &draft("v3"), t).unwrap();
+        written.extend(edit);
+        assert_eq!(new_sk.generation(), 2);
+        assert_ne!(new_sk.key(), old_sk.key());
+
+        let header = written.header.clone().unwrap();
+        let parsed = KeyHeader::parse(header.as_bytes(), RecordKind::VaultHeader).unwrap();
+        assert!(parsed.unlock_with_recovery_kek(old_sk.key()).is_err());
+        assert!(parsed.unlock_with_recovery_kek(&old_vk).is_err());
+        assert!(parsed.unlock_with_recovery_kek(new_sk.key()).is_ok());
+        assert!(written.puts.len() >= 4, "{}", written.puts.len());
+        for rec in &written.puts {
+            assert_eq!(rec.header().key_gen, 2);
+            assert!(sealing::open(&old_vk, rec).is_err());
+            assert!(sealing::open(old_sk.key(), rec).is_err());
+            for item in &old_items {
+                assert!(sealing::open(item, rec).is_err(), "{rec:?}");
+            }
+        }
+        // The new members can read all of it.
+        let reopened = Vault::open_space(
+            header.as_bytes(),
+            space.records().unwrap().iter().map(SealedRecord::as_bytes),
+            &new_sk,
+            &SeenRevisions::default(),
+        )
+        .unwrap();
+        reopened.verify().unwrap();
+        assert_eq!(reopened.version(pid, None).unwrap().body, "v3");
+    }
+}
