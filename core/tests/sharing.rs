@@ -15,8 +15,8 @@ use promptvault::share::{
     SpaceKey,
 };
 use promptvault::{
-    Draft, Error, ErrorCode, KdfParams, MemoryStore, Password, RecordKind, SealedRecord,
-    SeenRevisions, Timestamp, Vault,
+    Credential, Draft, Error, ErrorCode, KdfParams, MemoryStore, Password, RecordKind,
+    SealedRecord, SeenRevisions, Timestamp, Vault,
 };
 use proptest::prelude::*;
 
@@ -25,7 +25,7 @@ fn fast() -> KdfParams {
 }
 
 fn account_vault() -> Vault {
-    Vault::create(&Password::new("correct horse").unwrap(), fast())
+    Vault::create(&Password::new(PASSWORD).unwrap(), fast())
         .unwrap()
         .vault
 }
@@ -110,37 +110,128 @@ fn every_flipped_bundle_byte_is_refused() {
     assert!(PublicBundle::from_bytes(&longer).is_err());
 }
 
+const PASSWORD: &str = "correct horse";
+
+fn reopen(store: &MemoryStore) -> Vault {
+    Vault::open_store(
+        store,
+        Credential::Password(&Password::new(PASSWORD).unwrap()),
+        &SeenRevisions::default(),
+    )
+    .unwrap()
+}
+
 #[test]
-fn the_identity_record_opens_only_in_its_own_vault() {
-    let vault = account_vault();
+fn the_identity_travels_with_its_vault_and_opens_nowhere_else() {
+    let created = Vault::create(&Password::new(PASSWORD).unwrap(), fast()).unwrap();
+    let mut store = MemoryStore::new();
+    store.apply(&created.changes);
+    let mut vault = created.vault;
+    assert!(vault.identity().unwrap().is_none());
     let alice = identity("alice");
-    let rec = vault.seal_identity(&alice).unwrap();
+    let changes = vault.set_identity(&alice).unwrap();
+    assert_eq!(changes.puts.len(), 1);
+    let rec = changes.puts[0].clone();
     assert_eq!(rec.kind(), RecordKind::Identity);
     assert_eq!(rec.storage_key(), "id");
-    let back = vault.open_identity(&rec).unwrap();
+    store.apply(&changes);
+    assert_eq!(vault.identity().unwrap().unwrap().bundle(), alice.bundle());
+    // One identity per account: a second would break every pin.
+    assert!(matches!(
+        vault.set_identity(&identity("alice")),
+        Err(Error::InvalidInput { .. })
+    ));
+
+    // It comes back with the vault, and still signs and opens.
+    let back = reopen(&store).identity().unwrap().unwrap();
     assert_eq!(back.bundle(), alice.bundle());
-    // The reopened identity still signs and opens like the original.
     let NewSpaceParts { key, .. } = new_space();
     let bob = identity("bob");
     let d = back.deliver(&key, bob.bundle()).unwrap();
     assert_eq!(bob.accept(&d, alice.bundle()).unwrap(), key);
 
-    let other = account_vault();
+    // It survives a rotation of the vault (re-sealed at the new generation).
+    let pw = Password::new(PASSWORD).unwrap();
+    let (_, changes) = vault.rotate(&pw).unwrap();
+    assert!(
+        changes
+            .puts
+            .iter()
+            .any(|r| r.kind() == RecordKind::Identity && r.header().key_generation() == 2)
+    );
+    store.apply(&changes);
+    store.apply(&vault.finish_rotation().unwrap());
+    assert!(!vault.rotation_pending());
     assert_eq!(
-        other.open_identity(&rec).unwrap_err(),
+        reopen(&store).identity().unwrap().unwrap().bundle(),
+        alice.bundle()
+    );
+
+    // In another vault it does not open; tampered it does not open.
+    let mut other = account_vault();
+    assert_eq!(
+        other.merge([rec.as_bytes()]).unwrap_err(),
         Error::Authentication
     );
     let mut bytes = rec.as_bytes().to_vec();
     let last = bytes.len() - 1;
     bytes[last] ^= 1;
-    let tampered = SealedRecord::from_bytes(bytes).unwrap();
+    let mut fresh = Vault::create(&pw, fast()).unwrap().vault;
+    let mut own = MemoryStore::new();
+    own.apply(&fresh.snapshot().unwrap());
+    let header = own.header().unwrap().to_vec();
+    let own_rec = fresh.set_identity(&alice).unwrap().puts.remove(0);
+    let mut tampered = own_rec.as_bytes().to_vec();
+    let last = tampered.len() - 1;
+    tampered[last] ^= 1;
     assert_eq!(
-        vault.open_identity(&tampered).unwrap_err(),
+        Vault::open(&header, [tampered], Credential::Password(&pw)).unwrap_err(),
         Error::Authentication
     );
+    assert_eq!(
+        Vault::open(&header, [bytes], Credential::Password(&pw)).unwrap_err(),
+        Error::Authentication
+    );
+    let ok = Vault::open(&header, [own_rec.as_bytes()], Credential::Password(&pw)).unwrap();
+    assert_eq!(ok.identity().unwrap().unwrap().bundle(), alice.bundle());
+    // A space has no identity.
+    let mut space = new_space().vault;
+    assert!(matches!(
+        space.set_identity(&alice),
+        Err(Error::InvalidInput { .. })
+    ));
     // Debug never shows a secret.
     let dbg = format!("{alice:?}");
     assert!(dbg.contains("alice") && !dbg.contains("seed"), "{dbg}");
+}
+
+/// Two devices of one account that each made an identity converge on the
+/// same one after syncing both ways (SPEC §13.3).
+#[test]
+fn two_devices_converge_on_one_identity() {
+    let created = Vault::create(&Password::new(PASSWORD).unwrap(), fast()).unwrap();
+    let mut store = MemoryStore::new();
+    store.apply(&created.changes);
+    let mut a = reopen(&store);
+    let mut b = reopen(&store);
+    let ca = a.set_identity(&identity("alice")).unwrap();
+    let cb = b.set_identity(&identity("alice")).unwrap();
+    a.merge(cb.puts.iter().map(SealedRecord::as_bytes)).unwrap();
+    b.merge(ca.puts.iter().map(SealedRecord::as_bytes)).unwrap();
+    let (ia, ib) = (
+        a.identity().unwrap().unwrap(),
+        b.identity().unwrap().unwrap(),
+    );
+    assert_eq!(ia.bundle(), ib.bundle());
+    // Merging what it already holds changes nothing.
+    let again = a.merge(ca.puts.iter().map(SealedRecord::as_bytes)).unwrap();
+    let again2 = a.merge(cb.puts.iter().map(SealedRecord::as_bytes)).unwrap();
+    assert!(
+        again.changes.puts.is_empty() && again2.changes.puts.is_empty(),
+        "{:?} {:?}",
+        again.changes,
+        again2.changes
+    );
 }
 
 struct NewSpaceParts {
@@ -290,12 +381,17 @@ fn share_accept_revoke_rotate() {
     carol.accept(&to_carol, alice.bundle()).unwrap();
 
     // Bob keeps the key in his own vault, and reads the space with it.
-    let bob_vault = account_vault();
-    let kept = bob_vault.seal_space_key(&bob_key).unwrap();
-    assert_eq!(kept.storage_key(), format!("s.{}", key.space_id()));
-    let bob_key = bob_vault.open_space_key(&kept).unwrap();
+    let mut bob_vault = account_vault();
+    let kept = bob_vault.add_space_key(&bob_key).unwrap();
+    assert_eq!(kept.puts.len(), 1);
+    assert_eq!(kept.puts[0].storage_key(), format!("s.{}", key.space_id()));
+    assert_eq!(kept.puts[0].kind(), RecordKind::SpaceKey);
+    let bob_key = bob_vault.space_key(key.space_id()).unwrap().unwrap();
+    assert_eq!(bob_vault.space_keys().unwrap(), vec![bob_key.clone()]);
     assert_eq!(
-        account_vault().open_space_key(&kept).unwrap_err(),
+        account_vault()
+            .merge(kept.puts.iter().map(SealedRecord::as_bytes))
+            .unwrap_err(),
         Error::Authentication
     );
     let bob_space = Vault::open_space(
@@ -324,6 +420,24 @@ fn share_accept_revoke_rotate() {
             alice.bundle(),
         )
         .unwrap();
+    // Keeping keys: a newer generation replaces the older, never the reverse.
+    let mut carol_vault = account_vault();
+    carol_vault.add_space_key(&carol_key).unwrap();
+    assert!(matches!(
+        carol_vault.add_space_key(&key),
+        Err(Error::Rollback { found: 1, seen: 2 })
+    ));
+    assert_eq!(
+        carol_vault
+            .space_key(key.space_id())
+            .unwrap()
+            .unwrap()
+            .generation(),
+        2
+    );
+    let left = carol_vault.remove_space_key(key.space_id());
+    assert_eq!(left.deletes, vec![format!("s.{}", key.space_id())]);
+    assert!(carol_vault.space_key(key.space_id()).unwrap().is_none());
 
     // Bob, with generation 1: the new space is refused with a typed error.
     let err = Vault::open_space(

@@ -297,7 +297,7 @@ impl RecordHeader {
                 self.key_gen,
                 crate::ids::hex_encode(&self.id1)
             ),
-            RecordKind::SpaceKey => format!("s.{}", crate::ids::hex_encode(&self.id1)),
+            RecordKind::SpaceKey => storage_key::space_key(&self.id1),
         }
     }
 }
@@ -320,6 +320,11 @@ pub(crate) mod storage_key {
     /// `v.<prompt>.<version>`
     pub(crate) fn version(prompt: &[u8; ID_LEN], version: &[u8; ID_LEN]) -> String {
         format!("v.{}.{}", hex_encode(prompt), hex_encode(version))
+    }
+
+    /// `s.<space>`
+    pub(crate) fn space_key(space: &[u8; ID_LEN]) -> String {
+        format!("s.{}", hex_encode(space))
     }
 
     /// `i.<prompt>.<segment>`

@@ -77,7 +77,7 @@ impl SpaceKey {
 pub struct NewSpace {
     /// The space, unlocked.
     pub vault: Vault,
-    /// Its key (generation 1): keep it with [`Vault::seal_space_key`] and
+    /// Its key (generation 1): keep it with [`Vault::add_space_key`] and
     /// deliver it to members.
     pub key: SpaceKey,
     /// The records to store (the space's header).
@@ -246,19 +246,26 @@ impl Vault {
         self.copy_prompt_into(id, space, now)
     }
 
-    /// Seals `key` as a space-key record (kind 11, storage key
-    /// `s.<space>`) of this vault, under its current vault key: how a
-    /// member keeps the key of a space they belong to.
+    /// Keeps `key` in this vault: seals it as the space-key record of its
+    /// space (kind 11, storage key `s.<space>`) under the current vault
+    /// key, replacing the key of an older generation. The record travels
+    /// with the vault like the identity record.
     ///
     /// # Errors
     ///
-    /// [`Error::Randomness`].
-    ///
-    /// # Security
-    ///
-    /// As [`Vault::seal_identity`]: seal it again after a rotation of this
-    /// vault.
-    pub fn seal_space_key(&self, key: &SpaceKey) -> Result<SealedRecord> {
+    /// [`Error::InvalidInput`] for a shared space (a space does not hold
+    /// keys of spaces); [`Error::Rollback`] when the vault holds a newer
+    /// generation of that space's key; [`Error::Randomness`].
+    pub fn add_space_key(&mut self, key: &SpaceKey) -> Result<Changeset> {
+        self.refuse_space("a shared space does not keep space keys")?;
+        if let Some(held) = self.space_key(key.space)? {
+            if held.generation > key.generation {
+                return Err(Error::Rollback {
+                    found: u64::from(key.generation),
+                    seen: u64::from(held.generation),
+                });
+            }
+        }
         let header = RecordHeader {
             kind: RecordKind::SpaceKey,
             key_gen: self.key_generation(),
@@ -269,16 +276,38 @@ impl Vault {
             body_len: 0,
         };
         let plain = Zeroizing::new(*key.key.expose_secret());
-        sealing::seal(self.vault_key_current(), header, plain.as_slice())
+        let rec = sealing::seal(self.vault_key_current(), header, plain.as_slice())?;
+        Ok(self.put_extra(rec))
     }
 
-    /// Opens a space-key record of this vault.
+    /// The key this vault keeps for `space`, if any.
     ///
     /// # Errors
     ///
-    /// [`Error::Authentication`] for a record of another vault or kind, or
-    /// one no held vault key opens.
-    pub fn open_space_key(&self, record: &SealedRecord) -> Result<SpaceKey> {
+    /// [`Error::Authentication`] for a record no held vault key opens.
+    pub fn space_key(&self, space: VaultId) -> Result<Option<SpaceKey>> {
+        let key = crate::format::storage_key::space_key(space.as_bytes());
+        self.extra(&key).map(|r| self.open_space_key(r)).transpose()
+    }
+
+    /// Every space key this vault keeps, in space-id order.
+    ///
+    /// # Errors
+    ///
+    /// As [`Vault::space_key`].
+    pub fn space_keys(&self) -> Result<Vec<SpaceKey>> {
+        self.extras_with_prefix("s.")
+            .map(|r| self.open_space_key(r))
+            .collect()
+    }
+
+    /// Forgets the key of `space` (leaving it); returns the changeset that
+    /// deletes its record (empty when there was none).
+    pub fn remove_space_key(&mut self, space: VaultId) -> Changeset {
+        self.remove_extra(&crate::format::storage_key::space_key(space.as_bytes()))
+    }
+
+    fn open_space_key(&self, record: &SealedRecord) -> Result<SpaceKey> {
         let h = record.header();
         if h.kind != RecordKind::SpaceKey || h.vault_id != self.id() {
             return Err(Error::Authentication);
