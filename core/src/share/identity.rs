@@ -238,6 +238,21 @@ impl Vault {
         if self.extra(IDENTITY_KEY).is_some() {
             return Err(Error::invalid("this vault already has a sharing identity"));
         }
+        let rec = self.seal_identity(identity)?;
+        Ok(self.put_extra(rec))
+    }
+
+    /// Seals `identity` as an identity record of this vault (kind 9,
+    /// storage key `id`) under the current vault key, without keeping it:
+    /// for a client that stores the record beside the vault's store (the
+    /// reference CLI's side file, SPEC §12.12) and seals it again after a
+    /// rotation itself. [`Vault::set_identity`] keeps it in the vault,
+    /// where open, merge, sync and rotation carry it.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Randomness`].
+    pub fn seal_identity(&self, identity: &Identity) -> Result<SealedRecord> {
         let header = RecordHeader {
             kind: RecordKind::Identity,
             key_gen: self.key_generation(),
@@ -247,8 +262,7 @@ impl Vault {
             revision: 0,
             body_len: 0,
         };
-        let rec = sealing::seal(self.vault_key_current(), header, &identity.plaintext())?;
-        Ok(self.put_extra(rec))
+        sealing::seal(self.vault_key_current(), header, &identity.plaintext())
     }
 
     /// The identity this vault keeps, if any.
@@ -264,7 +278,15 @@ impl Vault {
             .transpose()
     }
 
-    fn open_identity(&self, record: &SealedRecord) -> Result<Identity> {
+    /// Opens an identity record of this vault, kept anywhere (see
+    /// [`Vault::seal_identity`]); any generation this vault holds a key for.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Authentication`] for a record of another vault or kind, one
+    /// no held vault key opens, or content whose seeds do not give the keys
+    /// of the bundle it carries.
+    pub fn open_identity(&self, record: &SealedRecord) -> Result<Identity> {
         let h = record.header();
         if h.kind != RecordKind::Identity || h.vault_id != self.id() {
             return Err(Error::Authentication);

@@ -266,6 +266,20 @@ impl Vault {
                 });
             }
         }
+        let rec = self.seal_space_key(key)?;
+        Ok(self.put_extra(rec))
+    }
+
+    /// Seals `key` as a space-key record of this vault (kind 11, storage
+    /// key `s.<space>`) under the current vault key, without keeping it:
+    /// for a client that stores it beside the vault's store (see
+    /// [`Vault::seal_identity`]). [`Vault::add_space_key`] keeps it in the
+    /// vault.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Randomness`].
+    pub fn seal_space_key(&self, key: &SpaceKey) -> Result<SealedRecord> {
         let header = RecordHeader {
             kind: RecordKind::SpaceKey,
             key_gen: self.key_generation(),
@@ -276,8 +290,7 @@ impl Vault {
             body_len: 0,
         };
         let plain = Zeroizing::new(*key.key.expose_secret());
-        let rec = sealing::seal(self.vault_key_current(), header, plain.as_slice())?;
-        Ok(self.put_extra(rec))
+        sealing::seal(self.vault_key_current(), header, plain.as_slice())
     }
 
     /// The key this vault keeps for `space`, if any.
@@ -307,7 +320,14 @@ impl Vault {
         self.remove_extra(&crate::format::storage_key::space_key(space.as_bytes()))
     }
 
-    fn open_space_key(&self, record: &SealedRecord) -> Result<SpaceKey> {
+    /// Opens a space-key record of this vault, kept anywhere (see
+    /// [`Vault::seal_space_key`]).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Authentication`] for a record of another vault or kind, or
+    /// one no held vault key opens.
+    pub fn open_space_key(&self, record: &SealedRecord) -> Result<SpaceKey> {
         let h = record.header();
         if h.kind != RecordKind::SpaceKey || h.vault_id != self.id() {
             return Err(Error::Authentication);
