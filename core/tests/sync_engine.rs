@@ -346,6 +346,12 @@ impl Server {
                         return Err(refused(409, "revision_not_increased", key.clone()));
                     }
                 }
+                // Account records (SPEC §13.3): only forward in their order.
+                RecordKind::Identity | RecordKind::SpaceKey => {
+                    if !promptvault::share::supersedes(r, live) {
+                        return Err(refused(409, "revision_not_increased", key.clone()));
+                    }
+                }
                 _ => unreachable!("refused above"),
             }
         }
@@ -821,6 +827,52 @@ fn deleting_a_prompt_propagates() {
     }
     let hex = p.to_hex();
     assert!(server.live().keys().all(|k| !k.contains(&hex)));
+}
+
+/// The account records of issue 15 (the sharing identity, space keys)
+/// travel with the vault: a new device gets them, and two devices that each
+/// made an identity offline converge on one (SPEC §13.3).
+#[cfg(feature = "sharing")]
+#[test]
+fn identity_and_space_keys_sync_and_converge() {
+    use promptvault::share::Identity;
+    let (mut server, mut a) = world();
+    let mut b = Device::download(&mut server).unwrap();
+    let (ia, ib) = (
+        Identity::generate("alice", now()).unwrap(),
+        Identity::generate("alice", now()).unwrap(),
+    );
+    let c = a.vault.set_identity(&ia).unwrap();
+    a.apply(&c);
+    let c = b.vault.set_identity(&ib).unwrap();
+    b.apply(&c);
+    let space = Vault::create_space().unwrap();
+    let c = a.vault.add_space_key(&space.key).unwrap();
+    a.apply(&c);
+    settle(&mut server, &mut [&mut a, &mut b]);
+    let kept = a.vault.identity().unwrap().unwrap();
+    assert_eq!(b.vault.identity().unwrap().unwrap().bundle(), kept.bundle());
+    assert!(kept.bundle() == ia.bundle() || kept.bundle() == ib.bundle());
+    assert_eq!(
+        b.vault.space_key(space.key.space_id()).unwrap(),
+        Some(space.key.clone())
+    );
+    let mut c = Device::download(&mut server).unwrap();
+    assert_eq!(c.vault.identity().unwrap().unwrap().bundle(), kept.bundle());
+    settle(&mut server, &mut [&mut a, &mut b, &mut c]);
+    // Leaving the space on one device forgets its key everywhere.
+    let gone = b.vault.remove_space_key(space.key.space_id());
+    assert_eq!(gone.deletes.len(), 1);
+    b.apply(&gone);
+    settle(&mut server, &mut [&mut a, &mut b, &mut c]);
+    for d in [&a, &b, &c] {
+        assert!(d.vault.space_keys().unwrap().is_empty());
+    }
+    // ...and the vault still reopens from each store with its identity.
+    for d in [&a, &b, &c] {
+        let again = open(d.store.header().unwrap(), &d.store);
+        assert_eq!(again.identity().unwrap().unwrap().bundle(), kept.bundle());
+    }
 }
 
 /// Deleted on A (and pushed) while B edited it offline: B's edit wins, the

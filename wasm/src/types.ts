@@ -16,7 +16,10 @@ export type RecordKindName =
   | "export-header"
   | "export-payload"
   | "prompt-index"
-  | "checkpoint";
+  | "checkpoint"
+  | "identity"
+  | "key-delivery"
+  | "space-key";
 
 /** A sealed record as the vault returns it. */
 export interface SealedRecord {
