@@ -25,7 +25,7 @@ mkdir -p "$work"
 rustup_home=${RUSTUP_HOME:-$HOME/.rustup}
 
 echo "== purge what the set-up step installs"
-DEBIAN_FRONTEND=noninteractive apt-get purge -y -qq libclang-dev chromium chromium-driver valgrind postgresql 'postgresql-*' cmake libcurl4-openssl-dev >/dev/null || true
+DEBIAN_FRONTEND=noninteractive apt-get purge -y -qq libclang-dev chromium chromium-driver valgrind postgresql 'postgresql-*' cmake libcurl4-openssl-dev doxygen >/dev/null || true
 DEBIAN_FRONTEND=noninteractive apt-get autoremove --purge -y -qq >/dev/null || true
 rustup target remove wasm32-unknown-unknown >/dev/null 2>&1 || true
 rustup component remove llvm-tools >/dev/null 2>&1 || true

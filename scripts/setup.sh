@@ -13,7 +13,8 @@
 # What it installs, and from where:
 # - Debian packages (apt): libclang-dev (bindgen, for the benches' reference
 #   C Argon2), valgrind, cmake + pkg-config (the installed C library's
-#   external-project test), chromium + chromium-driver, nodejs + npm, gcc,
+#   external-project test), doxygen (the C header's documentation check),
+#   chromium + chromium-driver, nodejs + npm, gcc,
 #   postgresql (the server's tests start a throwaway cluster: scripts/pg.sh).
 # - rustup: clippy, rustfmt and llvm-tools on the default toolchain; the
 #   wasm32-unknown-unknown target; the pinned nightly ($PV_NIGHTLY in
@@ -63,6 +64,8 @@ if want ffi; then
   # The external-project test of the installed library (ffi/tests/external).
   need_deb cmake command -v cmake
   need_deb pkg-config command -v pkg-config
+  # Doxygen over the header, warnings as errors (ffi/Doxyfile).
+  need_deb doxygen command -v doxygen
   # The C sync test's HTTP client.
   need_deb libcurl4-openssl-dev test -f /usr/include/x86_64-linux-gnu/curl/curl.h -o -f /usr/include/curl/curl.h
 fi
@@ -179,6 +182,7 @@ if want ffi; then
   need "python3 (the ctypes example, vectors.h)" command -v python3
   need "cmake (ffi/tests/external: find_package(promptvault))" command -v cmake
   need "pkg-config (ffi/tests/external: promptvault.pc)" command -v pkg-config
+  need "doxygen (the header's documentation check, ffi/Doxyfile)" command -v doxygen
   need "libcurl headers (libcurl4-openssl-dev, the C sync test)" test -f /usr/include/x86_64-linux-gnu/curl/curl.h -o -f /usr/include/curl/curl.h
   need "miri on $PV_NIGHTLY" cargo +"$PV_NIGHTLY" miri --version
 fi

@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # The C ABI (ffi/): header drift, C tests against the static and the dynamic
 # library (full story, every error code, NULL for every pointer, too-small
-# buffers, the frozen vectors), the same under valgrind and under
-# AddressSanitizer + UBSan, a two-device C sync through a running
+# buffers, the frozen vectors, size probes, the version), the same under
+# valgrind and under AddressSanitizer + UBSan; the header from C11 and
+# C++17 -pedantic (PV_MUST_USE: a dropped pv_result does not compile), the
+# exported symbols, Doxygen over the header with warnings as errors; a
+# two-device C sync through a running
 # promptvault-server over libcurl (static, dynamic, valgrind, ASan+UBSan),
-# the C example, the Python ctypes example; scripts/install-ffi.sh into a
+# the C example, the Python ctypes example (which syncs two devices through
+# a promptvault-server over urllib); scripts/install-ffi.sh into a
 # temp prefix, ffi/tests/external built against it with CMake and with
 # pkg-config, statically and dynamically, and run, and the Python example
 # against it; the Rust-side tests natively and under miri. Installs what it
@@ -69,7 +73,10 @@ fi
 # ---- C tests -------------------------------------------------------------------
 run "generate vectors.h from core/tests/vectors" \
   python3 ffi/tests/c/gen_vectors.py core/tests/vectors "$work/vectors.h"
-cflags=(-std=c11 -g -pthread -Wall -Wextra -Werror -I ffi/include -I "$work")
+# The crate version, which the header's macros and pv_version() must equal.
+cargo_version=$(cargo pkgid -p promptvault-ffi | sed 's/.*[#@]//')
+cflags=(-std=c11 -g -pthread -Wall -Wextra -Werror -I ffi/include -I "$work"
+  "-DPV_CARGO_VERSION=\"$cargo_version\"")
 static_libs=("$lib/libpromptvault_ffi.a" -lpthread -ldl -lm)
 dynamic_libs=(-L "$lib" -lpromptvault_ffi "-Wl,-rpath,$lib")
 san=(-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all)
@@ -95,6 +102,54 @@ export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 sanitized() { "$@" && echo "ASan+UBSan: no errors, no leaks"; }
 run "ASan+UBSan: C tests, static library" sanitized "$work/t_asan_static"
 run "ASan+UBSan: C tests, dynamic library" sanitized "$work/t_asan_dynamic"
+
+# ---- the header itself ---------------------------------------------------------
+# As C11 and as C++17 with -pedantic: a file using a pv_result compiles and
+# runs; the same file dropping one fails to compile, for that reason.
+must_use() {
+  local lang std ok=0
+  for lang in c c++; do
+    std=c11
+    [ "$lang" = c++ ] && std=c++17
+    local flags=(-x "$lang" "-std=$std" -Wall -Wextra -Werror -pedantic -I ffi/include)
+    if ! cc "${flags[@]}" -DPV_TEST_USE_RESULT ffi/tests/c/must_use.c -x none -o "$work/must_use_$lang" \
+      "${static_libs[@]}" || ! "$work/must_use_$lang"; then
+      echo "$lang: the file that uses its pv_result does not build or run"
+      ok=1
+    elif cc "${flags[@]}" -c ffi/tests/c/must_use.c -o "$work/must_use_$lang.o" 2>"$work/must_use_$lang.err"; then
+      echo "$lang: a dropped pv_result compiled"
+      ok=1
+    elif ! grep -E 'unused-result|nodiscard|warn_unused_result' "$work/must_use_$lang.err" >/dev/null; then
+      echo "$lang: a dropped pv_result failed for another reason:"
+      cat "$work/must_use_$lang.err"
+      ok=1
+    else
+      echo "$lang ($std): a dropped pv_result is an error: $(grep -m1 -o 'ignoring return value of[^[]*' "$work/must_use_$lang.err")"
+    fi
+  done
+  return $ok
+}
+run "PV_MUST_USE: C11 and C++17 -pedantic, a dropped pv_result does not compile" must_use
+# The shared library exports exactly the functions the header declares.
+exports() {
+  local want got
+  want=$(grep -oE '\bpv_[a-z0-9_]+\(' "$header" | tr -d '(' | sort -u)
+  got=$(nm -D --defined-only "$lib/libpromptvault_ffi.so" | awk '{print $3}' | sort -u)
+  if [ "$want" != "$got" ]; then
+    diff <(echo "$want") <(echo "$got")
+    return 1
+  fi
+  echo "exported: exactly the header's $(echo "$got" | wc -l) pv_ functions"
+}
+run "only the header's pv_ functions are exported" exports
+# Doxygen reads the header with every warning an error (ffi/Doxyfile): no
+# undocumented item, no broken command or link.
+doxygen_header() {
+  (cd ffi && PV_DOXYGEN_OUT="$work/doxygen" doxygen Doxyfile) &&
+    test -f "$work/doxygen/html/promptvault_8h.html" &&
+    echo "doxygen: no warnings; $(grep -o 'memitem:' "$work/doxygen/html/promptvault_8h.html" | wc -l) documented items"
+}
+run "doxygen over the header (warnings are errors)" doxygen_header
 
 # ---- sync through a real server (the app's HTTP is libcurl) -----------------
 # The core decides every request; the C test only sends them and stores the
@@ -129,12 +184,20 @@ run "ASan+UBSan: C sync test" sanitized "$work/s_asan" "${server_url:-}"
 
 # ---- examples --------------------------------------------------------------------
 c_example() {
-  cc "${cflags[@]}" examples/c/story.c -o "$work/story" "${static_libs[@]}" &&
+  cc "${cflags[@]}" -pedantic examples/c/story.c -o "$work/story" "${static_libs[@]}" &&
     "$work/story" "$work/story.pvb" &&
     "${vg[@]}" "$work/story" "$work/story-vg.pvb" 2>&1 >/dev/null | grep -E 'ERROR SUMMARY|heap blocks'
 }
 run "examples/c/story.c (natively and under valgrind)" c_example
-run "examples/python/story.py (ctypes)" python3 examples/python/story.py "$lib/libpromptvault_ffi.so"
+# The Python story syncs two devices too (urllib): here it starts its own
+# promptvault-server (found under $CARGO_TARGET_DIR, built above) on a
+# temporary SQLite file; against the installed library below it uses the
+# running one.
+python_story() {
+  python3 examples/python/story.py "$lib/libpromptvault_ffi.so" | tee "$work/py-dev.log" &&
+    grep -F "server: http://127.0.0.1:" "$work/py-dev.log" | grep -F "(started here, SQLite)" >/dev/null
+}
+run "examples/python/story.py (ctypes; two devices sync over urllib)" python_story
 
 # ---- installed library: layout, an outside project, the ctypes example ---------------
 # scripts/install-ffi.sh into a fresh prefix (and once more with DESTDIR),
@@ -186,8 +249,10 @@ external_make() {
 }
 run "external project: make + pkg-config (--static), shared + static" external_make
 python_installed() {
-  PKG_CONFIG_PATH="$prefix/lib/pkgconfig" python3 examples/python/story.py | tee "$work/py.log" &&
-    grep -F "library: $prefix/lib/libpromptvault.so.0" "$work/py.log" >/dev/null
+  PKG_CONFIG_PATH="$prefix/lib/pkgconfig" python3 examples/python/story.py --server "${server_url:-}" |
+    tee "$work/py.log" &&
+    grep -F "library: $prefix/lib/libpromptvault.so.0" "$work/py.log" >/dev/null &&
+    grep -Fx "python story: server: ${server_url:-}" "$work/py.log" >/dev/null
 }
 run "examples/python/story.py finds the installed library (pkg-config)" python_installed
 

@@ -346,6 +346,12 @@ impl Server {
                         return Err(refused(409, "revision_not_increased", key.clone()));
                     }
                 }
+                // Account records (SPEC §13.3): only forward in their order.
+                RecordKind::Identity | RecordKind::SpaceKey => {
+                    if !promptvault::share::supersedes(r, live) {
+                        return Err(refused(409, "revision_not_increased", key.clone()));
+                    }
+                }
                 _ => unreachable!("refused above"),
             }
         }
@@ -821,6 +827,52 @@ fn deleting_a_prompt_propagates() {
     }
     let hex = p.to_hex();
     assert!(server.live().keys().all(|k| !k.contains(&hex)));
+}
+
+/// The account records of issue 15 (the sharing identity, space keys)
+/// travel with the vault: a new device gets them, and two devices that each
+/// made an identity offline converge on one (SPEC §13.3).
+#[cfg(feature = "sharing")]
+#[test]
+fn identity_and_space_keys_sync_and_converge() {
+    use promptvault::share::Identity;
+    let (mut server, mut a) = world();
+    let mut b = Device::download(&mut server).unwrap();
+    let (ia, ib) = (
+        Identity::generate("alice", now()).unwrap(),
+        Identity::generate("alice", now()).unwrap(),
+    );
+    let c = a.vault.set_identity(&ia).unwrap();
+    a.apply(&c);
+    let c = b.vault.set_identity(&ib).unwrap();
+    b.apply(&c);
+    let space = Vault::create_space().unwrap();
+    let c = a.vault.add_space_key(&space.key).unwrap();
+    a.apply(&c);
+    settle(&mut server, &mut [&mut a, &mut b]);
+    let kept = a.vault.identity().unwrap().unwrap();
+    assert_eq!(b.vault.identity().unwrap().unwrap().bundle(), kept.bundle());
+    assert!(kept.bundle() == ia.bundle() || kept.bundle() == ib.bundle());
+    assert_eq!(
+        b.vault.space_key(space.key.space_id()).unwrap(),
+        Some(space.key.clone())
+    );
+    let mut c = Device::download(&mut server).unwrap();
+    assert_eq!(c.vault.identity().unwrap().unwrap().bundle(), kept.bundle());
+    settle(&mut server, &mut [&mut a, &mut b, &mut c]);
+    // Leaving the space on one device forgets its key everywhere.
+    let gone = b.vault.remove_space_key(space.key.space_id());
+    assert_eq!(gone.deletes.len(), 1);
+    b.apply(&gone);
+    settle(&mut server, &mut [&mut a, &mut b, &mut c]);
+    for d in [&a, &b, &c] {
+        assert!(d.vault.space_keys().unwrap().is_empty());
+    }
+    // ...and the vault still reopens from each store with its identity.
+    for d in [&a, &b, &c] {
+        let again = open(d.store.header().unwrap(), &d.store);
+        assert_eq!(again.identity().unwrap().unwrap().bundle(), kept.bundle());
+    }
 }
 
 /// Deleted on A (and pushed) while B edited it offline: B's edit wins, the
@@ -2053,6 +2105,39 @@ fn requests_and_answers_over_http() {
         assert!(
             matches!(
                 Answer::from_http(&pull, status, body),
+                Err(SyncError::Transport(_))
+            ),
+            "{status}"
+        );
+    }
+}
+
+/// Answers outside the sync loop (login, registration, rekey, account
+/// deletion) read the same way: a 200 with the expected JSON, else the
+/// typed refusal or a transport error — never a half-read value.
+#[test]
+fn answers_outside_the_loop_over_http() {
+    use promptvault::protocol::{PreLoginResponse, SessionResponse};
+    let session = br#"{"token":"dG9rZW4","expiresIn":3600,"vaultId":"00112233445566778899aabbccddeeff","cursor":0}"#;
+    match sync::read_answer::<SessionResponse>(200, session) {
+        Ok(s) => assert_eq!((s.token.as_str(), s.expires_in), ("dG9rZW4", 3600)),
+        // The session's exact fields are the protocol's: say which broke.
+        Err(e) => panic!("{e}"),
+    }
+    let wrong = br#"{"error": {"code": "authentication_failed", "message": "no"}}"#;
+    assert!(matches!(
+        sync::read_answer::<SessionResponse>(401, wrong),
+        Err(SyncError::Refused { status: 401, ref code, .. }) if code == "authentication_failed"
+    ));
+    // A 200 of another shape is not taken for the expected answer.
+    assert!(matches!(
+        sync::read_answer::<PreLoginResponse>(200, session),
+        Err(SyncError::Transport(_))
+    ));
+    for (status, body) in [(502, &b"down"[..]), (200, b"<html>"), (400, b"not json")] {
+        assert!(
+            matches!(
+                sync::read_answer::<SessionResponse>(status, body),
                 Err(SyncError::Transport(_))
             ),
             "{status}"

@@ -10,8 +10,10 @@
  *   cc -I ffi/include examples/c/story.c target/debug/libpromptvault_ffi.a \
  *      -lpthread -ldl -lm -o story && ./story /tmp/story.pvb
  *
- * Every call returns a pv_result; this example stops at the first error
- * and prints the library's message for it.
+ * Every call returns a pv_result (the header marks them PV_MUST_USE:
+ * ignoring one is a warning); this example stops at the first error and
+ * prints the library's message for it. Text results are fetched with a
+ * size probe: a NULL buffer of length 0 reports the size needed.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,37 +24,30 @@
 /* Stops with the last error's message unless the call succeeded. */
 static void check(pv_result r, const char *what) {
   if (r == PV_RESULT_OK) return;
-  char name[64], msg[1024];
+  char name[64] = "?", msg[1024] = "";
   size_t n = 0;
-  pv_result_name(r, name, sizeof name, &n);
-  pv_last_error_message(msg, sizeof msg, &n);
+  if (pv_result_name(r, name, sizeof name, &n) != PV_RESULT_OK) name[0] = '\0';
+  if (pv_last_error_message(msg, sizeof msg, &n) != PV_RESULT_OK) msg[0] = '\0';
   fprintf(stderr, "%s failed: %s: %s\n", what, name, msg);
   exit(1);
 }
 
-/* Copies a text result into a fresh heap string, sized by a first call
- * with a small buffer (PV_RESULT_BUFFER_TOO_SMALL reports the size). */
-#define FETCH_TEXT(out, call_with_buf)                                   \
-  do {                                                                   \
-    char probe_[1];                                                      \
-    size_t need_ = 0;                                                    \
-    char *buf = probe_;                                                  \
-    size_t buf_len = sizeof probe_;                                      \
-    size_t *out_len = &need_;                                            \
-    pv_result r_ = (call_with_buf);                                      \
-    if (r_ == PV_RESULT_BUFFER_TOO_SMALL) {                              \
-      buf = malloc(need_);                                               \
-      buf_len = need_;                                                   \
-      r_ = (call_with_buf);                                              \
-    } else {                                                             \
-      buf = malloc(1);                                                   \
-      buf[0] = '\0';                                                     \
-    }                                                                    \
-    check(r_, #call_with_buf);                                           \
-    (out) = buf;                                                         \
+/* A size probe (a NULL buffer of length 0) reports the size needed with
+ * PV_RESULT_BUFFER_TOO_SMALL; any other error stops. */
+static void probed(pv_result r, const char *what) {
+  if (r != PV_RESULT_BUFFER_TOO_SMALL) check(r, what);
+}
+
+/* A text result in a fresh heap string: probe for the size, then fetch. */
+#define FETCH_TEXT(out, fn, ...)                   \
+  do {                                             \
+    size_t n_ = 0;                                 \
+    probed(fn(__VA_ARGS__, NULL, 0, &n_), #fn);    \
+    (out) = malloc(n_);                            \
+    check(fn(__VA_ARGS__, (out), n_, &n_), #fn);   \
   } while (0)
 
-static const pv_kdf_params PARAMS = {19456, 1, 1}; /* fast, for the demo; use 65536, 3, 1 */
+static const pv_kdf_params PARAMS = {19456, 1, 1}; /* fast, for the demo; an app uses PV_KDF_DEFAULT */
 
 /* The store keeps every record; a real app would write each put and delete
  * to its database instead. */
@@ -63,8 +58,7 @@ static void save(pv_store *store, pv_changeset *changes) {
 
 static void write_file(const char *path, const pv_store *store) {
   size_t len = 0;
-  unsigned char probe[1];
-  pv_store_bundle(store, probe, sizeof probe, &len); /* BUFFER_TOO_SMALL: size in len */
+  probed(pv_store_bundle(store, NULL, 0, &len), "pv_store_bundle"); /* the size, in len */
   unsigned char *bytes = malloc(len);
   check(pv_store_bundle(store, bytes, len, &len), "pv_store_bundle");
   FILE *f = fopen(path, "wb");
@@ -121,7 +115,7 @@ int main(int argc, char **argv) {
                                sizeof lighthouse, &changes),
         "pv_vault_create_prompt");
   save(store, changes);
-  FETCH_TEXT(json, pv_vault_version(vault, lighthouse, "", buf, buf_len, out_len));
+  FETCH_TEXT(json, pv_vault_version, vault, lighthouse, "");
   memcpy(first, strstr(json, "\"id\":\"") + 6, 32);
   first[32] = '\0';
   free(json);
@@ -138,16 +132,16 @@ int main(int argc, char **argv) {
   check(pv_vault_add_tags(vault, haiku, "[\"poetry\"]", 1700000300000, &changes), "pv_vault_add_tags");
   save(store, changes);
 
-  FETCH_TEXT(json, pv_vault_diff(vault, lighthouse, first, second, buf, buf_len, out_len));
+  FETCH_TEXT(json, pv_vault_diff, vault, lighthouse, first, second);
   printf("diff: %s\n", json);
   free(json);
-  FETCH_TEXT(json, pv_vault_list(vault, "{\"text\":\"storm\"}", buf, buf_len, out_len));
+  FETCH_TEXT(json, pv_vault_list, vault, "{\"text\":\"storm\"}");
   printf("search \"storm\": %s\n", json);
   free(json);
-  FETCH_TEXT(json, pv_vault_list(vault, "{\"tags\":[\"STRASSE\"]}", buf, buf_len, out_len));
+  FETCH_TEXT(json, pv_vault_list, vault, "{\"tags\":[\"STRASSE\"]}");
   printf("tag STRASSE (case-folded): %s\n", json);
   free(json);
-  FETCH_TEXT(json, pv_vault_tags(vault, buf, buf_len, out_len));
+  FETCH_TEXT(json, pv_vault_tags, vault);
   printf("tags: %s\n", json);
   free(json);
 
@@ -170,7 +164,7 @@ int main(int argc, char **argv) {
   check(pv_vault_restore_version(vault, lighthouse, first, 1700000400000, restored, sizeof restored, &changes),
         "pv_vault_restore_version");
   save(store, changes);
-  FETCH_TEXT(json, pv_vault_publish(vault, lighthouse, "", buf, buf_len, out_len));
+  FETCH_TEXT(json, pv_vault_publish, vault, lighthouse, "");
   printf("published: %s\n", json);
   free(json);
   check(pv_vault_change_password(vault, "tr0ub4dor&3", &PARAMS, &changes), "pv_vault_change_password");
@@ -208,7 +202,7 @@ int main(int argc, char **argv) {
   unsigned char header[4096];
   size_t header_len = 0;
   check(pv_vault_header(vault, header, sizeof header, &header_len), "pv_vault_header");
-  FETCH_TEXT(json, pv_inspect(header, header_len, buf, buf_len, out_len));
+  FETCH_TEXT(json, pv_inspect, header, header_len);
   printf("server sees: %s\n", json);
   free(json);
 

@@ -1,10 +1,13 @@
 #!/usr/bin/env python3
-"""The whole promptvault story from Python, through ctypes and the C ABI.
+"""The whole promptvault story from Python, through ctypes and the C ABI,
+then two devices syncing one account through a promptvault-server, with
+`urllib` as the app's HTTP stack.
 
-Run (from anywhere, after `cargo build -p promptvault-ffi` or
-`scripts/install-ffi.sh`):
+Run (from anywhere, after `cargo build -p promptvault-ffi -p
+promptvault-server`, or `scripts/install-ffi.sh`):
 
     python3 examples/python/story.py [path/to/libpromptvault.so]
+        [--server http://127.0.0.1:PORT | --server-bin path/to/promptvault-server]
 
 The library is the first of: the argument; $PROMPTVAULT_LIB; an installed
 one, through pkg-config (`pkg-config --variable=libdir promptvault`, which
@@ -14,15 +17,28 @@ libpromptvault_ffi.so under $CARGO_TARGET_DIR (or the repository's target/)
 in release/ or debug/, the newer of the two if both exist. The story checks
 every result with assert, so it doubles as a test (scripts/test-ffi.sh runs
 it against the development build and against an installed prefix).
+
+The sync needs a server: --server (or $PROMPTVAULT_SERVER) names a running
+one; otherwise the story starts the first of --server-bin,
+$PROMPTVAULT_SERVER_BIN, promptvault-server under $CARGO_TARGET_DIR (or
+target/) in release/ or debug/, or on $PATH, on 127.0.0.1 with a temporary
+SQLite file, and stops it at the end. The library decides every request
+(pv_sync_*); this file only sends them, hands back status and body, and
+keeps each device's store and seen-state blob in files.
 """
 
+import argparse
 import ctypes as C
 import ctypes.util
 import json
 import os
 import pathlib
+import shutil
 import subprocess
 import sys
+import tempfile
+import urllib.error
+import urllib.request
 
 ID_BUF_LEN = 33  # PV_ID_BUF_LEN
 RECOVERY_KEY_BUF_LEN = 63  # PV_RECOVERY_KEY_BUF_LEN
@@ -31,6 +47,8 @@ CREDENTIAL_RECOVERY_KEY = 1
 OK = 0
 AUTHENTICATION = 1
 NOT_FOUND = 9
+INVALID_RECOVERY_KEY = 7
+SERVER_REFUSED = 17
 NULL_PARAMETER = 100
 BUFFER_TOO_SMALL = 102
 
@@ -58,23 +76,66 @@ def installed_library():
     return ctypes.util.find_library("promptvault")  # a name CDLL resolves, or None
 
 
-def find_library():
-    if len(sys.argv) > 1:
-        return sys.argv[1]
-    if os.environ.get("PROMPTVAULT_LIB"):
-        return os.environ["PROMPTVAULT_LIB"]
-    found = installed_library()
-    if found:
-        return found
+def target_dir():
+    """Cargo's target directory: $CARGO_TARGET_DIR (relative to the working
+    directory, as cargo reads it) or the repository's target/."""
     root = pathlib.Path(__file__).resolve().parents[2]
     target = pathlib.Path(os.environ.get("CARGO_TARGET_DIR") or root / "target")
-    if not target.is_absolute():  # cargo reads it relative to the working directory
+    if not target.is_absolute():
         target = pathlib.Path.cwd() / target
-    built = [p for p in (target / d / "libpromptvault_ffi.so" for d in ("release", "debug")) if p.exists()]
-    if not built:
+    return target
+
+
+def built(name):
+    """The newer of release/NAME and debug/NAME under the target directory,
+    or None."""
+    found = [p for p in (target_dir() / d / name for d in ("release", "debug")) if p.exists()]
+    return str(max(found, key=lambda p: p.stat().st_mtime)) if found else None
+
+
+def find_library(given):
+    if given:
+        return given
+    if os.environ.get("PROMPTVAULT_LIB"):
+        return os.environ["PROMPTVAULT_LIB"]
+    found = installed_library() or built("libpromptvault_ffi.so")
+    if not found:
         sys.exit("story.py: no promptvault library: pass its path, set PROMPTVAULT_LIB, install it "
-                 "(scripts/install-ffi.sh) or build it (cargo build -p promptvault-ffi); looked in %s" % target)
-    return str(max(built, key=lambda p: p.stat().st_mtime))
+                 "(scripts/install-ffi.sh) or build it (cargo build -p promptvault-ffi); looked in %s"
+                 % target_dir())
+    return found
+
+
+def find_server_bin(given):
+    found = (given or os.environ.get("PROMPTVAULT_SERVER_BIN") or built("promptvault-server")
+             or shutil.which("promptvault-server"))
+    if not found:
+        sys.exit("story.py: no server to sync with: pass --server URL (a running promptvault-server) "
+                 "or build one (cargo build -p promptvault-server); looked in %s and on PATH" % target_dir())
+    return found
+
+
+class Server:
+    """A promptvault-server on 127.0.0.1 (a free port) with a SQLite file in
+    `work`, as scripts/test-ffi.sh starts it; stopped by close()."""
+
+    def __init__(self, binary, work):
+        self.log = open(os.path.join(work, "server.log"), "wb")
+        self.proc = subprocess.Popen(
+            [binary, "--listen", "127.0.0.1:0", "--database", "sqlite://%s/server.sqlite" % work],
+            stdout=subprocess.PIPE, stderr=self.log)
+        line = self.proc.stdout.readline().decode().strip()  # "listening on ADDR", or EOF if it died
+        if not line.startswith("listening on "):
+            self.close()
+            sys.exit("story.py: %s did not start (see %s/server.log): %r" % (binary, work, line))
+        self.url = "http://" + line[len("listening on "):]
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=30)
+        self.proc.stdout.close()
+        self.log.close()
 
 
 class PromptVaultError(Exception):
@@ -135,12 +196,39 @@ class Lib:
             "pv_bytes_len": [P, PZ],
             "pv_bytes_copy": [P, P, Z, PZ],
             "pv_inspect": [P, Z, P, Z, PZ],
+            "pv_store_put_header": [P, P],
+            "pv_vault_prompt_ids": [P, P, Z, PZ],
+            "pv_sync_state_new": [PP],
+            "pv_sync_state_from_json": [S, PP],
+            "pv_sync_state_to_json": [P, P, Z, PZ],
+            "pv_sync_start": [P, P, PP],
+            "pv_sync_done": [P, C.POINTER(C.c_bool)],
+            "pv_sync_persist": [P, C.POINTER(C.c_bool)],
+            "pv_sync_backoff": [P, C.POINTER(C.c_uint32)],
+            "pv_sync_request_method": [P, P, Z, PZ],
+            "pv_sync_request_path": [P, P, Z, PZ],
+            "pv_sync_request_body": [P, P, Z, PZ],
+            "pv_sync_report": [P, P, Z, PZ],
+            "pv_sync_resume": [P, P, P, P, C.c_uint16, P, Z],
+            "pv_download_start": [S, P, PP],
+            "pv_download_request_body": [P, P, Z, PZ],
+            "pv_download_absorb": [P, C.c_uint16, P, Z, C.POINTER(C.c_bool)],
+            "pv_download_header": [P, P, Z, PZ],
+            "pv_download_finish": [P, P, P, P],
+            "pv_login_key_from_prelogin": [S, S, PP],
+            "pv_login_key_from_header": [P, Z, S, PP],
+            "pv_login_key_from_recovery_key": [S, PP],
+            "pv_login_request": [P, S, S, S, P, Z, PZ],
+            "pv_register_request": [P, S, S, S, P, Z, P, Z, PZ],
+            "pv_session_token": [C.c_uint16, P, Z, P, Z, PZ],
+            "pv_vault_open": [P, Z, P, P, Z, C.c_uint32, S, PP],
         }
         for name, args in sigs.items():
             f = getattr(self.c, name)
             f.argtypes = args
             f.restype = C.c_uint32
-        for name in ("pv_vault_free", "pv_changeset_free", "pv_store_free", "pv_bytes_free"):
+        for name in ("pv_vault_free", "pv_changeset_free", "pv_store_free", "pv_bytes_free",
+                     "pv_sync_state_free", "pv_sync_free", "pv_download_free", "pv_login_key_free"):
             f = getattr(self.c, name)
             f.argtypes = [P]
             f.restype = None
@@ -189,10 +277,9 @@ def b(s):
     return s.encode("utf-8")
 
 
-def main():
-    path = find_library()
-    print("python story: library: %s" % path)
-    lib = Lib(path)
+def local_story(lib):
+    """One vault on one device: prompts, versions, search, keys, export.
+    Returns the number of checks."""
     c = lib.c
     checks = 0
 
@@ -355,6 +442,311 @@ def main():
 
     c.pv_vault_free(vault)
     c.pv_store_free(store)
+    return checks
+
+
+# ---- sync: the app's part is HTTP and files --------------------------------------
+
+
+def post(base, path, body, token=None):
+    """POSTs JSON text; (status, body bytes) whatever the status (urllib
+    raises for 4xx/5xx: that is still an answer for the library to read)."""
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = "Bearer " + token
+    req = urllib.request.Request(base + path, data=body.encode("utf-8"), headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(req, timeout=60) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as e:
+        with e:
+            return e.code, e.read()
+
+
+def write_file(path, data):
+    """Replaces a file whole (a crash leaves the old one or the new one)."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+class Device:
+    """One app install: its vault file (the store's bundle), its seen-state
+    blob (pv_sync_state_to_json) in a file, and a session token."""
+
+    def __init__(self, lib, name, home, base, account):
+        self.lib, self.c, self.name, self.base, self.account = lib, lib.c, name, base, account
+        home.mkdir()
+        self.store_file = home / "vault.pvb"
+        self.state_file = home / "sync-state.json"
+        self.vault, self.store, self.state = C.c_void_p(), C.c_void_p(), C.c_void_p()
+        self.token = None
+
+    # -- local changes --
+    def apply(self, cs):
+        self.lib.call("pv_store_apply", self.store, cs)
+        self.c.pv_changeset_free(cs)
+        self.save_store()
+
+    def save_store(self):
+        write_file(self.store_file, self.lib.binary("pv_store_bundle", self.store))
+
+    def persist(self):
+        """What the app does at a step whose persist flag is set: the store
+        first, then the seen-state blob."""
+        self.save_store()
+        write_file(self.state_file, self.lib.text("pv_sync_state_to_json", self.state).encode("utf-8"))
+
+    def add_prompt(self, title, body, now):
+        pid, cs = C.create_string_buffer(ID_BUF_LEN), C.c_void_p()
+        self.lib.call("pv_vault_create_prompt", self.vault, b(json.dumps({"title": title, "body": body})),
+                      b('["sync"]'), False, now, pid, len(pid), C.byref(cs))
+        self.apply(cs)
+        return pid.value
+
+    def add_version(self, pid, title, body, now):
+        vid, cs = C.create_string_buffer(ID_BUF_LEN), C.c_void_p()
+        self.lib.call("pv_vault_add_version", self.vault, pid, b(json.dumps({"title": title, "body": body})),
+                      now, vid, len(vid), C.byref(cs))
+        self.apply(cs)
+        return vid.value.decode()
+
+    # -- restart: everything from the files --
+    def close(self):
+        for h, free in ((self.vault, self.c.pv_vault_free), (self.store, self.c.pv_store_free),
+                        (self.state, self.c.pv_sync_state_free)):
+            free(h)
+            h.value = None
+
+    def restart(self, password):
+        """Drops every handle and loads the vault file and the seen-state
+        blob again, as an app does when it starts."""
+        self.close()
+        bundle = self.store_file.read_bytes()
+        self.lib.call("pv_store_from_bundle", bundle, len(bundle), C.byref(self.store))
+        self.lib.call("pv_vault_open_store", self.store, CREDENTIAL_PASSWORD, b(password), C.byref(self.vault))
+        self.lib.call("pv_sync_state_from_json", self.state_file.read_bytes(), C.byref(self.state))
+
+    # -- account --
+    def challenge(self, action):
+        status, body = post(self.base, "/v1/challenge", json.dumps({"account": self.account, "action": action}))
+        assert status == 200, (status, body)
+        return body
+
+    def take_session(self, path, request):
+        """Posts a login or registration; the library reads the answer: the
+        token, or the server's refusal as a PromptVaultError."""
+        status, body = post(self.base, path, request)
+        self.token = self.lib.text("pv_session_token", status, body, len(body))
+        return body
+
+    def register(self, password):
+        header = self.lib.binary("pv_vault_header", self.vault)
+        key = C.c_void_p()
+        self.lib.call("pv_login_key_from_header", header, len(header), b(password), C.byref(key))
+        try:
+            request = self.lib.text("pv_register_request", key, self.challenge("register"), b(self.base),
+                                    b(self.account), header, len(header))
+        finally:
+            self.c.pv_login_key_free(key)
+        self.take_session("/v1/register", request)
+
+    def login(self, password):
+        status, pre = post(self.base, "/v1/prelogin", json.dumps({"account": self.account}))
+        assert status == 200, (status, pre)
+        key = C.c_void_p()
+        self.lib.call("pv_login_key_from_prelogin", pre, b(password), C.byref(key))
+        try:
+            request = self.lib.text("pv_login_request", key, self.challenge("login"), b(self.base), b(self.account))
+        finally:
+            self.c.pv_login_key_free(key)
+        return self.take_session("/v1/login", request)
+
+    def download(self, password):
+        """A new device: log in, pull the vault the server holds, open it,
+        seed the store, persist both files."""
+        session = self.login(password)
+        self.lib.call("pv_sync_state_new", C.byref(self.state))
+        dl = C.c_void_p()
+        self.lib.call("pv_download_start", session, self.state, C.byref(dl))
+        try:
+            more = C.c_bool(True)
+            while more.value:
+                status, page = post(self.base, "/v1/pull", self.lib.text("pv_download_request_body", dl), self.token)
+                self.lib.call("pv_download_absorb", dl, status, page, len(page), C.byref(more))
+            header = self.lib.binary("pv_download_header", dl)
+            no_records, no_lens = (C.c_void_p * 1)(), (C.c_size_t * 1)()  # NULL is refused, even for none
+            self.lib.call("pv_vault_open", header, len(header), no_records, no_lens, 0, CREDENTIAL_PASSWORD,
+                          b(password), C.byref(self.vault))
+            self.lib.call("pv_store_new", C.byref(self.store))
+            self.lib.call("pv_store_put_header", self.store, self.vault)
+            self.lib.call("pv_download_finish", dl, self.vault, self.store, self.state)
+        finally:
+            self.c.pv_download_free(dl)
+        self.persist()
+
+    def sync(self, token=None):
+        """One whole sync: the library's steps, urllib's HTTP. The report."""
+        s = C.c_void_p()
+        self.lib.call("pv_sync_start", self.vault, self.state, C.byref(s))
+        try:
+            done, keep, backoff = C.c_bool(), C.c_bool(), C.c_uint32()
+            while True:
+                self.lib.call("pv_sync_persist", s, C.byref(keep))
+                if keep.value:
+                    self.persist()
+                self.lib.call("pv_sync_done", s, C.byref(done))
+                if done.value:
+                    report = json.loads(self.lib.text("pv_sync_report", s))
+                    print("python story: %s sync: %s" % (self.name, json.dumps(report, sort_keys=True)))
+                    return report
+                self.lib.call("pv_sync_backoff", s, C.byref(backoff))
+                assert backoff.value < 64
+                assert self.lib.text("pv_sync_request_method", s) == "POST"
+                status, answer = post(self.base, self.lib.text("pv_sync_request_path", s),
+                                      self.lib.text("pv_sync_request_body", s), token or self.token)
+                self.lib.call("pv_sync_resume", s, self.vault, self.store, self.state, status, answer, len(answer))
+        finally:
+            self.c.pv_sync_free(s)
+
+    # -- what it holds --
+    def view(self):
+        """Every prompt (archived too) with its whole history."""
+        listed = json.loads(self.lib.text("pv_vault_list", self.vault, b('{"archived":"include"}')))
+        ids = json.loads(self.lib.text("pv_vault_prompt_ids", self.vault))
+        return listed, {i: json.loads(self.lib.text("pv_vault_history", self.vault, b(i))) for i in ids}
+
+
+def sync_story(lib, base):
+    """Two devices of one account through the server at `base`. Returns
+    the number of checks."""
+    c = lib.c
+    checks = 0
+    work = pathlib.Path(tempfile.mkdtemp(prefix="pv-py-sync-"))
+    account = "py-sync-%d-%s" % (os.getpid(), os.urandom(4).hex())
+    password = "correct horse battery"
+    a = Device(lib, "A", work / "a", base, account)
+    b_ = Device(lib, "B", work / "b", base, account)
+    try:
+        # A: create a vault, register the account with it, add prompts, sync.
+        rk = C.create_string_buffer(RECOVERY_KEY_BUF_LEN)
+        cs = C.c_void_p()
+        lib.call("pv_vault_create", b(password), C.byref(FAST), rk, len(rk), C.byref(a.vault), C.byref(cs))
+        lib.call("pv_store_new", C.byref(a.store))
+        a.apply(cs)
+        lib.call("pv_sync_state_new", C.byref(a.state))
+        a.register(password)
+        lighthouse = a.add_prompt("Lighthouse", "a lighthouse in a storm", 1700000000000)
+        a.add_prompt("Haiku bot", "answer only in haiku", 1700000001000)
+        r = a.sync()
+        assert r["commits"] >= 1 and r["pushed"] >= 2 and r["cursor"] > 0, r
+        checks += 1
+        assert json.loads(a.state_file.read_text())["cursor"] == r["cursor"]
+        checks += 1
+
+        # B: a wrong password is the server's typed refusal, as a code and an
+        # exception; then the right one downloads the vault.
+        try:
+            b_.login("correct horse battery?")
+            raise AssertionError("a wrong password logged in")
+        except PromptVaultError as e:
+            assert e.code == SERVER_REFUSED and "authentication_failed" in str(e), e
+            assert b_.token is None
+            checks += 1
+        b_.download(password)
+        r = b_.sync()
+        assert r["commits"] == 0 and r["pushed"] == 0, r
+        assert a.view() == b_.view() and len(a.view()[1]) == 2
+        checks += 2
+
+        # Both edit the same prompt offline and add one each; B's app restarts
+        # from its files in between (the seen-state blob is reused).
+        a_version = a.add_version(lighthouse, "Lighthouse", "a lighthouse in a storm at night", 1700000002000)
+        a.add_prompt("From A", "written offline on A", 1700000003000)
+        b_.restart(password)
+        b_version = b_.add_version(lighthouse, "Lighthouse", "a lighthouse in a storm, at dawn", 1700000004000)
+        b_.add_prompt("From B", "written offline on B", 1700000005000)
+
+        # Sync A, B, A: both edits of the same prompt survive, everywhere.
+        r = a.sync()
+        assert r["pushed"] >= 1 and r["conflicts"] == 0, r
+        checks += 1
+        b_.restart(password)
+        r = b_.sync()
+        assert r["promptsAdded"] == 1 and r["versionsAdded"] >= 1 and r["pushed"] >= 1, r
+        assert r["conflictsResolved"] == 1, r  # both changed the Lighthouse's metadata: merged, not lost
+        assert not r["fullPull"], r  # the reused blob: only what is new was pulled
+        checks += 3
+        r = a.sync()
+        assert r["promptsAdded"] == 1 and r["versionsAdded"] >= 1, r
+        checks += 1
+        va, vb = a.view(), b_.view()
+        assert va == vb, "the devices did not converge"
+        checks += 1
+        assert len(va[1]) == 4 and {p["title"] for p in va[0]} == {"Lighthouse", "Haiku bot", "From A", "From B"}
+        checks += 1
+        history = {v["id"] for v in va[1][lighthouse.decode()]}
+        assert {a_version, b_version} <= history and len(history) == 3, history  # no version lost
+        checks += 1
+
+        # The blob reused after a restart: nothing new, nothing pulled again.
+        saved = json.loads(b_.state_file.read_text())
+        b_.restart(password)
+        r = b_.sync()
+        assert (r["pulled"], r["pushed"], r["commits"], r["fullPull"]) == (0, 0, 0, False), r
+        assert r["cursor"] == saved["cursor"] == json.loads(a.state_file.read_text())["cursor"]
+        checks += 2
+
+        # A refused sync step is a code and an exception, and leaves the
+        # device's files as they were.
+        before = (b_.store_file.read_bytes(), b_.state_file.read_bytes())
+        try:
+            b_.sync(token="A" * 43)
+            raise AssertionError("a sync with a made-up token went through")
+        except PromptVaultError as e:
+            assert e.code == SERVER_REFUSED and "unauthorized" in str(e), e
+            checks += 1
+        assert (b_.store_file.read_bytes(), b_.state_file.read_bytes()) == before
+        checks += 1
+    finally:
+        a.close()
+        b_.close()
+        shutil.rmtree(work, ignore_errors=True)
+    assert c.pv_sync_state_free(None) is None  # NULL does nothing
+    return checks
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("library", nargs="?", help="path to libpromptvault.so (else searched)")
+    parser.add_argument("--server", default=os.environ.get("PROMPTVAULT_SERVER"),
+                        help="base URL of a running promptvault-server (else one is started)")
+    parser.add_argument("--server-bin", help="the promptvault-server binary to start")
+    args = parser.parse_args()
+    path = find_library(args.library)
+    print("python story: library: %s" % path)
+    lib = Lib(path)
+    checks = local_story(lib)
+    print("python story: one device: %d checks" % checks)
+    server, work = None, None
+    try:
+        base = args.server
+        if not base:
+            work = tempfile.mkdtemp(prefix="pv-py-server-")
+            server = Server(find_server_bin(args.server_bin), work)
+            base = server.url
+        print("python story: server: %s%s" % (base, " (started here, SQLite)" if server else ""))
+        try:
+            synced = sync_story(lib, base)
+        except urllib.error.URLError as e:  # no answer at all: the app's network, not the library
+            sys.exit("story.py: cannot reach the server at %s: %s" % (base, e.reason))
+        print("python story: two devices synced: %d checks" % synced)
+        checks += synced
+    finally:
+        if server:
+            server.close()
+        if work:
+            shutil.rmtree(work, ignore_errors=True)
     print("python story: %d passed, 0 failed" % checks)
 
 

@@ -79,6 +79,7 @@ pub(crate) fn entry<'a, T>(list: &'a [T], index: usize, what: &str) -> Result<&'
 ///
 /// `bytes` must be a live `pv_bytes`; `out_len` must point to a writable
 /// `size_t`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_bytes_len(bytes: *const pv_bytes, out_len: *mut usize) -> pv_result {
     ffi_guard!({
@@ -100,6 +101,7 @@ pub unsafe extern "C" fn pv_bytes_len(bytes: *const pv_bytes, out_len: *mut usiz
 ///
 /// `bytes` must be a live `pv_bytes`; `buf` must point to `buf_len` writable
 /// bytes; `out_len` to a writable `size_t`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_bytes_copy(
     bytes: *const pv_bytes,
@@ -139,6 +141,7 @@ pub unsafe extern "C" fn pv_bytes_free(bytes: *mut pv_bytes) {
 ///
 /// `changes` must be a live `pv_changeset`; `out_has_header` must point to
 /// a writable `bool`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_changeset_has_header(
     changes: *const pv_changeset,
@@ -163,6 +166,7 @@ pub unsafe extern "C" fn pv_changeset_has_header(
 ///
 /// `changes` must be a live `pv_changeset`; `buf` must point to `buf_len`
 /// writable bytes; `out_len` to a writable `size_t`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_changeset_header(
     changes: *const pv_changeset,
@@ -192,6 +196,7 @@ pub unsafe extern "C" fn pv_changeset_header(
 ///
 /// `changes` must be a live `pv_changeset`; `out_count` must point to a
 /// writable `size_t`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_changeset_put_count(
     changes: *const pv_changeset,
@@ -216,6 +221,7 @@ pub unsafe extern "C" fn pv_changeset_put_count(
 ///
 /// `changes` must be a live `pv_changeset`; `buf` must point to `buf_len`
 /// writable bytes; `out_len` to a writable `size_t`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_changeset_put(
     changes: *const pv_changeset,
@@ -245,6 +251,7 @@ pub unsafe extern "C" fn pv_changeset_put(
 ///
 /// `changes` must be a live `pv_changeset`; `buf` must point to `buf_len`
 /// writable bytes; `out_len` to a writable `size_t`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_changeset_put_storage_key(
     changes: *const pv_changeset,
@@ -272,6 +279,7 @@ pub unsafe extern "C" fn pv_changeset_put_storage_key(
 ///
 /// `changes` must be a live `pv_changeset`; `out_count` must point to a
 /// writable `size_t`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_changeset_delete_count(
     changes: *const pv_changeset,
@@ -296,6 +304,7 @@ pub unsafe extern "C" fn pv_changeset_delete_count(
 ///
 /// `changes` must be a live `pv_changeset`; `buf` must point to `buf_len`
 /// writable bytes; `out_len` to a writable `size_t`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_changeset_delete(
     changes: *const pv_changeset,
@@ -338,6 +347,7 @@ pub unsafe extern "C" fn pv_changeset_free(changes: *mut pv_changeset) {
 ///
 /// `out_store` must point to a writable `pv_store *`; on success it receives
 /// a store to free with [`pv_store_free`].
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_store_new(out_store: *mut *mut pv_store) -> pv_result {
     ffi_guard!({
@@ -363,6 +373,7 @@ pub unsafe extern "C" fn pv_store_new(out_store: *mut *mut pv_store) -> pv_resul
 ///
 /// `bundle` must point to `bundle_len` readable bytes; `out_store` to a
 /// writable `pv_store *`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_store_from_bundle(
     bundle: *const u8,
@@ -388,6 +399,7 @@ pub unsafe extern "C" fn pv_store_from_bundle(
 ///
 /// `store` must be a live `pv_store` not used by another thread during the
 /// call; `changes` a live `pv_changeset`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_store_apply(
     store: *mut pv_store,
@@ -411,6 +423,7 @@ pub unsafe extern "C" fn pv_store_apply(
 ///
 /// `store` must be a live `pv_store`; `out_count` must point to a writable
 /// `size_t`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_store_record_count(
     store: *const pv_store,
@@ -435,6 +448,7 @@ pub unsafe extern "C" fn pv_store_record_count(
 ///
 /// `store` must be a live `pv_store`; `buf` must point to `buf_len` writable
 /// bytes; `out_len` to a writable `size_t`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_store_header(
     store: *const pv_store,
@@ -469,6 +483,7 @@ pub unsafe extern "C" fn pv_store_header(
 ///
 /// `store` must be a live `pv_store`; `buf` must point to `buf_len` writable
 /// bytes; `out_len` to a writable `size_t`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_store_record(
     store: *const pv_store,
@@ -498,6 +513,7 @@ pub unsafe extern "C" fn pv_store_record(
 ///
 /// `store` must be a live `pv_store`; `buf` must point to `buf_len` writable
 /// bytes; `out_len` to a writable `size_t`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_store_bundle(
     store: *const pv_store,

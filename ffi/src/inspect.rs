@@ -25,6 +25,7 @@ use crate::{Fail, arg_bytes, arg_mut, arg_out_buf, arg_str, ffi_guard, pv_result
 ///
 /// `record` must point to `record_len` readable bytes; `buf` to `buf_len`
 /// writable bytes; `out_len` to a writable `size_t`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_inspect(
     record: *const u8,
@@ -52,6 +53,7 @@ pub unsafe extern "C" fn pv_inspect(
 ///
 /// `record_text` must be NUL-terminated; `buf` must point to `buf_len`
 /// writable bytes; `out_len` to a writable `size_t`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_inspect_text(
     record_text: *const c_char,
@@ -81,6 +83,7 @@ pub unsafe extern "C" fn pv_inspect_text(
 /// `record` must point to `record_len` readable bytes; `vault_id` and
 /// `storage_key` must be NUL-terminated; `buf` must point to `buf_len`
 /// writable bytes; `out_len` to a writable `size_t`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_validate_for_store(
     record: *const u8,

@@ -8,8 +8,9 @@
 //!   (`pv_vault`, `pv_changeset`, `pv_store`, `pv_bytes`) created by a
 //!   function of the library and released with `pv_<type>_free`, which
 //!   accepts NULL.
-//! - **Results**: every function (except the `_free` ones) returns a
-//!   [`pv_result`]. Its numbers are the core's `promptvault::ErrorCode`
+//! - **Results**: every function (except the `_free` ones and
+//!   [`pv_version`]) returns a [`pv_result`] and is `#[must_use]` (the
+//!   header's `PV_MUST_USE`: ignoring the result is a C compiler warning). Its numbers are the core's `promptvault::ErrorCode`
 //!   numbers and are never reused. [`pv_result_message`] describes a code,
 //!   [`pv_last_error_message`] the detail of the last failure on the calling
 //!   thread.
@@ -24,7 +25,11 @@
 //!   (text outputs are NUL-terminated and the count includes the NUL). When
 //!   the buffer is too small the function returns
 //!   `PV_RESULT_BUFFER_TOO_SMALL`, writes nothing and sets `*out_len` to the
-//!   size needed: call again with a buffer that large. Results that are
+//!   size needed: call again with a buffer that large. A NULL buffer with
+//!   capacity 0 is such a buffer, so `(NULL, 0)` asks for the size (one
+//!   rule, in `convert::OutBuf`); NULL with a capacity above 0 is
+//!   `PV_RESULT_NULL_PARAMETER`. `PV_RESULT_OK` always means the output was
+//!   written. Results that are
 //!   expensive or not repeatable (the records of a mutation, an export file)
 //!   come in a handle (`pv_changeset`, `pv_bytes`) from which the caller
 //!   copies them the same way. Fixed-size text outputs (ids, recovery keys)
@@ -63,6 +68,9 @@ pub use result::pv_result;
 pub use sync::*;
 pub use vault::*;
 
+#[doc(hidden)]
+pub use convert::OutBuf;
+
 /// Size of a buffer for an id: 32 lowercase hex digits and a NUL.
 pub const PV_ID_BUF_LEN: usize = 33;
 
@@ -75,6 +83,24 @@ pub const PV_CREDENTIAL_PASSWORD: u32 = 0;
 
 /// `credential_kind`: the secret is the recovery key (its text form).
 pub const PV_CREDENTIAL_RECOVERY_KEY: u32 = 1;
+
+/// The library's version, `"MAJOR.MINOR.PATCH"` (the crate's version), as
+/// NUL-terminated text owned by the library: static, never free it. It
+/// equals the header's `PV_VERSION_STRING` when the header and the library
+/// come from the same build; compare the two to detect a mismatch at run
+/// time.
+///
+/// # Returns
+///
+/// The version text, e.g. `"0.1.0"`.
+#[must_use]
+#[unsafe(no_mangle)]
+pub extern "C" fn pv_version() -> *const c_char {
+    VERSION.as_ptr().cast()
+}
+
+/// The crate version as C text (`CARGO_PKG_VERSION` and a NUL).
+const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), "\0");
 
 /// A failure on its way to C: the code and the detail for
 /// [`pv_last_error_message`].
@@ -131,41 +157,57 @@ pub fn clear_last_error() {
     set_last_error(String::new());
 }
 
+/// The `pv_result` of an exported body; `record` stores a failure's
+/// message for `pv_last_error_message` (off for the functions that read
+/// the codes and the message, so that a probe of the message, or a
+/// too-small buffer for it, leaves the message being read alone).
 #[doc(hidden)]
-pub fn finish(outcome: std::thread::Result<Result<(), Fail>>) -> pv_result {
-    match outcome {
-        Ok(Ok(())) => pv_result::Ok,
-        Ok(Err(fail)) => {
-            set_last_error(fail.message);
-            fail.code
-        }
+pub fn finish(outcome: std::thread::Result<Result<(), Fail>>, record: bool) -> pv_result {
+    let (code, message) = match outcome {
+        Ok(Ok(())) => return pv_result::Ok,
+        Ok(Err(fail)) => (fail.code, fail.message),
         Err(payload) => {
             let what = payload
                 .downcast_ref::<&str>()
                 .map(|s| (*s).to_owned())
                 .or_else(|| payload.downcast_ref::<String>().cloned())
                 .unwrap_or_default();
-            set_last_error(format!("{} ({what})", ErrorCode::Panic.message()));
-            pv_result::Panic
+            (
+                pv_result::Panic,
+                format!("{} ({what})", ErrorCode::Panic.message()),
+            )
         }
+    };
+    if record {
+        set_last_error(message);
     }
+    code
 }
 
 /// The one panic boundary: runs `$body` (a block evaluating to
 /// `Result<(), Fail>`) inside `catch_unwind`, records the failure message for
 /// `pv_last_error_message` and returns the `pv_result`. `keep_error` leaves
-/// the previous last-error message alone (for the functions that read it).
+/// the previous last-error message alone, on success and on failure (for
+/// the functions that describe codes and read the message).
 #[macro_export]
 #[doc(hidden)]
 macro_rules! ffi_guard {
     (keep_error, $body:block) => {
-        $crate::finish(::std::panic::catch_unwind(::std::panic::AssertUnwindSafe(
-            || -> ::core::result::Result<(), $crate::Fail> { $body },
-        )))
+        $crate::finish(
+            ::std::panic::catch_unwind(::std::panic::AssertUnwindSafe(
+                || -> ::core::result::Result<(), $crate::Fail> { $body },
+            )),
+            false,
+        )
     };
     ($body:block) => {{
         $crate::clear_last_error();
-        $crate::ffi_guard!(keep_error, $body)
+        $crate::finish(
+            ::std::panic::catch_unwind(::std::panic::AssertUnwindSafe(
+                || -> ::core::result::Result<(), $crate::Fail> { $body },
+            )),
+            true,
+        )
     }};
 }
 
@@ -229,15 +271,12 @@ macro_rules! arg_bytes {
     };
 }
 
-/// An output buffer `(uint8_t *buf, size_t buf_len)`, NULL-checked now and
-/// written only once the result is known.
+/// An output buffer `(uint8_t *buf, size_t buf_len)`, checked now and
+/// written only once the result is known (see [`convert::OutBuf::new`]:
+/// `(NULL, 0)` is a size probe).
 macro_rules! arg_out_buf {
     ($p:ident, $len:ident) => {
-        if $p.is_null() {
-            return Err($crate::Fail::null(stringify!($p)));
-        } else {
-            $crate::OutBuf::new($p.cast::<u8>(), $len)
-        }
+        $crate::OutBuf::new($p.cast::<u8>(), $len, stringify!($p))?
     };
 }
 
@@ -253,64 +292,8 @@ pub fn utf8<'a>(s: &'a CStr, name: &str) -> Result<&'a str, Fail> {
     })
 }
 
-/// A caller-owned output buffer (not NULL).
-#[doc(hidden)]
-#[derive(Debug)]
-pub struct OutBuf {
-    ptr: *mut u8,
-    cap: usize,
-}
-
-impl OutBuf {
-    pub(crate) fn new(ptr: *mut u8, cap: usize) -> Self {
-        OutBuf { ptr, cap }
-    }
-
-    /// Fails with `PV_RESULT_BUFFER_TOO_SMALL` unless `needed` bytes fit
-    /// (for fixed-size outputs, checked before any work).
-    pub(crate) fn require(&self, needed: usize, name: &str) -> Result<(), Fail> {
-        if self.cap < needed {
-            return Err(too_small(name, needed, self.cap));
-        }
-        Ok(())
-    }
-
-    /// Copies `data` in and stores its length in `out_len`, or stores the
-    /// size needed and fails without writing.
-    pub(crate) fn write_bytes(&self, data: &[u8], out_len: &mut usize) -> Result<(), Fail> {
-        *out_len = data.len();
-        self.require(data.len(), "buffer")?;
-        // SAFETY: `ptr` is not NULL and the caller guarantees `cap` writable
-        // bytes there (documented on every function); `data.len() <= cap` was
-        // checked; a caller buffer cannot overlap a Rust-owned value.
-        unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), self.ptr, data.len()) };
-        Ok(())
-    }
-
-    /// Copies `text` and a NUL in; `out_len` gets `text.len() + 1`.
-    pub(crate) fn write_text(&self, text: &str, out_len: &mut usize) -> Result<(), Fail> {
-        let needed = text.len() + 1;
-        *out_len = needed;
-        self.require(needed, "buffer")?;
-        // SAFETY: as in `write_bytes`: `needed <= cap` bytes are writable at
-        // `ptr`, which is not NULL and does not overlap `text`.
-        unsafe {
-            std::ptr::copy_nonoverlapping(text.as_ptr(), self.ptr, text.len());
-            self.ptr.add(text.len()).write(0);
-        }
-        Ok(())
-    }
-}
-
-fn too_small(name: &str, needed: usize, cap: usize) -> Fail {
-    Fail::new(
-        pv_result::BufferTooSmall,
-        format!("`{name}` holds {cap} bytes but {needed} are needed; retry with a larger buffer"),
-    )
-}
-
 /// Writes the stable name of a result code (`"AUTHENTICATION"`, …) as
-/// NUL-terminated text.
+/// NUL-terminated text. Leaves the last-error message alone.
 ///
 /// # Errors
 ///
@@ -321,6 +304,7 @@ fn too_small(name: &str, needed: usize, cap: usize) -> Fail {
 ///
 /// `buf` must point to `buf_len` writable bytes and `out_len` to a writable
 /// `size_t`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_result_name(
     code: u32,
@@ -337,7 +321,8 @@ pub unsafe extern "C" fn pv_result_name(
 }
 
 /// Writes a generic message for a result code, saying what went wrong and
-/// what to do, as NUL-terminated text.
+/// what to do, as NUL-terminated text. Leaves the last-error message
+/// alone.
 ///
 /// # Errors
 ///
@@ -348,6 +333,7 @@ pub unsafe extern "C" fn pv_result_name(
 ///
 /// `buf` must point to `buf_len` writable bytes and `out_len` to a writable
 /// `size_t`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_result_message(
     code: u32,
@@ -374,7 +360,8 @@ fn known_code(code: u32) -> Result<ErrorCode, Fail> {
 
 /// Writes the detailed message of the last failed call on this thread (an
 /// empty string after a successful call) as NUL-terminated text. Reading it
-/// does not change it.
+/// does not change it, even when this call fails (a size probe, a buffer
+/// too small): probe its size, then read it.
 ///
 /// # Errors
 ///
@@ -389,6 +376,7 @@ fn known_code(code: u32) -> Result<ErrorCode, Fail> {
 ///
 /// Authentication failures carry no detail: the message of a wrong
 /// password and of tampered data are the same.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_last_error_message(
     buf: *mut c_char,

@@ -6,7 +6,7 @@ use std::ffi::c_char;
 
 use promptvault::{Draft, Query, Timestamp};
 
-use crate::convert::{from_json, give, optional_version, prompt_id, to_json, version_id};
+use crate::convert::{from_json, give, id_chars, optional_version, prompt_id, to_json, version_id};
 use crate::handles::entry;
 use crate::vault::pv_vault;
 use crate::{
@@ -38,6 +38,7 @@ fn write_id(buf: &OutBuf, hex: &str) -> Result<(), Fail> {
 /// `vault` must be a live `pv_vault` used by no other thread during the
 /// call; `draft_json` and `tags_json` NUL-terminated; `out_id` must point to
 /// `out_id_len` writable bytes; `out_changes` to a writable `pv_changeset *`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_vault_create_prompt(
     vault: *mut pv_vault,
@@ -84,6 +85,7 @@ pub unsafe extern "C" fn pv_vault_create_prompt(
 /// call; `prompt_id` and `draft_json` NUL-terminated; `out_version_id` must
 /// point to `out_version_id_len` writable bytes; `out_changes` to a
 /// writable `pv_changeset *`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_vault_add_version(
     vault: *mut pv_vault,
@@ -127,6 +129,7 @@ pub unsafe extern "C" fn pv_vault_add_version(
 /// call; `prompt_id` and `version_id` NUL-terminated; `out_version_id` must
 /// point to `out_version_id_len` writable bytes; `out_changes` to a writable
 /// `pv_changeset *`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_vault_restore_version(
     vault: *mut pv_vault,
@@ -167,6 +170,7 @@ pub unsafe extern "C" fn pv_vault_restore_version(
 /// `vault` must be a live `pv_vault`; `prompt_id`, `version_id`
 /// NUL-terminated; `buf` must point to `buf_len` writable bytes; `out_len`
 /// to a writable `size_t`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_vault_version(
     vault: *const pv_vault,
@@ -203,6 +207,7 @@ pub unsafe extern "C" fn pv_vault_version(
 ///
 /// `vault` must be a live `pv_vault`; `prompt_id` NUL-terminated; `buf`
 /// must point to `buf_len` writable bytes; `out_len` to a writable `size_t`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_vault_history(
     vault: *const pv_vault,
@@ -233,6 +238,7 @@ pub unsafe extern "C" fn pv_vault_history(
 ///
 /// `vault` must be a live `pv_vault`; the ids NUL-terminated; `buf` must
 /// point to `buf_len` writable bytes; `out_len` to a writable `size_t`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_vault_diff(
     vault: *const pv_vault,
@@ -272,6 +278,7 @@ pub unsafe extern "C" fn pv_vault_diff(
 /// `vault` must be a live `pv_vault` used by no other thread during the
 /// call; `prompt_id` NUL-terminated; `out_changes` must point to a writable
 /// `pv_changeset *`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_vault_prune_history(
     vault: *mut pv_vault,
@@ -306,6 +313,7 @@ pub unsafe extern "C" fn pv_vault_prune_history(
 /// `vault` must be a live `pv_vault` used by no other thread during the
 /// call; the ids NUL-terminated; `out_changes` must point to a writable
 /// `pv_changeset *`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_vault_delete_version(
     vault: *mut pv_vault,
@@ -341,6 +349,7 @@ pub unsafe extern "C" fn pv_vault_delete_version(
 /// `vault` must be a live `pv_vault` used by no other thread during the
 /// call; `prompt_id` NUL-terminated; `out_changes` must point to a writable
 /// `pv_changeset *`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_vault_delete_prompt(
     vault: *mut pv_vault,
@@ -371,6 +380,7 @@ pub unsafe extern "C" fn pv_vault_delete_prompt(
 /// `vault` must be a live `pv_vault` used by no other thread during the
 /// call; `prompt_id`, `tags_json` NUL-terminated; `out_changes` must point
 /// to a writable `pv_changeset *`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_vault_add_tags(
     vault: *mut pv_vault,
@@ -406,6 +416,7 @@ pub unsafe extern "C" fn pv_vault_add_tags(
 /// # Safety
 ///
 /// As [`pv_vault_add_tags`].
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_vault_remove_tags(
     vault: *mut pv_vault,
@@ -444,6 +455,7 @@ pub unsafe extern "C" fn pv_vault_remove_tags(
 /// `vault` must be a live `pv_vault` used by no other thread during the
 /// call; `from`, `to` NUL-terminated; `out_changes` must point to a
 /// writable `pv_changeset *`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_vault_rename_tag(
     vault: *mut pv_vault,
@@ -476,6 +488,7 @@ pub unsafe extern "C" fn pv_vault_rename_tag(
 ///
 /// `vault` must be a live `pv_vault`; `buf` must point to `buf_len` writable
 /// bytes; `out_len` to a writable `size_t`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_vault_tags(
     vault: *const pv_vault,
@@ -503,6 +516,7 @@ pub unsafe extern "C" fn pv_vault_tags(
 /// `vault` must be a live `pv_vault` used by no other thread during the
 /// call; `prompt_id` NUL-terminated; `out_changes` must point to a writable
 /// `pv_changeset *`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_vault_set_favorite(
     vault: *mut pv_vault,
@@ -533,6 +547,7 @@ pub unsafe extern "C" fn pv_vault_set_favorite(
 /// # Safety
 ///
 /// As [`pv_vault_set_favorite`].
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_vault_set_archived(
     vault: *mut pv_vault,
@@ -575,6 +590,7 @@ pub unsafe extern "C" fn pv_vault_set_archived(
 ///
 /// `vault` must be a live `pv_vault`; `query_json` NUL-terminated; `buf`
 /// must point to `buf_len` writable bytes; `out_len` to a writable `size_t`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_vault_list(
     vault: *const pv_vault,
@@ -604,6 +620,7 @@ pub unsafe extern "C" fn pv_vault_list(
 ///
 /// `vault` must be a live `pv_vault`; `prompt_id` NUL-terminated; `buf`
 /// must point to `buf_len` writable bytes; `out_len` to a writable `size_t`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_vault_summary(
     vault: *const pv_vault,
@@ -632,6 +649,7 @@ pub unsafe extern "C" fn pv_vault_summary(
 ///
 /// `vault` must be a live `pv_vault`; `buf` must point to `buf_len` writable
 /// bytes; `out_len` to a writable `size_t`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_vault_prompt_ids(
     vault: *const pv_vault,
@@ -657,6 +675,7 @@ pub unsafe extern "C" fn pv_vault_prompt_ids(
 ///
 /// `vault` must be a live `pv_vault`; `out_count` must point to a writable
 /// `size_t`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_vault_prompt_count(
     vault: *const pv_vault,
@@ -666,6 +685,66 @@ pub unsafe extern "C" fn pv_vault_prompt_count(
         let vault = arg_ref!(vault);
         let out_count = arg_mut!(out_count);
         *out_count = vault.inner.len();
+        Ok(())
+    })
+}
+
+/// A prompt's scalar fields (core's `PromptSummary` without the title and
+/// tags), for callers that do not want to parse JSON: filled by
+/// [`pv_vault_prompt_info`].
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct pv_prompt_info {
+    /// Favorite flag.
+    pub favorite: bool,
+    /// Archived flag.
+    pub archived: bool,
+    /// The current version's id: 32 lowercase hex digits and a NUL.
+    pub current_version: [c_char; PV_ID_BUF_LEN],
+    /// How many versions are kept.
+    pub version_count: usize,
+    /// Metadata revision (+1 per metadata change).
+    pub revision: u64,
+    /// Creation time, milliseconds since the epoch.
+    pub created_ms: u64,
+    /// Time of the last change, milliseconds since the epoch.
+    pub updated_ms: u64,
+}
+
+/// Stores one prompt's flags, current version, version count, revision and
+/// times (as [`pv_vault_summary`], without JSON). `PV_RESULT_NOT_FOUND`
+/// answers "does this prompt exist?".
+///
+/// # Errors
+///
+/// `PV_RESULT_NOT_FOUND` for an unknown prompt; `PV_RESULT_ENCODING` for a
+/// bad id; `PV_RESULT_INVALID_UTF8`; `PV_RESULT_NULL_PARAMETER`.
+///
+/// # Safety
+///
+/// `vault` must be a live `pv_vault`; `prompt_id` NUL-terminated;
+/// `out_info` must point to a writable `pv_prompt_info`.
+#[must_use]
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pv_vault_prompt_info(
+    vault: *const pv_vault,
+    prompt_id: *const c_char,
+    out_info: *mut pv_prompt_info,
+) -> pv_result {
+    ffi_guard!({
+        let vault = arg_ref!(vault);
+        let prompt_id = arg_str!(prompt_id);
+        let out_info = arg_mut!(out_info);
+        let s = vault.inner.summary(self::prompt_id(prompt_id)?)?;
+        *out_info = pv_prompt_info {
+            favorite: s.favorite,
+            archived: s.archived,
+            current_version: id_chars(&s.current_version.to_hex()),
+            version_count: s.version_count,
+            revision: s.revision,
+            created_ms: s.created.0,
+            updated_ms: s.updated.0,
+        };
         Ok(())
     })
 }
@@ -684,6 +763,7 @@ pub unsafe extern "C" fn pv_vault_prompt_count(
 ///
 /// `vault` must be a live `pv_vault`; `out_count` must point to a writable
 /// `size_t`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_vault_damaged_count(
     vault: *const pv_vault,
@@ -714,6 +794,7 @@ pub unsafe extern "C" fn pv_vault_damaged_count(
 /// `vault` must be a live `pv_vault`; `out_id` must point to `out_id_len`
 /// writable bytes; `out_code` to a writable `pv_result`;
 /// `out_version_count` to a writable `size_t`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_vault_damaged_at(
     vault: *const pv_vault,
@@ -750,6 +831,7 @@ pub unsafe extern "C" fn pv_vault_damaged_at(
 ///
 /// `vault` must be a live `pv_vault`; `buf` must point to `buf_len` writable
 /// bytes; `out_len` to a writable `size_t`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_vault_damaged_reason(
     vault: *const pv_vault,
@@ -784,6 +866,7 @@ pub unsafe extern "C" fn pv_vault_damaged_reason(
 ///
 /// This is the one call whose purpose is to take text out of the vault:
 /// whatever the caller does with the result is public.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_vault_publish(
     vault: *const pv_vault,

@@ -62,6 +62,17 @@ pub enum pv_result {
     /// The sync server broke the sync rules: a hidden, unlisted or
     /// malformed record (a rollback is `ROLLBACK`).
     ServerMisbehaved = 21,
+    /// A public identity bundle does not match the fingerprint the user
+    /// was given (SPEC §13.2): nothing was shared.
+    WrongFingerprint = 22,
+    /// A signature (an identity bundle's, or a key delivery's by its
+    /// sender) does not verify, or names another signer than the one pinned.
+    BadSignature = 23,
+    /// The key delivery or space is not addressed to this identity.
+    NotAMember = 24,
+    /// The space's key was rotated past the generation this member holds
+    /// (the member was removed, or the new key has not arrived yet).
+    Revoked = 25,
     /// A null pointer was passed where a value is required (C ABI only).
     NullParameter = 100,
     /// A panic was caught at the binding boundary (a bug; please report it).
@@ -97,6 +108,10 @@ impl pv_result {
             ErrorCode::Contention => pv_result::Contention,
             ErrorCode::HeaderChanged => pv_result::HeaderChanged,
             ErrorCode::ServerMisbehaved => pv_result::ServerMisbehaved,
+            ErrorCode::WrongFingerprint => pv_result::WrongFingerprint,
+            ErrorCode::BadSignature => pv_result::BadSignature,
+            ErrorCode::NotAMember => pv_result::NotAMember,
+            ErrorCode::Revoked => pv_result::Revoked,
             ErrorCode::NullParameter => pv_result::NullParameter,
             ErrorCode::Panic => pv_result::Panic,
             ErrorCode::BufferTooSmall => pv_result::BufferTooSmall,

@@ -1,7 +1,10 @@
 //! Sync through the app's own HTTP stack: `pv_sync_state` (what the app
 //! persists between syncs), `pv_sync` (one sync in progress: the core's
-//! sans-IO `Machine`), `pv_download` (the first pull of a vault onto a new
-//! device) and `pv_login_key` (login and registration bodies). The app
+//! sans-IO `Machine`), `pv_download` (a pull outside a sync: the first
+//! one of a vault onto a new device, or the one that fetches the newer
+//! header after `PV_RESULT_HEADER_CHANGED`), `pv_login_key` (the bodies of
+//! login, registration, rekey and account deletion) and
+//! `pv_session_token` (reads a login's answer). The app
 //! sends each request and hands back the HTTP status and body; every
 //! decision (what to pull, what to push, conflicts, rollback checks, status
 //! mapping) is the core's. Nothing here decides anything.
@@ -10,11 +13,13 @@ use std::ffi::c_char;
 
 use promptvault::format::text;
 use promptvault::protocol::{
-    Action, ChallengeResponse, KeyKind, LoginKey, LoginParams, LoginRequest, PreLoginResponse,
-    RegisterRequest, decode_fixed,
+    Action, ChallengeResponse, DeleteAccountRequest, KeyKind, LoginKey, LoginParams, LoginRequest,
+    PreLoginResponse, RegisterRequest, RekeyRequest, SessionResponse, decode_fixed,
 };
-use promptvault::sync::{Answer, Inbox, Machine, Options, Request, Step, SyncError, SyncState};
-use promptvault::{SealedRecord, VaultId};
+use promptvault::sync::{
+    Answer, Inbox, Machine, Options, Request, Step, SyncError, SyncState, read_answer,
+};
+use promptvault::{RecoveryKey, SealedRecord, VaultId};
 
 use crate::convert::{from_json, password, to_json};
 use crate::handles::{free_handle, into_handle};
@@ -61,8 +66,10 @@ impl core::fmt::Debug for pv_sync {
     }
 }
 
-/// The first pull of a vault onto a device that does not hold it yet
-/// (core's `SyncState::begin_download` and its `Inbox`). Free with
+/// A pull outside a sync (core's `Inbox`): the first pull of a vault onto
+/// a device that does not hold it yet ([`pv_download_start`]), or a pull
+/// after the state's cursor that fetches the newer header after
+/// `PV_RESULT_HEADER_CHANGED` ([`pv_download_start_pull`]). Free with
 /// [`pv_download_free`].
 ///
 /// Thread safety: may be moved between threads; `const` functions may run
@@ -73,7 +80,8 @@ pub struct pv_download {
 }
 
 /// A login signing key (core's `protocol::LoginKey`), derived from the
-/// password. Free with [`pv_login_key_free`]; freeing zeroizes it.
+/// password or from the recovery key. Free with [`pv_login_key_free`];
+/// freeing zeroizes it.
 ///
 /// Thread safety: may be moved between threads and used from several at
 /// once; `pv_login_key_free` needs exclusive access.
@@ -93,6 +101,7 @@ pub struct pv_login_key {
 /// # Safety
 ///
 /// `out_state` must point to a writable `pv_sync_state *`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_sync_state_new(out_state: *mut *mut pv_sync_state) -> pv_result {
     ffi_guard!({
@@ -115,6 +124,7 @@ pub unsafe extern "C" fn pv_sync_state_new(out_state: *mut *mut pv_sync_state) -
 ///
 /// `json` must be NUL-terminated; `out_state` must point to a writable
 /// `pv_sync_state *`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_sync_state_from_json(
     json: *const c_char,
@@ -139,6 +149,7 @@ pub unsafe extern "C" fn pv_sync_state_from_json(
 ///
 /// `state` must be a live `pv_sync_state`; `buf` must point to `buf_len`
 /// writable bytes; `out_len` to a writable `size_t`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_sync_state_to_json(
     state: *const pv_sync_state,
@@ -183,6 +194,7 @@ pub unsafe extern "C" fn pv_sync_state_free(state: *mut pv_sync_state) {
 ///
 /// `vault` and `state` must be live handles; `out_sync` must point to a
 /// writable `pv_sync *`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_sync_start(
     vault: *const pv_vault,
@@ -220,6 +232,7 @@ fn request(step: &Step) -> Result<&Request, Fail> {
 ///
 /// `sync` must be a live `pv_sync`; `out_done` must point to a writable
 /// `bool`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_sync_done(sync: *const pv_sync, out_done: *mut bool) -> pv_result {
     ffi_guard!({
@@ -242,6 +255,7 @@ pub unsafe extern "C" fn pv_sync_done(sync: *const pv_sync, out_done: *mut bool)
 ///
 /// `sync` must be a live `pv_sync`; `buf` must point to `buf_len` writable
 /// bytes; `out_len` to a writable `size_t`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_sync_request_method(
     sync: *const pv_sync,
@@ -268,6 +282,7 @@ pub unsafe extern "C" fn pv_sync_request_method(
 /// # Safety
 ///
 /// As [`pv_sync_request_method`].
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_sync_request_path(
     sync: *const pv_sync,
@@ -293,6 +308,7 @@ pub unsafe extern "C" fn pv_sync_request_path(
 /// # Safety
 ///
 /// As [`pv_sync_request_method`].
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_sync_request_body(
     sync: *const pv_sync,
@@ -321,6 +337,7 @@ pub unsafe extern "C" fn pv_sync_request_body(
 ///
 /// `sync` must be a live `pv_sync`; `out_persist` must point to a writable
 /// `bool`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_sync_persist(
     sync: *const pv_sync,
@@ -347,6 +364,7 @@ pub unsafe extern "C" fn pv_sync_persist(
 ///
 /// `sync` must be a live `pv_sync`; `out_backoff` must point to a writable
 /// `uint32_t`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_sync_backoff(sync: *const pv_sync, out_backoff: *mut u32) -> pv_result {
     ffi_guard!({
@@ -372,6 +390,7 @@ pub unsafe extern "C" fn pv_sync_backoff(sync: *const pv_sync, out_backoff: *mut
 ///
 /// `sync` must be a live `pv_sync`; `buf` must point to `buf_len` writable
 /// bytes; `out_len` to a writable `size_t`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_sync_report(
     sync: *const pv_sync,
@@ -390,6 +409,83 @@ pub unsafe extern "C" fn pv_sync_report(
                 "the sync is not done: send the request first",
             )),
         }
+    })
+}
+
+/// What a finished sync moved (core's `SyncReport`), for callers that do
+/// not want to parse the JSON of [`pv_sync_report`]: filled by
+/// [`pv_sync_report_counts`].
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct pv_sync_counts {
+    /// Rows pulled (all pulls of the run).
+    pub pulled: usize,
+    /// Prompts new to this device.
+    pub prompts_added: usize,
+    /// Versions new to this device.
+    pub versions_added: usize,
+    /// Prompts whose metadata changed here.
+    pub metadata_updated: usize,
+    /// Diverged metadata merged into a new revision.
+    pub conflicts_resolved: usize,
+    /// Prompts deleted elsewhere and deleted here.
+    pub prompts_deleted: usize,
+    /// Records pushed.
+    pub pushed: usize,
+    /// Deletions pushed.
+    pub deleted: usize,
+    /// Commits accepted.
+    pub commits: u32,
+    /// Commits that met a conflict and were retried.
+    pub conflicts: u32,
+    /// Whether a full pull (cursor 0) was needed.
+    pub full_pull: bool,
+    /// The server cursor at the end.
+    pub cursor: u64,
+}
+
+/// Stores the report of a finished sync as numbers (as [`pv_sync_report`],
+/// without JSON).
+///
+/// # Errors
+///
+/// `PV_RESULT_NOT_FOUND` while the sync is not done;
+/// `PV_RESULT_NULL_PARAMETER`.
+///
+/// # Safety
+///
+/// `sync` must be a live `pv_sync`; `out_counts` must point to a writable
+/// `pv_sync_counts`.
+#[must_use]
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pv_sync_report_counts(
+    sync: *const pv_sync,
+    out_counts: *mut pv_sync_counts,
+) -> pv_result {
+    ffi_guard!({
+        let sync = arg_ref!(sync);
+        let out_counts = arg_mut!(out_counts);
+        let Step::Done { report: r, .. } = &sync.step else {
+            return Err(Fail::new(
+                pv_result::NotFound,
+                "the sync is not done: send the request first",
+            ));
+        };
+        *out_counts = pv_sync_counts {
+            pulled: r.pulled,
+            prompts_added: r.prompts_added,
+            versions_added: r.versions_added,
+            metadata_updated: r.metadata_updated,
+            conflicts_resolved: r.conflicts_resolved,
+            prompts_deleted: r.prompts_deleted,
+            pushed: r.pushed,
+            deleted: r.deleted,
+            commits: r.commits,
+            conflicts: r.conflicts,
+            full_pull: r.full_pull,
+            cursor: r.cursor,
+        };
+        Ok(())
     })
 }
 
@@ -414,6 +510,7 @@ pub unsafe extern "C" fn pv_sync_report(
 /// `sync`, `vault`, `store` and `state` must be live handles — the vault and
 /// state given to [`pv_sync_start`] and the store holding that vault;
 /// `body` must point to `body_len` readable bytes.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_sync_resume(
     sync: *mut pv_sync,
@@ -469,6 +566,7 @@ pub unsafe extern "C" fn pv_sync_free(sync: *mut pv_sync) {
 /// `session_json` must be NUL-terminated; `state` must be a live
 /// `pv_sync_state`; `out_download` must point to a writable
 /// `pv_download *`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_download_start(
     session_json: *const c_char,
@@ -498,6 +596,7 @@ pub unsafe extern "C" fn pv_download_start(
 ///
 /// `download` must be a live `pv_download`; `buf` must point to `buf_len`
 /// writable bytes; `out_len` to a writable `size_t`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_download_request_body(
     download: *const pv_download,
@@ -525,6 +624,7 @@ pub unsafe extern "C" fn pv_download_request_body(
 ///
 /// `download` must be a live `pv_download`; `body` must point to
 /// `body_len` readable bytes; `out_more` to a writable `bool`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_download_absorb(
     download: *mut pv_download,
@@ -551,7 +651,7 @@ pub unsafe extern "C" fn pv_download_absorb(
 
 /// Copies the vault header the server holds (binary form, `Inbox::header`):
 /// open the vault with it (`pv_vault_open` with no records), and seed a new
-/// store with `pv_vault_all_records` and `pv_store_apply`.
+/// store with [`pv_store_put_header`].
 ///
 /// # Errors
 ///
@@ -562,6 +662,7 @@ pub unsafe extern "C" fn pv_download_absorb(
 ///
 /// `download` must be a live `pv_download`; `buf` must point to `buf_len`
 /// writable bytes; `out_len` to a writable `size_t`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_download_header(
     download: *const pv_download,
@@ -593,6 +694,7 @@ pub unsafe extern "C" fn pv_download_header(
 /// `download`, `vault`, `store` and `state` must be live handles: the state
 /// given to [`pv_download_start`], the vault opened from
 /// [`pv_download_header`] and its store.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_download_finish(
     download: *const pv_download,
@@ -608,6 +710,105 @@ pub unsafe extern "C" fn pv_download_finish(
         state
             .inner
             .integrate(&mut vault.inner, &mut store.inner, &download.inbox)?;
+        Ok(())
+    })
+}
+
+/// Starts a pull of what the server holds after the state's cursor
+/// (`SyncState::begin_pull`), outside a sync: after
+/// `PV_RESULT_HEADER_CHANGED`, pull with [`pv_download_request_body`] and
+/// [`pv_download_absorb`], then read the header with
+/// [`pv_download_newer_header`].
+///
+/// # Errors
+///
+/// `PV_RESULT_WRONG_VAULT` for a state of another vault;
+/// `PV_RESULT_NULL_PARAMETER`.
+///
+/// # Safety
+///
+/// `vault` and `state` must be live handles; `out_download` must point to
+/// a writable `pv_download *`.
+#[must_use]
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pv_download_start_pull(
+    vault: *const pv_vault,
+    state: *mut pv_sync_state,
+    out_download: *mut *mut pv_download,
+) -> pv_result {
+    ffi_guard!({
+        let vault = arg_ref!(vault);
+        let state = arg_mut!(state);
+        let out_download = arg_mut!(out_download);
+        let inbox = state.inner.begin_pull(&vault.inner)?;
+        *out_download = into_handle(pv_download { inbox });
+        Ok(())
+    })
+}
+
+/// Copies the pulled vault header (binary form) when it is newer than
+/// `vault`'s (`Inbox::newer_header`): the password or keys changed on
+/// another device. Open the vault anew with it and the store's records
+/// (`pv_vault_open` with the new password), put it into the store with
+/// [`pv_store_put_header`], persist the store, and sync again.
+///
+/// # Errors
+///
+/// `PV_RESULT_NOT_FOUND` when the pulled pages held no newer header;
+/// `PV_RESULT_NULL_PARAMETER`; `PV_RESULT_BUFFER_TOO_SMALL`.
+///
+/// # Safety
+///
+/// `download` and `vault` must be live handles; `buf` must point to
+/// `buf_len` writable bytes; `out_len` to a writable `size_t`.
+#[must_use]
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pv_download_newer_header(
+    download: *const pv_download,
+    vault: *const pv_vault,
+    buf: *mut u8,
+    buf_len: usize,
+    out_len: *mut usize,
+) -> pv_result {
+    ffi_guard!({
+        let download = arg_ref!(download);
+        let vault = arg_ref!(vault);
+        let buf = arg_out_buf!(buf, buf_len);
+        let out_len = arg_mut!(out_len);
+        let header = download.inbox.newer_header(&vault.inner).ok_or_else(|| {
+            Fail::new(
+                pv_result::NotFound,
+                "the server holds no newer vault header than this vault's",
+            )
+        })?;
+        buf.write_bytes(header.as_bytes(), out_len)
+    })
+}
+
+/// Puts the header `vault` was opened with into `store`
+/// (`MemoryStore::put_header` with `Vault::header_record`), leaving every
+/// other record as it is: after reopening a vault with the newer header of
+/// [`pv_download_newer_header`]. (Not `pv_vault_all_records`: it seals
+/// item keys afresh, and the server keeps those write-once.)
+///
+/// # Errors
+///
+/// `PV_RESULT_NULL_PARAMETER`.
+///
+/// # Safety
+///
+/// `store` must be a live `pv_store` not used by another thread during the
+/// call; `vault` a live `pv_vault`.
+#[must_use]
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pv_store_put_header(
+    store: *mut pv_store,
+    vault: *const pv_vault,
+) -> pv_result {
+    ffi_guard!({
+        let store = arg_mut!(store);
+        let vault = arg_ref!(vault);
+        store.inner.put_header(vault.inner.header_record());
         Ok(())
     })
 }
@@ -643,6 +844,7 @@ pub unsafe extern "C" fn pv_download_free(download: *mut pv_download) {
 ///
 /// `prelogin_json` and `password` must be NUL-terminated; `out_key` must
 /// point to a writable `pv_login_key *`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_login_key_from_prelogin(
     prelogin_json: *const c_char,
@@ -673,6 +875,7 @@ pub unsafe extern "C" fn pv_login_key_from_prelogin(
 ///
 /// `header` must point to `header_len` readable bytes; `password` must be
 /// NUL-terminated; `out_key` must point to a writable `pv_login_key *`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_login_key_from_header(
     header: *const u8,
@@ -691,6 +894,35 @@ pub unsafe extern "C" fn pv_login_key_from_header(
     })
 }
 
+/// Derives the recovery login key from the vault's recovery key (text
+/// form; `LoginKey::derive_from_recovery_key`, no KDF). It logs in with
+/// [`pv_login_request`] once the account holds its public key (a rekey
+/// with [`pv_rekey_request`] registers it), and signs an account deletion.
+///
+/// # Errors
+///
+/// `PV_RESULT_INVALID_RECOVERY_KEY` for text that is not a recovery key;
+/// `PV_RESULT_NULL_PARAMETER`; `PV_RESULT_INVALID_UTF8`.
+///
+/// # Safety
+///
+/// `recovery_key` must be NUL-terminated; `out_key` must point to a
+/// writable `pv_login_key *`.
+#[must_use]
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pv_login_key_from_recovery_key(
+    recovery_key: *const c_char,
+    out_key: *mut *mut pv_login_key,
+) -> pv_result {
+    ffi_guard!({
+        let recovery_key = arg_str!(recovery_key);
+        let out_key = arg_mut!(out_key);
+        let inner = LoginKey::derive_from_recovery_key(&RecoveryKey::parse(recovery_key)?)?;
+        *out_key = into_handle(pv_login_key { inner });
+        Ok(())
+    })
+}
+
 /// The challenge bytes of the server's answer to `POST /v1/challenge`.
 fn challenge(json: &str) -> Result<(String, [u8; 32]), Fail> {
     let c: ChallengeResponse = from_json(json, "challenge answer")?;
@@ -701,7 +933,9 @@ fn challenge(json: &str) -> Result<(String, [u8; 32]), Fail> {
 /// Writes the JSON body of `POST /v1/login`: the challenge of
 /// `challenge_json` (the server's answer to a challenge for `"login"`)
 /// signed for `origin` (`scheme://host[:port]`, as the app reaches the
-/// server) and `account` (`LoginKey::sign_challenge`, `LoginRequest`).
+/// server) and `account` (`LoginKey::sign_challenge`, `LoginRequest`), as
+/// a password or a recovery login after the key's kind. Read the server's
+/// answer with [`pv_session_token`].
 ///
 /// # Errors
 ///
@@ -714,6 +948,7 @@ fn challenge(json: &str) -> Result<(String, [u8; 32]), Fail> {
 ///
 /// `key` must be a live `pv_login_key`; the texts NUL-terminated; `buf` must
 /// point to `buf_len` writable bytes; `out_len` to a writable `size_t`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_login_request(
     key: *const pv_login_key,
@@ -737,7 +972,7 @@ pub unsafe extern "C" fn pv_login_request(
             .sign_challenge(&bytes, Action::Login, origin, account)?;
         let request = LoginRequest {
             account: account.to_owned(),
-            key: KeyKind::Password,
+            key: key.inner.kind(),
             challenge: text_form,
             signature: text::encode(&signature),
         };
@@ -753,12 +988,14 @@ pub unsafe extern "C" fn pv_login_request(
 /// # Errors
 ///
 /// As [`pv_login_request`]; `PV_RESULT_MALFORMED` for bytes that are not
-/// a record.
+/// a record; `PV_RESULT_INVALID_INPUT` when `key` is not a password login
+/// key.
 ///
 /// # Safety
 ///
 /// As [`pv_login_request`]; `header` must point to `header_len` readable
 /// bytes.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_register_request(
     key: *const pv_login_key,
@@ -772,7 +1009,7 @@ pub unsafe extern "C" fn pv_register_request(
     out_len: *mut usize,
 ) -> pv_result {
     ffi_guard!({
-        let key = arg_ref!(key);
+        let key = password_key(arg_ref!(key))?;
         let challenge_json = arg_str!(challenge_json);
         let origin = arg_str!(origin);
         let account = arg_str!(account);
@@ -781,13 +1018,11 @@ pub unsafe extern "C" fn pv_register_request(
         let out_len = arg_mut!(out_len);
         let header = SealedRecord::from_bytes(header.to_vec())?;
         let (text_form, bytes) = challenge(challenge_json)?;
-        let signature = key
-            .inner
-            .sign_challenge(&bytes, Action::Register, origin, account)?;
+        let signature = key.sign_challenge(&bytes, Action::Register, origin, account)?;
         let request = RegisterRequest {
             account: account.to_owned(),
             challenge: text_form,
-            password_key: text::encode(&key.inner.public_key()),
+            password_key: text::encode(&key.public_key()),
             recovery_key: None,
             password_signature: text::encode(&signature),
             recovery_signature: None,
@@ -795,6 +1030,178 @@ pub unsafe extern "C" fn pv_register_request(
             records: Vec::new(),
         };
         buf.write_text(&to_json(&request)?, out_len)
+    })
+}
+
+/// The password login key, for the request bodies that must be signed by
+/// it.
+fn password_key(key: &pv_login_key) -> Result<&LoginKey, Fail> {
+    if key.inner.kind() == KeyKind::Password {
+        Ok(&key.inner)
+    } else {
+        Err(Fail::new(
+            pv_result::InvalidInput,
+            "`key` must be a password login key",
+        ))
+    }
+}
+
+/// Writes the JSON body of `POST /v1/account/keys` (with the session's
+/// bearer token), which makes the account's login keys follow the vault
+/// header the server holds (`LoginKey::sign_challenge`, `RekeyRequest`):
+/// after this device pushed a password change, `key` is the password login
+/// key of the new header ([`pv_login_key_from_header`] with the new
+/// password); `recovery` (NULL for none) registers a recovery login key
+/// (after a new recovery key, or one never registered). Both sign the
+/// challenge of `challenge_json` (asked for `"rekey"`) for `origin` and
+/// `account`. The answer is the new pre-login.
+///
+/// # Errors
+///
+/// As [`pv_login_request`]; `PV_RESULT_INVALID_INPUT` when `key` is not a
+/// password login key or `recovery` not a recovery one.
+///
+/// # Safety
+///
+/// As [`pv_login_request`]; `recovery` must be NULL or a live
+/// `pv_login_key`.
+#[must_use]
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pv_rekey_request(
+    key: *const pv_login_key,
+    recovery: *const pv_login_key,
+    challenge_json: *const c_char,
+    origin: *const c_char,
+    account: *const c_char,
+    buf: *mut c_char,
+    buf_len: usize,
+    out_len: *mut usize,
+) -> pv_result {
+    ffi_guard!({
+        let key = password_key(arg_ref!(key))?;
+        // SAFETY: the contract above: NULL or a live `pv_login_key`.
+        let recovery = unsafe { recovery.as_ref() };
+        let challenge_json = arg_str!(challenge_json);
+        let origin = arg_str!(origin);
+        let account = arg_str!(account);
+        let buf = arg_out_buf!(buf, buf_len);
+        let out_len = arg_mut!(out_len);
+        let (text_form, bytes) = challenge(challenge_json)?;
+        let signature = key.sign_challenge(&bytes, Action::Rekey, origin, account)?;
+        let (recovery_key, recovery_signature) = match recovery {
+            Some(r) if r.inner.kind() == KeyKind::Recovery => {
+                let s = r
+                    .inner
+                    .sign_challenge(&bytes, Action::Rekey, origin, account)?;
+                (
+                    Some(text::encode(&r.inner.public_key())),
+                    Some(text::encode(&s)),
+                )
+            }
+            Some(_) => {
+                return Err(Fail::new(
+                    pv_result::InvalidInput,
+                    "`recovery` must be a recovery login key",
+                ));
+            }
+            None => (None, None),
+        };
+        let request = RekeyRequest {
+            account: account.to_owned(),
+            challenge: text_form,
+            password_key: text::encode(&key.public_key()),
+            password_signature: text::encode(&signature),
+            recovery_key,
+            recovery_signature,
+        };
+        buf.write_text(&to_json(&request)?, out_len)
+    })
+}
+
+/// Writes the JSON body of `POST /v1/account/delete` (with the session's
+/// bearer token), which erases the account, its vault and every row the
+/// server holds for it: the challenge of `challenge_json` (asked for
+/// `"delete"`) signed by `key` — the password or the recovery login key —
+/// for `origin` and `account` (`LoginKey::sign_challenge`,
+/// `DeleteAccountRequest`). A stolen session alone cannot erase an
+/// account.
+///
+/// # Errors
+///
+/// As [`pv_login_request`].
+///
+/// # Safety
+///
+/// As [`pv_login_request`].
+#[must_use]
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pv_delete_account_request(
+    key: *const pv_login_key,
+    challenge_json: *const c_char,
+    origin: *const c_char,
+    account: *const c_char,
+    buf: *mut c_char,
+    buf_len: usize,
+    out_len: *mut usize,
+) -> pv_result {
+    ffi_guard!({
+        let key = arg_ref!(key);
+        let challenge_json = arg_str!(challenge_json);
+        let origin = arg_str!(origin);
+        let account = arg_str!(account);
+        let buf = arg_out_buf!(buf, buf_len);
+        let out_len = arg_mut!(out_len);
+        let (text_form, bytes) = challenge(challenge_json)?;
+        let signature = key
+            .inner
+            .sign_challenge(&bytes, Action::Delete, origin, account)?;
+        let request = DeleteAccountRequest {
+            account: account.to_owned(),
+            key: key.inner.kind(),
+            challenge: text_form,
+            signature: text::encode(&signature),
+        };
+        buf.write_text(&to_json(&request)?, out_len)
+    })
+}
+
+/// Reads the server's HTTP answer to a login or a registration
+/// (`sync::read_answer`) and writes the session's bearer token (send it as
+/// `Authorization: Bearer <token>`; keep the answer's text for
+/// [`pv_download_start`]).
+///
+/// # Errors
+///
+/// `PV_RESULT_SERVER_REFUSED` for the server's typed refusal (the message
+/// names its status and code: a wrong password or recovery key is a 401
+/// `authentication_failed`, too many failures a 429);
+/// `PV_RESULT_TRANSPORT` for a 5xx or an answer outside the protocol;
+/// `PV_RESULT_NULL_PARAMETER`; `PV_RESULT_BUFFER_TOO_SMALL`.
+///
+/// # Security
+///
+/// The token is a secret for as long as it lives: keep it out of logs.
+///
+/// # Safety
+///
+/// `body` must point to `body_len` readable bytes; `buf` to `buf_len`
+/// writable bytes; `out_len` to a writable `size_t`.
+#[must_use]
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pv_session_token(
+    status: u16,
+    body: *const u8,
+    body_len: usize,
+    buf: *mut c_char,
+    buf_len: usize,
+    out_len: *mut usize,
+) -> pv_result {
+    ffi_guard!({
+        let body = arg_bytes!(body, body_len);
+        let buf = arg_out_buf!(buf, buf_len);
+        let out_len = arg_mut!(out_len);
+        let session: SessionResponse = read_answer(status, body)?;
+        buf.write_text(&session.token, out_len)
     })
 }
 

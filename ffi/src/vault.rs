@@ -26,7 +26,7 @@ pub struct pv_vault {
 
 /// Argon2id parameters: memory in KiB, passes, lanes. Accepted bounds:
 /// 19456 ≤ m_cost_kib ≤ 1048576, 1 ≤ t_cost ≤ 10, 1 ≤ p_cost ≤ 16. The
-/// defaults are 65536, 3, 1.
+/// defaults are 65536, 3, 1: `pv_kdf_params p = PV_KDF_DEFAULT;`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct pv_kdf_params {
@@ -37,6 +37,22 @@ pub struct pv_kdf_params {
     /// Parallelism (lanes).
     pub p_cost: u32,
 }
+
+/// Default Argon2id memory cost in KiB (64 MiB; core's
+/// `KdfParams::DEFAULT_M_COST_KIB`). `PV_KDF_DEFAULT` is the whole
+/// `pv_kdf_params` initializer.
+pub const PV_KDF_DEFAULT_M_COST_KIB: u32 = 65536;
+/// Default Argon2id time cost (passes; core's `KdfParams::DEFAULT_T_COST`).
+pub const PV_KDF_DEFAULT_T_COST: u32 = 3;
+/// Default Argon2id parallelism (lanes; core's `KdfParams::DEFAULT_P_COST`).
+pub const PV_KDF_DEFAULT_P_COST: u32 = 1;
+
+// cbindgen needs literals; the core's numbers are the truth.
+const _: () = assert!(
+    PV_KDF_DEFAULT_M_COST_KIB == KdfParams::DEFAULT_M_COST_KIB
+        && PV_KDF_DEFAULT_T_COST == KdfParams::DEFAULT_T_COST
+        && PV_KDF_DEFAULT_P_COST == KdfParams::DEFAULT_P_COST
+);
 
 /// What a merge did.
 #[repr(C)]
@@ -166,6 +182,7 @@ fn write_recovery_key(buf: &OutBuf, rk: &RecoveryKey) -> Result<(), Fail> {
 ///
 /// Runs Argon2id once with `params`; use the defaults (65536, 3, 1) unless
 /// you have a reason, and never calibrate them to the device.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_vault_create(
     password: *const c_char,
@@ -216,6 +233,7 @@ pub unsafe extern "C" fn pv_vault_create(
 /// `record_lens` to `records_len` elements, each `records[i]` to
 /// `record_lens[i]` readable bytes; `secret` must be NUL-terminated;
 /// `out_vault` must point to a writable `pv_vault *`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_vault_open(
     header: *const u8,
@@ -253,6 +271,7 @@ pub unsafe extern "C" fn pv_vault_open(
 /// # Safety
 ///
 /// As [`pv_vault_open`]; `seen_json` must be NUL-terminated.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_vault_open_with_seen(
     header: *const u8,
@@ -292,6 +311,7 @@ pub unsafe extern "C" fn pv_vault_open_with_seen(
 ///
 /// `store` must be a live `pv_store`; `secret` NUL-terminated; `out_vault`
 /// must point to a writable `pv_vault *`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_vault_open_store(
     store: *const pv_store,
@@ -337,6 +357,7 @@ pub unsafe extern "C" fn pv_vault_free(vault: *mut pv_vault) {
 ///
 /// `vault` must be a live `pv_vault`; `out_id` must point to `out_id_len`
 /// writable bytes.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_vault_id(
     vault: *const pv_vault,
@@ -361,6 +382,7 @@ pub unsafe extern "C" fn pv_vault_id(
 ///
 /// `vault` must be a live `pv_vault`; `out_generation` must point to a
 /// writable `uint32_t`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_vault_key_generation(
     vault: *const pv_vault,
@@ -384,6 +406,7 @@ pub unsafe extern "C" fn pv_vault_key_generation(
 ///
 /// `vault` must be a live `pv_vault`; `out_revision` must point to a
 /// writable `uint64_t`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_vault_header_revision(
     vault: *const pv_vault,
@@ -409,6 +432,7 @@ pub unsafe extern "C" fn pv_vault_header_revision(
 ///
 /// `vault` must be a live `pv_vault`; `out_changes` must point to a writable
 /// `pv_changeset *`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_vault_all_records(
     vault: *const pv_vault,
@@ -432,6 +456,7 @@ pub unsafe extern "C" fn pv_vault_all_records(
 ///
 /// `vault` must be a live `pv_vault`; `out_params` must point to a writable
 /// `pv_kdf_params`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_vault_kdf_params(
     vault: *const pv_vault,
@@ -460,6 +485,7 @@ pub unsafe extern "C" fn pv_vault_kdf_params(
 ///
 /// `vault` must be a live `pv_vault`; `buf` must point to `buf_len` writable
 /// bytes; `out_len` to a writable `size_t`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_vault_header(
     vault: *const pv_vault,
@@ -487,6 +513,7 @@ pub unsafe extern "C" fn pv_vault_header(
 ///
 /// `vault` must be a live `pv_vault`; `buf` must point to `buf_len` writable
 /// bytes; `out_len` to a writable `size_t`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_vault_seen_revisions(
     vault: *const pv_vault,
@@ -513,6 +540,7 @@ pub unsafe extern "C" fn pv_vault_seen_revisions(
 /// # Safety
 ///
 /// `vault` must be a live `pv_vault`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_vault_verify(vault: *const pv_vault) -> pv_result {
     ffi_guard!({
@@ -532,6 +560,7 @@ pub unsafe extern "C" fn pv_vault_verify(vault: *const pv_vault) -> pv_result {
 /// # Safety
 ///
 /// `vault` must be a live `pv_vault`; `password` NUL-terminated.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_vault_verify_password(
     vault: *const pv_vault,
@@ -559,6 +588,7 @@ pub unsafe extern "C" fn pv_vault_verify_password(
 /// `vault` must be a live `pv_vault` used by no other thread during the
 /// call; `new_password` NUL-terminated; `params` must point to a
 /// `pv_kdf_params`; `out_changes` to a writable `pv_changeset *`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_vault_change_password(
     vault: *mut pv_vault,
@@ -593,6 +623,7 @@ pub unsafe extern "C" fn pv_vault_change_password(
 /// `vault` must be a live `pv_vault` used by no other thread during the
 /// call; `out_recovery_key` must point to `out_recovery_key_len` writable
 /// bytes; `out_changes` to a writable `pv_changeset *`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_vault_replace_recovery_key(
     vault: *mut pv_vault,
@@ -631,6 +662,7 @@ pub unsafe extern "C" fn pv_vault_replace_recovery_key(
 /// call; `password` NUL-terminated; `out_recovery_key` must point to
 /// `out_recovery_key_len` writable bytes; `out_changes` to a writable
 /// `pv_changeset *`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_vault_rotate(
     vault: *mut pv_vault,
@@ -663,6 +695,7 @@ pub unsafe extern "C" fn pv_vault_rotate(
 ///
 /// `vault` must be a live `pv_vault`; `out_pending` must point to a
 /// writable `bool`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_vault_rotation_pending(
     vault: *const pv_vault,
@@ -688,6 +721,7 @@ pub unsafe extern "C" fn pv_vault_rotation_pending(
 ///
 /// `vault` must be a live `pv_vault` used by no other thread during the
 /// call; `out_changes` must point to a writable `pv_changeset *`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_vault_finish_rotation(
     vault: *mut pv_vault,
@@ -717,6 +751,7 @@ pub unsafe extern "C" fn pv_vault_finish_rotation(
 /// call; `records`/`record_lens` as for [`pv_vault_open`]; `out_counts`
 /// must point to a writable `pv_merge_counts`; `out_changes` to a writable
 /// `pv_changeset *`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_vault_merge(
     vault: *mut pv_vault,
@@ -747,6 +782,11 @@ pub unsafe extern "C" fn pv_vault_merge(
 /// Exports every prompt with its full history, tags and flags into one file
 /// encrypted under `password` (with its own KDF parameters).
 ///
+/// # Parameters
+///
+/// - `password`: The export file's password (not the vault's; not empty).
+/// - `params`: The export file's KDF parameters.
+///
 /// # Errors
 ///
 /// `PV_RESULT_KDF_PARAMS_OUT_OF_BOUNDS`; `PV_RESULT_INVALID_INPUT` for an
@@ -758,6 +798,7 @@ pub unsafe extern "C" fn pv_vault_merge(
 /// `vault` must be a live `pv_vault`; `password` NUL-terminated; `params`
 /// must point to a `pv_kdf_params`; `out_file` to a writable `pv_bytes *`
 /// (free the result with [`crate::pv_bytes_free`]).
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pv_vault_export(
     vault: *const pv_vault,
@@ -780,6 +821,10 @@ pub unsafe extern "C" fn pv_vault_export(
 
 /// Imports an export file. Importing the same file twice adds nothing.
 ///
+/// # Parameters
+///
+/// - `password`: The export file's password.
+///
 /// # Errors
 ///
 /// `PV_RESULT_AUTHENTICATION` for a wrong password or a modified file;
@@ -793,6 +838,7 @@ pub unsafe extern "C" fn pv_vault_export(
 /// call; `file` must point to `file_len` readable bytes; `password` must be
 /// NUL-terminated; `out_prompts_added`, `out_versions_added` must point to
 /// writable `size_t`s and `out_changes` to a writable `pv_changeset *`.
+#[must_use]
 #[unsafe(no_mangle)]
 #[allow(clippy::too_many_arguments)]
 pub unsafe extern "C" fn pv_vault_import(

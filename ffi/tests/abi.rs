@@ -73,22 +73,38 @@ fn null_and_small_buffers_write_nothing() {
     let r = unsafe { pv_result_message(1, ptr::null_mut(), 10, &mut n) };
     assert_eq!(r, pv_result::NullParameter);
     assert_eq!(n, 7);
+    let mut out: *mut pv_store = ptr::null_mut();
+    // SAFETY: NULL bundle is the case under test; `out` is writable.
+    let r = unsafe { pv_store_from_bundle(ptr::null(), 3, &mut out) };
+    assert_eq!(r, pv_result::NullParameter);
+    assert!(out.is_null());
     let mut small = [b'X'; 4];
     // SAFETY: `small` holds 4 writable bytes, as passed.
     let r = unsafe { pv_result_message(1, small.as_mut_ptr().cast(), small.len(), &mut n) };
     assert_eq!(r, pv_result::BufferTooSmall);
     assert_eq!(small, [b'X'; 4]);
     assert_eq!(n, ErrorCode::Authentication.message().len() + 1);
-    let mut msg = vec![0u8; 256];
+    // A size probe: NULL with length 0.
+    n = 0;
+    // SAFETY: a NULL buffer of length 0 is a probe; `n` is writable.
+    let r = unsafe { pv_result_message(1, ptr::null_mut(), 0, &mut n) };
+    assert_eq!(r, pv_result::BufferTooSmall);
+    assert_eq!(n, ErrorCode::Authentication.message().len() + 1);
+    // Neither failure replaced the last error (the NULL bundle): the
+    // functions that describe codes and read the message leave it alone.
+    // SAFETY: a NULL buffer of length 0 is a probe; `n` is writable.
+    let r = unsafe { pv_last_error_message(ptr::null_mut(), 0, &mut n) };
+    assert_eq!(r, pv_result::BufferTooSmall);
+    let mut msg = vec![0u8; n];
     // SAFETY: `msg` is live and writable.
     let r = unsafe { pv_last_error_message(msg.as_mut_ptr().cast(), msg.len(), &mut n) };
     assert_eq!(r, pv_result::Ok);
-    assert!(text_of(&msg, n).contains("4 bytes"), "{}", text_of(&msg, n));
-    let mut out: *mut pv_store = ptr::null_mut();
-    // SAFETY: NULL bundle is the case under test; `out` is writable.
-    let r = unsafe { pv_store_from_bundle(ptr::null(), 3, &mut out) };
-    assert_eq!(r, pv_result::NullParameter);
-    assert!(out.is_null());
+    assert_eq!(n, msg.len());
+    assert!(
+        text_of(&msg, n).contains("`bundle` is NULL"),
+        "{}",
+        text_of(&msg, n)
+    );
     // SAFETY: every free accepts NULL.
     unsafe {
         pv_vault_free(ptr::null_mut());

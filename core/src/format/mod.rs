@@ -227,7 +227,14 @@ impl RecordHeader {
     /// The prompt the record belongs to (item keys, metadata, versions).
     #[must_use]
     pub fn prompt_id(&self) -> Option<PromptId> {
-        (self.id1 != [0; ID_LEN]).then(|| PromptId::from_bytes(self.id1))
+        let has_prompt = matches!(
+            self.kind,
+            RecordKind::ItemKey
+                | RecordKind::PromptMeta
+                | RecordKind::PromptVersion
+                | RecordKind::PromptIndex
+        );
+        (has_prompt && self.id1 != [0; ID_LEN]).then(|| PromptId::from_bytes(self.id1))
     }
     /// The version a version record holds (`None` for other kinds).
     #[must_use]
@@ -290,7 +297,7 @@ impl RecordHeader {
                 self.key_gen,
                 crate::ids::hex_encode(&self.id1)
             ),
-            RecordKind::SpaceKey => format!("s.{}", crate::ids::hex_encode(&self.id1)),
+            RecordKind::SpaceKey => storage_key::space_key(&self.id1),
         }
     }
 }
@@ -313,6 +320,11 @@ pub(crate) mod storage_key {
     /// `v.<prompt>.<version>`
     pub(crate) fn version(prompt: &[u8; ID_LEN], version: &[u8; ID_LEN]) -> String {
         format!("v.{}.{}", hex_encode(prompt), hex_encode(version))
+    }
+
+    /// `s.<space>`
+    pub(crate) fn space_key(space: &[u8; ID_LEN]) -> String {
+        format!("s.{}", hex_encode(space))
     }
 
     /// `i.<prompt>.<segment>`

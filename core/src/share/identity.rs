@@ -12,7 +12,7 @@ use crate::format::{HEADER_LEN, KEY_LEN, RecordHeader, RecordKind, write};
 use crate::hazmat::Key;
 use crate::ids::{ID_LEN, Timestamp};
 use crate::record::SealedRecord;
-use crate::vault::Vault;
+use crate::vault::{Changeset, Vault};
 use crate::{rng, sealing};
 
 use super::bundle::{self, Fingerprint, PublicBundle, SIGNING_KEY_LEN};
@@ -28,7 +28,7 @@ pub const SEED_LEN: usize = 32;
 /// sign its bundle and the deliveries it sends.
 ///
 /// Made once per account ([`Identity::generate`]), kept sealed in the
-/// account's vault ([`Vault::seal_identity`]), and published as its
+/// account's vault ([`Vault::set_identity`]), and published as its
 /// [`PublicBundle`]. Dropping it zeroizes both secrets; `Debug` shows only
 /// the public side.
 #[derive(Clone)]
@@ -220,20 +220,38 @@ impl Identity {
     }
 }
 
+/// The storage key of the identity record.
+const IDENTITY_KEY: &str = "id";
+
 impl Vault {
-    /// Seals `identity` as this vault's identity record (kind 9, storage
-    /// key `id`) under the current vault key.
+    /// Keeps `identity` in this vault: seals it as the identity record
+    /// (kind 9, storage key `id`) under the current vault key. The record
+    /// then travels with the vault — sync, merge, rotation re-seal it.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] for a shared space, or when the vault holds
+    /// an identity already (replacing one would break every pin of its
+    /// fingerprint; SPEC §13.3); [`Error::Randomness`].
+    pub fn set_identity(&mut self, identity: &Identity) -> Result<Changeset> {
+        self.refuse_space("a shared space has no identity")?;
+        if self.extra(IDENTITY_KEY).is_some() {
+            return Err(Error::invalid("this vault already has a sharing identity"));
+        }
+        let rec = self.seal_identity(identity)?;
+        Ok(self.put_extra(rec))
+    }
+
+    /// Seals `identity` as an identity record of this vault (kind 9,
+    /// storage key `id`) under the current vault key, without keeping it:
+    /// for a client that stores the record beside the vault's store (the
+    /// reference CLI's side file, SPEC §12.12) and seals it again after a
+    /// rotation itself. [`Vault::set_identity`] keeps it in the vault,
+    /// where open, merge, sync and rotation carry it.
     ///
     /// # Errors
     ///
     /// [`Error::Randomness`].
-    ///
-    /// # Security
-    ///
-    /// Like the sync checkpoint, the record is not part of the vault's
-    /// prompt state: a client keeps it beside its records and seals it
-    /// again after a rotation (before [`Vault::finish_rotation`] drops the
-    /// old vault key).
     pub fn seal_identity(&self, identity: &Identity) -> Result<SealedRecord> {
         let header = RecordHeader {
             kind: RecordKind::Identity,
@@ -247,14 +265,27 @@ impl Vault {
         sealing::seal(self.vault_key_current(), header, &identity.plaintext())
     }
 
-    /// Opens this vault's identity record.
+    /// The identity this vault keeps, if any.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Authentication`] when its record's seeds do not give the
+    /// keys of the bundle it carries (only a holder of the vault key can
+    /// write one, so this is tampering).
+    pub fn identity(&self) -> Result<Option<Identity>> {
+        self.extra(IDENTITY_KEY)
+            .map(|r| self.open_identity(r))
+            .transpose()
+    }
+
+    /// Opens an identity record of this vault, kept anywhere (see
+    /// [`Vault::seal_identity`]); any generation this vault holds a key for.
     ///
     /// # Errors
     ///
     /// [`Error::Authentication`] for a record of another vault or kind, one
     /// no held vault key opens, or content whose seeds do not give the keys
-    /// of the bundle it carries (only a holder of the vault key can write
-    /// one, so any of these is tampering).
+    /// of the bundle it carries.
     pub fn open_identity(&self, record: &SealedRecord) -> Result<Identity> {
         let h = record.header();
         if h.kind != RecordKind::Identity || h.vault_id != self.id() {

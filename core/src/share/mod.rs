@@ -43,3 +43,29 @@ pub use delivery::{
 pub use identity::{Identity, SEED_LEN};
 #[cfg(feature = "sharing")]
 pub use space::{NewSpace, SpaceKey};
+
+use crate::format::RecordKind;
+use crate::record::SealedRecord;
+
+/// Whether the account record `new` (an identity or space-key record,
+/// kinds 9 and 11) supersedes `old` under the same storage key (SPEC
+/// §13.3): the greater revision (a space key's generation; 0 for an
+/// identity), then the greater key generation (re-sealed by a rotation of
+/// the account's vault), then the smaller record bytes. A total order, so
+/// every device keeps the same record after a merge, and keyless, so a
+/// server can refuse a replacement that goes back (false for records of
+/// other kinds or keys).
+#[must_use]
+pub fn supersedes(new: &SealedRecord, old: &SealedRecord) -> bool {
+    let account =
+        |r: &SealedRecord| matches!(r.kind(), RecordKind::Identity | RecordKind::SpaceKey);
+    if !account(new) || !account(old) || new.storage_key() != old.storage_key() {
+        return false;
+    }
+    let rank = |r: &SealedRecord| (r.header().revision(), r.header().key_generation());
+    match rank(new).cmp(&rank(old)) {
+        core::cmp::Ordering::Greater => true,
+        core::cmp::Ordering::Less => false,
+        core::cmp::Ordering::Equal => new.as_bytes() < old.as_bytes(),
+    }
+}

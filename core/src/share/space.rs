@@ -77,7 +77,7 @@ impl SpaceKey {
 pub struct NewSpace {
     /// The space, unlocked.
     pub vault: Vault,
-    /// Its key (generation 1): keep it with [`Vault::seal_space_key`] and
+    /// Its key (generation 1): keep it with [`Vault::add_space_key`] and
     /// deliver it to members.
     pub key: SpaceKey,
     /// The records to store (the space's header).
@@ -246,18 +246,39 @@ impl Vault {
         self.copy_prompt_into(id, space, now)
     }
 
-    /// Seals `key` as a space-key record (kind 11, storage key
-    /// `s.<space>`) of this vault, under its current vault key: how a
-    /// member keeps the key of a space they belong to.
+    /// Keeps `key` in this vault: seals it as the space-key record of its
+    /// space (kind 11, storage key `s.<space>`) under the current vault
+    /// key, replacing the key of an older generation. The record travels
+    /// with the vault like the identity record.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] for a shared space (a space does not hold
+    /// keys of spaces); [`Error::Rollback`] when the vault holds a newer
+    /// generation of that space's key; [`Error::Randomness`].
+    pub fn add_space_key(&mut self, key: &SpaceKey) -> Result<Changeset> {
+        self.refuse_space("a shared space does not keep space keys")?;
+        if let Some(held) = self.space_key(key.space)? {
+            if held.generation > key.generation {
+                return Err(Error::Rollback {
+                    found: u64::from(key.generation),
+                    seen: u64::from(held.generation),
+                });
+            }
+        }
+        let rec = self.seal_space_key(key)?;
+        Ok(self.put_extra(rec))
+    }
+
+    /// Seals `key` as a space-key record of this vault (kind 11, storage
+    /// key `s.<space>`) under the current vault key, without keeping it:
+    /// for a client that stores it beside the vault's store (see
+    /// [`Vault::seal_identity`]). [`Vault::add_space_key`] keeps it in the
+    /// vault.
     ///
     /// # Errors
     ///
     /// [`Error::Randomness`].
-    ///
-    /// # Security
-    ///
-    /// As [`Vault::seal_identity`]: seal it again after a rotation of this
-    /// vault.
     pub fn seal_space_key(&self, key: &SpaceKey) -> Result<SealedRecord> {
         let header = RecordHeader {
             kind: RecordKind::SpaceKey,
@@ -272,7 +293,35 @@ impl Vault {
         sealing::seal(self.vault_key_current(), header, plain.as_slice())
     }
 
-    /// Opens a space-key record of this vault.
+    /// The key this vault keeps for `space`, if any.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Authentication`] for a record no held vault key opens.
+    pub fn space_key(&self, space: VaultId) -> Result<Option<SpaceKey>> {
+        let key = crate::format::storage_key::space_key(space.as_bytes());
+        self.extra(&key).map(|r| self.open_space_key(r)).transpose()
+    }
+
+    /// Every space key this vault keeps, in space-id order.
+    ///
+    /// # Errors
+    ///
+    /// As [`Vault::space_key`].
+    pub fn space_keys(&self) -> Result<Vec<SpaceKey>> {
+        self.extras_with_prefix("s.")
+            .map(|r| self.open_space_key(r))
+            .collect()
+    }
+
+    /// Forgets the key of `space` (leaving it); returns the changeset that
+    /// deletes its record (empty when there was none).
+    pub fn remove_space_key(&mut self, space: VaultId) -> Changeset {
+        self.remove_extra(&crate::format::storage_key::space_key(space.as_bytes()))
+    }
+
+    /// Opens a space-key record of this vault, kept anywhere (see
+    /// [`Vault::seal_space_key`]).
     ///
     /// # Errors
     ///
@@ -288,5 +337,73 @@ impl Vault {
         let key = Key::from_slice(&plain).map_err(|_| Error::Authentication)?;
         let generation = u32::try_from(h.revision).map_err(|_| Error::Authentication)?;
         Ok(SpaceKey::new(VaultId::from_bytes(h.id1), generation, key))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+
+    use super::*;
+    use crate::model::Draft;
+
+    fn draft(body: &str) -> Draft {
+        Draft {
+            title: "t".into(),
+            body: body.into(),
+            settings: None,
+            note: String::new(),
+        }
+    }
+
+    /// SPEC §13.6: after a removal, nothing the space writes — the header,
+    /// the re-sealed records, a new version — opens under any key the
+    /// removed member held (the old space key, the old vault key, the old
+    /// item keys).
+    #[test]
+    fn records_written_after_revocation_do_not_open_under_the_old_keys() {
+        let NewSpace {
+            vault: mut space,
+            key: old_sk,
+            ..
+        } = Vault::create_space().unwrap();
+        let t = Timestamp(1);
+        let (pid, _) = space.create_prompt(&draft("v1"), &[], false, t).unwrap();
+        space.add_version(pid, &draft("v2"), t).unwrap();
+        let old_vk = space.vault_key_current().clone();
+        let old_items: Vec<Key> = space.prompts[&pid].keys.values().cloned().collect();
+        assert_eq!(old_items.len(), 1);
+
+        let (new_sk, mut written) = space.rotate_space().unwrap();
+        written.extend(space.finish_rotation().unwrap());
+        let (_, edit) = space.add_version(pid, &draft("v3"), t).unwrap();
+        written.extend(edit);
+        assert_eq!(new_sk.generation(), 2);
+        assert_ne!(new_sk.key(), old_sk.key());
+
+        let header = written.header.clone().unwrap();
+        let parsed = KeyHeader::parse(header.as_bytes(), RecordKind::VaultHeader).unwrap();
+        assert!(parsed.unlock_with_recovery_kek(old_sk.key()).is_err());
+        assert!(parsed.unlock_with_recovery_kek(&old_vk).is_err());
+        assert!(parsed.unlock_with_recovery_kek(new_sk.key()).is_ok());
+        assert!(written.puts.len() >= 4, "{}", written.puts.len());
+        for rec in &written.puts {
+            assert_eq!(rec.header().key_gen, 2);
+            assert!(sealing::open(&old_vk, rec).is_err());
+            assert!(sealing::open(old_sk.key(), rec).is_err());
+            for item in &old_items {
+                assert!(sealing::open(item, rec).is_err(), "{rec:?}");
+            }
+        }
+        // The new members can read all of it.
+        let reopened = Vault::open_space(
+            header.as_bytes(),
+            space.records().unwrap().iter().map(SealedRecord::as_bytes),
+            &new_sk,
+            &SeenRevisions::default(),
+        )
+        .unwrap();
+        reopened.verify().unwrap();
+        assert_eq!(reopened.version(pid, None).unwrap().body, "v3");
     }
 }

@@ -531,6 +531,39 @@ impl SyncState {
                 out.needs_full_pull = true;
             }
         }
+        // Account records (the identity, space keys; SPEC §13.3) are merged
+        // like any record (the merge keeps the one that supersedes); one
+        // deleted there and unchanged here since is deleted here.
+        let mut account_deletes: Vec<String> = Vec::new();
+        let gone_keys: Vec<&String> = if inbox.full {
+            old.keys().filter(|k| !view.contains_key(*k)).collect()
+        } else {
+            inbox
+                .rows
+                .iter()
+                .filter(|(_, (_, r))| r.is_none())
+                .map(|(k, _)| k)
+                .collect()
+        };
+        for (key, (_, rec)) in &inbox.rows {
+            if let (true, Some(r)) = (crate::vault::extras::is_extra_key(key), rec) {
+                batch.push(r);
+            }
+        }
+        for key in gone_keys {
+            if !crate::vault::extras::is_extra_key(key) {
+                continue;
+            }
+            let unchanged = old.get(key).is_some_and(|b| {
+                b.synced
+                    && store
+                        .get(key)
+                        .is_some_and(|r| self.local.of(key, r.as_bytes()) == b.digest)
+            });
+            if unchanged {
+                account_deletes.push(key.clone());
+            }
+        }
         let header = inbox
             .rows
             .get(HEADER_KEY)
@@ -572,6 +605,9 @@ impl SyncState {
             changes.puts.extend(gone.puts);
             changes.deletes.extend(gone.deletes);
             out.prompts_deleted += 1;
+        }
+        for key in account_deletes {
+            changes.extend(vault.remove_extra(&key));
         }
         if let Some(h) = header {
             changes.header = Some(h.clone());

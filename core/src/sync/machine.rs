@@ -83,28 +83,26 @@ impl Answer {
     }
 }
 
-/// Reads the server's HTTP answer to one of the login-side requests
-/// (`/v1/prelogin` → `PreLoginResponse`, `/v1/challenge` →
-/// `ChallengeResponse`, `/v1/login` and `/v1/register` →
-/// `SessionResponse`): a 200 with `T`'s JSON. The same status mapping as
-/// [`Answer::from_http`], for callers that move the bytes themselves (the
-/// bindings).
+/// Reads the server's HTTP answer to a call outside the sync loop (SPEC
+/// §12: a login or a registration answers a `SessionResponse`, a rekey a
+/// `PreLoginResponse`, an account deletion a `DeleteAccountResponse`): a
+/// 200 with `T`'s JSON.
 ///
 /// # Errors
 ///
-/// As [`Answer::from_http`].
+/// As [`Answer::from_http`]: [`SyncError::Refused`] for the server's typed
+/// refusal (a wrong password is a 401 `authentication_failed`),
+/// [`SyncError::Transport`] for a 5xx or an answer outside the protocol.
 pub fn read_answer<T: DeserializeOwned>(status: u16, body: &[u8]) -> Result<T, SyncError> {
     if status == 200 {
-        if let Ok(value) = serde_json::from_slice(body) {
-            return Ok(value);
+        if let Ok(answer) = serde_json::from_slice(body) {
+            return Ok(answer);
         }
     }
     Err(refusal(status, body))
 }
 
-/// What an answer that is not the expected one means (SPEC §12.9): a 5xx
-/// or a non-protocol answer is the transport's, a typed error the server's
-/// refusal.
+/// The error for an HTTP answer that is not the one expected.
 fn refusal(status: u16, body: &[u8]) -> SyncError {
     if status >= 500 {
         return SyncError::Transport(format!(
@@ -325,39 +323,5 @@ impl Machine {
                 })
             }
         }
-    }
-}
-
-#[cfg(test)]
-#[allow(clippy::unwrap_used)]
-mod tests {
-    use super::*;
-    use crate::protocol::ChallengeResponse;
-
-    #[test]
-    fn login_side_answers_map_statuses_like_sync_answers() {
-        let ok = br#"{"challenge":"AAAA","origin":"http://o","expiresIn":60}"#;
-        let c: ChallengeResponse = read_answer(200, ok).unwrap();
-        assert_eq!(c.expires_in, 60);
-        // A 200 that is not the expected answer, a 5xx, a non-protocol 4xx:
-        // the transport's; a typed error: the server's refusal.
-        for (status, body) in [
-            (200, &b"{}"[..]),
-            (503, b""),
-            (404, b"not found"),
-            (302, br#"{"error":{"code":"x","message":"y"}}"#),
-        ] {
-            let e = read_answer::<ChallengeResponse>(status, body).unwrap_err();
-            assert!(matches!(e, SyncError::Transport(_)), "{status}: {e:?}");
-        }
-        let refused = br#"{"error":{"code":"authentication_failed","message":"no"}}"#;
-        assert_eq!(
-            read_answer::<ChallengeResponse>(401, refused).unwrap_err(),
-            SyncError::Refused {
-                status: 401,
-                code: "authentication_failed".into(),
-                message: "no".into()
-            }
-        );
     }
 }

@@ -73,6 +73,7 @@ impl Vault {
             prompts: BTreeMap::new(),
             damaged: BTreeMap::new(),
             space: false,
+            extras: BTreeMap::new(),
         };
         Ok(NewVault {
             vault,
@@ -158,6 +159,7 @@ impl Vault {
             prompts: BTreeMap::new(),
             damaged: BTreeMap::new(),
             space,
+            extras: BTreeMap::new(),
         };
         let staged = vault.stage(records, seen)?;
         vault.apply(staged);

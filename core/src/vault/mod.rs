@@ -27,6 +27,7 @@
 
 mod changeset;
 pub(crate) mod checkpoint;
+pub(crate) mod extras;
 mod keys;
 pub(crate) mod layout;
 mod prompts;

@@ -41,6 +41,10 @@ impl Vault {
             .damaged
             .values()
             .any(|d| d.stale_generation(generation))
+            || self
+                .extras
+                .values()
+                .any(|r| r.header().key_generation() != generation)
             || self.prev.is_some()
     }
 
@@ -160,7 +164,9 @@ impl Vault {
                 },
             );
         }
+        let extras = self.reseal_extras(new_gen, &new_vk, &mut changes)?;
         let old_vk = core::mem::replace(&mut self.vk, new_vk);
+        self.extras = extras;
         self.prev = Some((old_gen, old_vk));
         self.header = header;
         self.prompts = next;
@@ -240,6 +246,7 @@ impl Vault {
             }
             next.insert(*id, np);
         }
+        let extras = self.reseal_extras(generation, &self.vk, &mut changes)?;
         let header = self.rebuild_header(
             generation,
             self.header.kdf,
@@ -253,6 +260,7 @@ impl Vault {
         self.header = header;
         self.prev = None;
         self.prompts = next;
+        self.extras = extras;
         Ok(changes)
     }
 

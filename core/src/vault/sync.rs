@@ -57,6 +57,7 @@ pub struct MergeReport {
 pub(super) struct Staged {
     prompts: BTreeMap<PromptId, PromptState>,
     damaged: BTreeMap<PromptId, Damaged>,
+    extras: BTreeMap<String, SealedRecord>,
     report: MergeReport,
 }
 
@@ -123,6 +124,7 @@ impl Vault {
     pub(super) fn apply(&mut self, staged: Staged) {
         self.prompts.extend(staged.prompts);
         self.damaged.extend(staged.damaged);
+        self.extras.extend(staged.extras);
     }
 
     #[allow(clippy::too_many_lines)]
@@ -135,6 +137,7 @@ impl Vault {
         let mut metas: Vec<SealedRecord> = Vec::new();
         let mut versions: BTreeMap<PromptId, BTreeMap<VersionId, SealedRecord>> = BTreeMap::new();
         let mut segments: SegmentRecords = BTreeMap::new();
+        let mut extras: BTreeMap<String, SealedRecord> = BTreeMap::new();
         for (n, raw) in records.into_iter().enumerate() {
             if n >= MAX_RECORDS_PER_BATCH {
                 return Err(Error::too_large(
@@ -155,6 +158,17 @@ impl Vault {
                     held: self.key_generation(),
                     current: h.key_gen,
                 });
+            }
+            if super::extras::is_extra(h.kind) {
+                // An account record (identity, space key): authentic under
+                // the vault key, then the one that wins its storage key.
+                self.check_extra(&rec)?;
+                let key = rec.storage_key();
+                let incumbent = extras.get(&key).or_else(|| self.extra(&key));
+                if incumbent.is_none_or(|old| super::extras::wins(&rec, old)) {
+                    extras.insert(key, rec);
+                }
+                continue;
             }
             let prompt = h.prompt_id().ok_or(Error::Authentication)?;
             match h.kind {
@@ -642,9 +656,11 @@ impl Vault {
             }
             out.insert(prompt, state);
         }
+        report.changes.puts.extend(extras.values().cloned());
         Ok(Staged {
             prompts: out,
             damaged,
+            extras,
             report,
         })
     }

@@ -32,6 +32,9 @@ pub struct Vault {
     /// Whether this vault is a shared space (SPEC §13.5): unlocked by a
     /// space key through its recovery slot; it has no usable password.
     pub(crate) space: bool,
+    /// The account records that are not prompts (identity, space keys),
+    /// sealed, by storage key (`extras`).
+    pub(crate) extras: BTreeMap<String, SealedRecord>,
 }
 
 impl core::fmt::Debug for Vault {
@@ -105,7 +108,8 @@ impl Vault {
 
     /// Every record of the vault in its current state (header excluded),
     /// sealed — what a store should hold. Item keys and metadata are sealed
-    /// afresh; versions are returned as stored.
+    /// afresh; versions and the account records (identity, space keys) are
+    /// returned as stored.
     ///
     /// # Errors
     ///
@@ -124,6 +128,7 @@ impl Vault {
         for (id, d) in &self.damaged {
             out.extend(d.records(|g, k| self.seal_item_key(*id, g, k))?);
         }
+        out.extend(self.extras.values().cloned());
         Ok(out)
     }
 

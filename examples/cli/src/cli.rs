@@ -184,6 +184,75 @@ pub(crate) enum Command {
     /// Your account on a sync server.
     #[command(subcommand)]
     Account(AccountCommand),
+    /// Print this account's sharing fingerprint (made at the first sync),
+    /// for the people who share with you to compare.
+    Identity {
+        /// Print JSON (`account`, `fingerprint`).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Share a prompt with another account, end-to-end encrypted: it moves
+    /// into a shared space (the same prompt id), and the space's key goes to
+    /// ACCOUNT sealed to the identity whose fingerprint you give. Nothing is
+    /// sent unless FP matches ACCOUNT's published identity.
+    Share(ShareArgs),
+    /// List the invitations to shared spaces waiting for you.
+    Inbox {
+        /// Print JSON (a list of invitations, each with an `id`).
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        to: ServerOpt,
+    },
+    /// Accept an invitation: take the space's key, download the space.
+    Accept {
+        /// The invitation id (from `inbox`; a unique prefix is enough).
+        id: String,
+        #[command(flatten)]
+        to: ServerOpt,
+    },
+    /// Remove ACCOUNT from the space of a prompt you shared, and rotate the
+    /// space's key so nothing written afterwards opens for them.
+    Revoke(RevokeArgs),
+}
+
+/// The server and account for the sharing commands (default: the ones the
+/// vault last synced with).
+#[derive(Args)]
+pub(crate) struct ServerOpt {
+    /// The sync server (default: the one this vault last synced with).
+    #[arg(long)]
+    pub(crate) server: Option<String>,
+    /// Your account there (default: the one this vault last synced as).
+    #[arg(long)]
+    pub(crate) account: Option<String>,
+}
+
+// `share` options.
+#[derive(Args)]
+pub(crate) struct ShareArgs {
+    /// Prompt id (a unique prefix is enough).
+    pub(crate) prompt: String,
+    /// The account to share with.
+    #[arg(long = "with")]
+    pub(crate) with: String,
+    /// Their fingerprint, as `promptvault identity` prints it on their side.
+    #[arg(long)]
+    pub(crate) fingerprint: String,
+    #[command(flatten)]
+    pub(crate) to: ServerOpt,
+}
+
+// `revoke` options.
+#[derive(Args)]
+pub(crate) struct RevokeArgs {
+    /// Prompt id (a unique prefix is enough).
+    pub(crate) prompt: String,
+    /// The account to remove.
+    #[arg(long)]
+    pub(crate) from: String,
+    #[command(flatten)]
+    pub(crate) to: ServerOpt,
 }
 
 // `account` subcommands.
@@ -308,8 +377,13 @@ pub(crate) struct ServerArgs {
 /// `sync` options.
 #[derive(Args)]
 pub(crate) struct SyncArgs {
-    #[command(flatten)]
-    pub(crate) to: ServerArgs,
+    /// The sync server, e.g. https://sync.example.org (plain http only on
+    /// loopback); default: the one this vault last synced with.
+    #[arg(long)]
+    pub(crate) server: Option<String>,
+    /// The account name on that server (default: the last one).
+    #[arg(long)]
+    pub(crate) account: Option<String>,
     /// Print what moved as JSON.
     #[arg(long)]
     pub(crate) json: bool,

@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+use promptvault::sync::SyncError;
 use promptvault::{Error, ErrorCode};
 
 /// Exit codes (also in `--help` and the README).
@@ -21,6 +22,12 @@ pub(crate) enum Kind {
     Invalid = 6,
     /// 7: reading or writing a file failed.
     Io = 7,
+    /// 8: a fingerprint does not match the account's published identity,
+    /// or an identity pinned here changed.
+    Fingerprint = 8,
+    /// 9: this account is no longer a member of a shared space (or a key
+    /// delivery was not meant for it).
+    NotAMember = 9,
 }
 
 pub(crate) const EXIT_CODES: &str = "\
@@ -36,7 +43,14 @@ Exit codes:
   6  an argument was rejected (empty title, bad tag, size limit, not a
      regular file, export onto the vault, deleting the current version
      without --force)
-  7  reading or writing a file failed (a missing directory included)";
+  7  reading or writing a file failed (a missing directory included)
+  8  sharing refused: the fingerprint given does not match the account's
+     published identity, an identity pinned on this device changed, or a
+     key delivery is not signed by its pinned sender (nothing was sent
+     or accepted)
+  9  you are not (or no longer) a member of a shared space: its owner
+     removed you (what you synced before stays readable here), or an
+     invitation was sealed to another identity";
 
 #[derive(Debug)]
 pub(crate) struct Fail {
@@ -93,6 +107,8 @@ impl Fail {
             ErrorCode::InvalidInput | ErrorCode::LimitExceeded | ErrorCode::InvalidRecoveryKey => {
                 Kind::Invalid
             }
+            ErrorCode::WrongFingerprint | ErrorCode::BadSignature => Kind::Fingerprint,
+            ErrorCode::NotAMember | ErrorCode::Revoked => Kind::NotAMember,
             _ => Kind::Other,
         };
         let message = if kind == Kind::Auth {
@@ -103,5 +119,36 @@ impl Fail {
             e.to_string()
         };
         Fail::new(kind, message)
+    }
+}
+
+impl Fail {
+    /// A sync failure as a CLI failure: a server that misbehaves or refuses
+    /// the password is exit 3, like a tampered file; `account` names the
+    /// account in the message.
+    pub(crate) fn from_sync(e: SyncError, account: &str) -> Self {
+        match e {
+            SyncError::Server { .. } => Fail::new(Kind::Auth, e.to_string()),
+            SyncError::Refused { ref code, .. } if code == "authentication_failed" => Fail::new(
+                Kind::Auth,
+                format!("wrong password, or no account {account} on this server"),
+            ),
+            SyncError::Refused { ref code, .. } if code == "cursor_ahead" => Fail::new(
+                Kind::Auth,
+                format!(
+                    "{e}: the server lost commits this device saw (a restored backup, or another server)"
+                ),
+            ),
+            SyncError::Vault(Error::Authentication) => Fail::new(
+                Kind::Auth,
+                "a record from the server does not authenticate: it was modified; nothing was pushed"
+                    .into(),
+            ),
+            SyncError::Vault(core) => Fail::from_core(core),
+            SyncError::HeaderChanged | SyncError::Contention { .. } | SyncError::Transport(_) => {
+                Fail::new(Kind::Other, e.to_string())
+            }
+            SyncError::Refused { .. } | _ => Fail::new(Kind::Other, e.to_string()),
+        }
     }
 }

@@ -21,6 +21,8 @@ mod remote;
 mod secrets;
 mod seen_state;
 mod session;
+mod sharing;
+mod side_file;
 mod sync_cache;
 mod term;
 mod vault_file;

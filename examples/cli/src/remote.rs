@@ -41,6 +41,10 @@ pub(crate) struct Remote {
     pub(crate) token: Option<String>,
     password: Option<Password>,
     login_key: Option<LoginKey>,
+    /// Whether an expired session is renewed by logging in with the
+    /// password: not for a space session, which only `spaces/session`
+    /// renews (see [`Remote::for_space`]).
+    relogin: bool,
 }
 
 /// The server's origin (scheme, host and port) from a URL.
@@ -74,6 +78,19 @@ impl Remote {
             token,
             password: None,
             login_key: None,
+            relogin: true,
+        }
+    }
+
+    /// A connection on a space session (SPEC §12.12): `pull` and `commit`
+    /// reach the space. It never logs in: an expired or revoked space
+    /// session comes back as the server's 401 `unauthorized`, and the
+    /// caller asks `spaces/session` for a new one (403 `not_a_member` once
+    /// the account was removed).
+    pub(crate) fn for_space(origin: String, account: String, token: Option<String>) -> Self {
+        Remote {
+            relogin: false,
+            ..Self::new(origin, account, token)
         }
     }
 
@@ -306,10 +323,17 @@ impl Remote {
         body: &B,
     ) -> Result<T, SyncError> {
         if self.token.is_none() {
+            if !self.relogin {
+                return Err(SyncError::Refused {
+                    status: 401,
+                    code: "unauthorized".into(),
+                    message: "no space session yet".into(),
+                });
+            }
             self.login()?;
         }
         match self.post(path, body, true) {
-            Err(SyncError::Refused { code, .. }) if code == "unauthorized" => {
+            Err(SyncError::Refused { code, .. }) if code == "unauthorized" && self.relogin => {
                 self.login()?;
                 self.post(path, body, true)
             }

@@ -3,7 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
-use promptvault::{Changeset, Credential, MemoryStore, PromptId, Vault, VersionId};
+use promptvault::share::SpaceKey;
+use promptvault::{Changeset, Credential, MemoryStore, PromptId, SeenRevisions, Vault, VersionId};
 
 use crate::fail::{Fail, Kind};
 use crate::seen_state::SeenState;
@@ -49,6 +50,68 @@ impl Session {
         accept_rollback: bool,
     ) -> Result<Self, Fail> {
         let vault = vault_file::unlock(&store, credential)?;
+        let mut seen = SeenState::load(&vault)?;
+        if !accept_rollback {
+            seen.check(&vault)?;
+        }
+        seen.record(&vault, accept_rollback);
+        Ok(Session {
+            path: path.to_owned(),
+            store,
+            vault,
+            seen,
+        })
+    }
+
+    /// Opens a shared space's store (read from `path`) with its space key,
+    /// verifies every record and checks it against rollback as
+    /// [`Session::open_with`] does.
+    ///
+    /// # Errors
+    ///
+    /// NotAMember when the space moved to a newer key generation than
+    /// `key` (this account was removed, or the new key has not arrived);
+    /// otherwise as [`Session::open_with`].
+    pub(crate) fn open_space(
+        path: &Path,
+        store: MemoryStore,
+        key: &SpaceKey,
+        accept_rollback: bool,
+    ) -> Result<Self, Fail> {
+        let header = store
+            .header()
+            .ok_or_else(|| Fail::new(Kind::Corrupt, "the space file has no header".into()))?;
+        let vault = Vault::open_space(
+            header,
+            store.record_bytes(),
+            key,
+            &SeenRevisions::default(),
+        )
+        .map_err(|e| match e {
+            promptvault::Error::Authentication => Fail::new(
+                Kind::Auth,
+                format!(
+                    "the shared space file {} was modified or its key is wrong; restore it from                      a backup or sync it again",
+                    path.display()
+                ),
+            ),
+            other => Fail::from_core(other),
+        })?;
+        vault.verify().map_err(Fail::from_core)?;
+        Self::from_parts(path, store, vault, accept_rollback)
+    }
+
+    /// A session for a vault already opened from `store`.
+    ///
+    /// # Errors
+    ///
+    /// Auth for a rollback (unless `accept_rollback`).
+    pub(crate) fn from_parts(
+        path: &Path,
+        store: MemoryStore,
+        vault: Vault,
+        accept_rollback: bool,
+    ) -> Result<Self, Fail> {
         let mut seen = SeenState::load(&vault)?;
         if !accept_rollback {
             seen.check(&vault)?;

@@ -7,6 +7,7 @@ use std::io::Write;
 use std::path::Path;
 
 use promptvault::{DiffOp, PromptSummary, TagCount, Version, VersionEntry};
+use serde::Serialize;
 
 use crate::fail::Fail;
 use crate::output::{fmt_time, json, say, short};
@@ -104,20 +105,25 @@ pub(crate) fn diff(out: &mut impl Write, lines: &[promptvault::DiffLine]) -> Res
 /// # Errors
 ///
 /// As [`say`].
-pub(crate) fn list(
-    out: &mut impl Write,
-    list: &[PromptSummary],
-    as_json: bool,
-) -> Result<(), Fail> {
+pub(crate) fn list(out: &mut impl Write, list: &[Listed], as_json: bool) -> Result<(), Fail> {
     if as_json {
         return json(out, &list);
     }
-    for p in list {
+    for l in list {
+        let p = &l.prompt;
         let star = if p.favorite { "★" } else { " " };
+        let shared = match &l.shared {
+            None => String::new(),
+            Some(s) if s.removed => format!("  (shared by {}; you were removed)", s.owner),
+            Some(s) if s.with.is_empty() => {
+                format!("  (shared space of {}; no other member)", s.owner)
+            }
+            Some(s) => format!("  shared with {}", s.with.join(", ")),
+        };
         say(
             out,
             format!(
-                "{}  {star} {}  [{}]  v{}",
+                "{}  {star} {}  [{}]  v{}{shared}",
                 short(&p.id.to_hex()),
                 term::inline(&p.title),
                 term::tags(&p.tags),
@@ -126,6 +132,30 @@ pub(crate) fn list(
         )?;
     }
     say(out, format!("{} prompt(s)", list.len()))
+}
+
+/// One line of `list`: a prompt, and whom it is shared with.
+#[derive(Serialize)]
+pub(crate) struct Listed {
+    #[serde(flatten)]
+    pub(crate) prompt: PromptSummary,
+    /// Set for a prompt in a shared space.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) shared: Option<SharedWith>,
+}
+
+/// The space a listed prompt is shared in.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct SharedWith {
+    /// The space (hex).
+    pub(crate) space: String,
+    /// Its owner.
+    pub(crate) owner: String,
+    /// The other members (everyone but this account).
+    pub(crate) with: Vec<String>,
+    /// Whether this account was removed from it.
+    pub(crate) removed: bool,
 }
 
 /// `tags`: every tag with its count.

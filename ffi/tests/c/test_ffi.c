@@ -527,7 +527,8 @@ static void test_error_codes(void) {
                {10, "WRONG_VAULT"}, {11, "ROLLBACK"}, {12, "ENCODING"}, {13, "INVALID_UTF8"},
                {14, "RANDOMNESS"}, {15, "WRONG_KIND"}, {16, "MISSING_RECORD"},
                {17, "SERVER_REFUSED"}, {18, "TRANSPORT"}, {19, "CONTENTION"},
-               {20, "HEADER_CHANGED"}, {21, "SERVER_MISBEHAVED"},
+               {20, "HEADER_CHANGED"}, {21, "SERVER_MISBEHAVED"}, {22, "WRONG_FINGERPRINT"},
+               {23, "BAD_SIGNATURE"}, {24, "NOT_A_MEMBER"}, {25, "REVOKED"},
                {100, "NULL_PARAMETER"}, {101, "PANIC"}, {102, "BUFFER_TOO_SMALL"}};
   CHECK(PV_RESULT_BUFFER_TOO_SMALL == 102 && PV_RESULT_PANIC == 101 &&
         PV_RESULT_NULL_PARAMETER == 100 && PV_RESULT_MISSING_RECORD == 16);
@@ -536,7 +537,7 @@ static void test_error_codes(void) {
     OK(pv_result_message(names[i].code, buf, sizeof buf, &n));
     CHECK(n > 1 && strlen(buf) == n - 1);
   }
-  EXPECT(pv_result_name(22, buf, sizeof buf, &n), PV_RESULT_INVALID_INPUT);
+  EXPECT(pv_result_name(26, buf, sizeof buf, &n), PV_RESULT_INVALID_INPUT);
   EXPECT(pv_result_message(99, buf, sizeof buf, &n), PV_RESULT_INVALID_INPUT);
 
   OK(pv_vault_create(PASSWORD, &FAST, rk, sizeof rk, &v, &cs));
@@ -740,6 +741,289 @@ static void test_small_buffers(void) {
   pv_bytes_free(file);
   pv_vault_free(v);
   pv_store_free(store);
+}
+
+/* ------------------------------------------------------------ size probes */
+
+/* What the probed functions read: one vault with a prompt of two versions,
+ * its store, changesets with a header, puts and a delete, an export, a sync
+ * and a download in progress, a login key. */
+static struct {
+  pv_vault *v;
+  pv_store *store;
+  pv_changeset *all, *del;
+  pv_bytes *file;
+  pv_sync_state *state, *dl_state;
+  pv_sync *sync;
+  pv_download *dl;
+  pv_login_key *key;
+  char id[PV_ID_BUF_LEN], v1[PV_ID_BUF_LEN], v2[PV_ID_BUF_LEN], vault_id[PV_ID_BUF_LEN];
+  unsigned char header[4096], record[4096];
+  size_t header_len, record_len;
+  char storage_key[256];
+  const char *record_text;
+  char session[256];
+} P;
+
+static const char *CHALLENGE =
+    "{\"challenge\":\"BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc\","
+    "\"origin\":\"http://127.0.0.1:1\",\"expiresIn\":60}";
+
+/* probe_pv_x(buf, buf_len, out_len): pv_x with the fixture's arguments. */
+#define PROBE_FN(fn, ...) \
+  static pv_result probe_##fn(void *b, size_t l, size_t *n) { return fn(__VA_ARGS__, b, l, n); }
+PROBE_FN(pv_result_name, PV_RESULT_NOT_FOUND)
+PROBE_FN(pv_result_message, PV_RESULT_NOT_FOUND)
+static pv_result probe_pv_last_error_message(void *b, size_t l, size_t *n) {
+  return pv_last_error_message(b, l, n);
+}
+PROBE_FN(pv_bytes_copy, P.file)
+PROBE_FN(pv_changeset_header, P.all)
+PROBE_FN(pv_changeset_put, P.all, 0)
+PROBE_FN(pv_changeset_put_storage_key, P.all, 0)
+PROBE_FN(pv_changeset_delete, P.del, 0)
+PROBE_FN(pv_store_header, P.store)
+PROBE_FN(pv_store_record, P.store, 0)
+PROBE_FN(pv_store_bundle, P.store)
+PROBE_FN(pv_vault_header, P.v)
+PROBE_FN(pv_vault_seen_revisions, P.v)
+PROBE_FN(pv_vault_version, P.v, P.id, "")
+PROBE_FN(pv_vault_history, P.v, P.id)
+PROBE_FN(pv_vault_diff, P.v, P.id, P.v1, P.v2)
+PROBE_FN(pv_vault_tags, P.v)
+PROBE_FN(pv_vault_list, P.v, "{}")
+PROBE_FN(pv_vault_summary, P.v, P.id)
+PROBE_FN(pv_vault_prompt_ids, P.v)
+PROBE_FN(pv_vault_damaged_reason, P.v, 0)
+PROBE_FN(pv_vault_publish, P.v, P.id, P.v1)
+PROBE_FN(pv_inspect, P.header, P.header_len)
+PROBE_FN(pv_inspect_text, P.record_text)
+PROBE_FN(pv_validate_for_store, P.record, P.record_len, P.vault_id, P.storage_key)
+PROBE_FN(pv_sync_state_to_json, P.state)
+PROBE_FN(pv_sync_request_method, P.sync)
+PROBE_FN(pv_sync_request_path, P.sync)
+PROBE_FN(pv_sync_request_body, P.sync)
+PROBE_FN(pv_sync_report, P.sync)
+PROBE_FN(pv_download_request_body, P.dl)
+PROBE_FN(pv_download_header, P.dl)
+PROBE_FN(pv_login_request, P.key, CHALLENGE, "http://127.0.0.1:1", "alice")
+PROBE_FN(pv_register_request, P.key, CHALLENGE, "http://127.0.0.1:1", "alice", P.header, P.header_len)
+PROBE_FN(pv_rekey_request, P.key, NULL, CHALLENGE, "http://127.0.0.1:1", "alice")
+PROBE_FN(pv_delete_account_request, P.key, CHALLENGE, "http://127.0.0.1:1", "alice")
+PROBE_FN(pv_session_token, 200, (const uint8_t *)P.session, strlen(P.session))
+PROBE_FN(pv_download_newer_header, P.dl, P.v)
+
+typedef struct {
+  const char *name;
+  pv_result (*call)(void *buf, size_t buf_len, size_t *out_len);
+  /* What the probe returns: BUFFER_TOO_SMALL with the size, or the
+   * function's own error when it has nothing to write here. */
+  pv_result probe;
+} probe_case;
+
+#define PROBE(fn, result) {#fn, probe_##fn, result}
+static const probe_case PROBES[] = {
+    PROBE(pv_result_name, PV_RESULT_BUFFER_TOO_SMALL),
+    PROBE(pv_result_message, PV_RESULT_BUFFER_TOO_SMALL),
+    PROBE(pv_bytes_copy, PV_RESULT_BUFFER_TOO_SMALL),
+    PROBE(pv_changeset_header, PV_RESULT_BUFFER_TOO_SMALL),
+    PROBE(pv_changeset_put, PV_RESULT_BUFFER_TOO_SMALL),
+    PROBE(pv_changeset_put_storage_key, PV_RESULT_BUFFER_TOO_SMALL),
+    PROBE(pv_changeset_delete, PV_RESULT_BUFFER_TOO_SMALL),
+    PROBE(pv_store_header, PV_RESULT_BUFFER_TOO_SMALL),
+    PROBE(pv_store_record, PV_RESULT_BUFFER_TOO_SMALL),
+    PROBE(pv_store_bundle, PV_RESULT_BUFFER_TOO_SMALL),
+    PROBE(pv_vault_header, PV_RESULT_BUFFER_TOO_SMALL),
+    PROBE(pv_vault_seen_revisions, PV_RESULT_BUFFER_TOO_SMALL),
+    PROBE(pv_vault_version, PV_RESULT_BUFFER_TOO_SMALL),
+    PROBE(pv_vault_history, PV_RESULT_BUFFER_TOO_SMALL),
+    PROBE(pv_vault_diff, PV_RESULT_BUFFER_TOO_SMALL),
+    PROBE(pv_vault_tags, PV_RESULT_BUFFER_TOO_SMALL),
+    PROBE(pv_vault_list, PV_RESULT_BUFFER_TOO_SMALL),
+    PROBE(pv_vault_summary, PV_RESULT_BUFFER_TOO_SMALL),
+    PROBE(pv_vault_prompt_ids, PV_RESULT_BUFFER_TOO_SMALL),
+    PROBE(pv_vault_damaged_reason, PV_RESULT_NOT_FOUND), /* no damaged prompt */
+    PROBE(pv_vault_publish, PV_RESULT_BUFFER_TOO_SMALL),
+    PROBE(pv_inspect, PV_RESULT_BUFFER_TOO_SMALL),
+    PROBE(pv_inspect_text, PV_RESULT_BUFFER_TOO_SMALL),
+    PROBE(pv_validate_for_store, PV_RESULT_BUFFER_TOO_SMALL),
+    PROBE(pv_sync_state_to_json, PV_RESULT_BUFFER_TOO_SMALL),
+    PROBE(pv_sync_request_method, PV_RESULT_BUFFER_TOO_SMALL),
+    PROBE(pv_sync_request_path, PV_RESULT_BUFFER_TOO_SMALL),
+    PROBE(pv_sync_request_body, PV_RESULT_BUFFER_TOO_SMALL),
+    PROBE(pv_sync_report, PV_RESULT_NOT_FOUND),          /* the sync is not done */
+    PROBE(pv_download_request_body, PV_RESULT_BUFFER_TOO_SMALL),
+    PROBE(pv_download_header, PV_RESULT_MISSING_RECORD), /* nothing pulled yet */
+    PROBE(pv_login_request, PV_RESULT_BUFFER_TOO_SMALL),
+    PROBE(pv_register_request, PV_RESULT_BUFFER_TOO_SMALL),
+    PROBE(pv_rekey_request, PV_RESULT_BUFFER_TOO_SMALL),
+    PROBE(pv_delete_account_request, PV_RESULT_BUFFER_TOO_SMALL),
+    PROBE(pv_session_token, PV_RESULT_BUFFER_TOO_SMALL),
+    PROBE(pv_download_newer_header, PV_RESULT_NOT_FOUND), /* nothing pulled yet */
+    /* Last: it reads the message the probes above left. */
+    PROBE(pv_last_error_message, PV_RESULT_BUFFER_TOO_SMALL),
+};
+
+static void probe_setup(void) {
+  char rk[PV_RECOVERY_KEY_BUF_LEN];
+  pv_changeset *cs = NULL;
+  size_t n = 0;
+  OK(pv_vault_create(PASSWORD, &FAST, rk, sizeof rk, &P.v, &cs));
+  OK(pv_store_new(&P.store));
+  apply(P.store, cs);
+  OK(pv_vault_create_prompt(P.v, "{\"title\":\"t\",\"body\":\"one\"}", "[\"x\"]", true, 1, P.id,
+                            sizeof P.id, &cs));
+  apply(P.store, cs);
+  OK(pv_vault_add_version(P.v, P.id, "{\"title\":\"t\",\"body\":\"two\"}", 2, P.v2, sizeof P.v2, &cs));
+  apply(P.store, cs);
+  OK(pv_vault_history(P.v, P.id, big, BIG, &n));
+  memcpy(P.v1, big + 8, 32); /* [{"id":"<v1>", … */
+  P.v1[32] = '\0';
+  OK(pv_vault_all_records(P.v, &P.all));
+  char other[PV_ID_BUF_LEN];
+  OK(pv_vault_create_prompt(P.v, "{\"title\":\"o\"}", "[]", false, 3, other, sizeof other, &cs));
+  apply(P.store, cs);
+  OK(pv_vault_delete_prompt(P.v, other, &P.del));
+  OK(pv_vault_export(P.v, "e", &FAST, &P.file));
+  OK(pv_vault_id(P.v, P.vault_id, sizeof P.vault_id));
+  OK(pv_vault_header(P.v, P.header, sizeof P.header, &P.header_len));
+  OK(pv_changeset_put(P.all, 0, P.record, sizeof P.record, &P.record_len));
+  OK(pv_changeset_put_storage_key(P.all, 0, P.storage_key, sizeof P.storage_key, &n));
+  for (size_t i = 0; i < sizeof VECTOR_CASES / sizeof VECTOR_CASES[0]; i++) {
+    if (VECTOR_CASES[i].type == 2 && VECTOR_CASES[i].error == NULL) P.record_text = VECTOR_CASES[i].text;
+  }
+  CHECK(P.record_text != NULL);
+  OK(pv_sync_state_new(&P.state));
+  OK(pv_sync_start(P.v, P.state, &P.sync));
+  snprintf(P.session, sizeof P.session,
+           "{\"token\":\"t\",\"expiresIn\":60,\"vaultId\":\"%s\",\"cursor\":0}", P.vault_id);
+  OK(pv_sync_state_new(&P.dl_state));
+  OK(pv_download_start(P.session, P.dl_state, &P.dl));
+  OK(pv_login_key_from_header(P.header, P.header_len, PASSWORD, &P.key));
+}
+
+/* A NULL buffer of length 0 asks for the size: every function that writes
+ * into a caller buffer answers PV_RESULT_BUFFER_TOO_SMALL with the size in
+ * *out_len (or its own error), never PV_RESULT_NULL_PARAMETER, and writes
+ * nothing else; a buffer of exactly that size is then filled. */
+static void test_size_probes(void) {
+  probe_setup();
+  for (size_t i = 0; i < sizeof PROBES / sizeof PROBES[0]; i++) {
+    const probe_case *c = &PROBES[i];
+    size_t need = 0;
+    pv_result r = c->call(NULL, 0, &need);
+    if (r != c->probe) {
+      failed++;
+      fprintf(stderr, "%s(NULL, 0): %u, want %u (%s)\n", c->name, (unsigned)r, (unsigned)c->probe,
+              last_error());
+      continue;
+    }
+    passed++;
+    if (c->probe == PV_RESULT_BUFFER_TOO_SMALL) {
+      CHECK(need > 0);
+      unsigned char *buf = malloc(need + 1);
+      memset(buf, 'X', need + 1);
+      size_t got = 0;
+      EXPECT(c->call(buf, need - 1, &got), PV_RESULT_BUFFER_TOO_SMALL);
+      CHECK(got == need && buf[0] == 'X');
+      got = 0;
+      EXPECT(c->call(buf, need, &got), PV_RESULT_OK);
+      CHECK(got == need && buf[need] == 'X');
+      free(buf);
+    }
+    /* NULL with a length is still a NULL pointer. */
+    if (strcmp(c->name, "pv_last_error_message") != 0) {
+      EXPECT(c->call(NULL, 1, &need), PV_RESULT_NULL_PARAMETER);
+    }
+  }
+
+  /* Fixed-size outputs (ids, recovery keys): a probe is a too-small buffer,
+   * refused before any work. */
+  size_t count = 0;
+  pv_changeset *cs = NULL;
+  char id[PV_ID_BUF_LEN];
+  EXPECT(pv_vault_id(P.v, NULL, 0), PV_RESULT_BUFFER_TOO_SMALL);
+  EXPECT(pv_vault_id(P.v, NULL, sizeof id), PV_RESULT_NULL_PARAMETER);
+  EXPECT(pv_vault_create_prompt(P.v, "{\"title\":\"u\"}", "[]", false, 4, NULL, 0, &cs),
+         PV_RESULT_BUFFER_TOO_SMALL);
+  OK(pv_vault_prompt_count(P.v, &count));
+  CHECK(count == 1 && cs == NULL);
+  EXPECT(pv_vault_rotate(P.v, PASSWORD, NULL, 0, &cs), PV_RESULT_BUFFER_TOO_SMALL);
+  CHECK(cs == NULL);
+
+  /* The sync's numbers exist once it is done (tests/c/test_sync.c). */
+  pv_sync_counts counts;
+  EXPECT(pv_sync_report_counts(P.sync, &counts), PV_RESULT_NOT_FOUND);
+  NUL(pv_sync_report_counts(NULL, &counts));
+  NUL(pv_sync_report_counts(P.sync, NULL));
+
+  pv_login_key_free(P.key);
+  pv_download_free(P.dl);
+  pv_sync_state_free(P.dl_state);
+  pv_sync_free(P.sync);
+  pv_sync_state_free(P.state);
+  pv_bytes_free(P.file);
+  pv_changeset_free(P.del);
+  pv_changeset_free(P.all);
+  pv_store_free(P.store);
+  pv_vault_free(P.v);
+}
+
+/* ---------------------------------------------------- version and scalars */
+
+#ifndef PV_CARGO_VERSION
+#error "build with -DPV_CARGO_VERSION='\"x.y.z\"' (the crate version, as scripts/test-ffi.sh does)"
+#endif
+
+/* The header's macros, pv_version() and Cargo's version agree. */
+static void test_version(void) {
+  char parts[64];
+  snprintf(parts, sizeof parts, "%d.%d.%d", PV_VERSION_MAJOR, PV_VERSION_MINOR, PV_VERSION_PATCH);
+  CHECK(strcmp(pv_version(), PV_CARGO_VERSION) == 0);
+  CHECK(strcmp(PV_VERSION_STRING, PV_CARGO_VERSION) == 0);
+  CHECK(strncmp(PV_VERSION_STRING, parts, strlen(parts)) == 0);
+  CHECK(PV_VERSION_NUMBER == PV_VERSION_MAJOR * 1000000 + PV_VERSION_MINOR * 1000 + PV_VERSION_PATCH);
+  CHECK(pv_version() == pv_version()); /* static: the same pointer every time */
+}
+
+/* Prompt fields without JSON: pv_vault_prompt_info agrees with the summary
+ * JSON and follows changes; an unknown prompt is NOT_FOUND. */
+static void test_prompt_info(void) {
+  char rk[PV_RECOVERY_KEY_BUF_LEN], id[PV_ID_BUF_LEN], v2[PV_ID_BUF_LEN], json[2048];
+  pv_vault *v = NULL;
+  pv_changeset *cs = NULL;
+  pv_prompt_info info;
+  size_t n = 0;
+  OK(pv_vault_create(PASSWORD, &FAST, rk, sizeof rk, &v, &cs));
+  pv_changeset_free(cs);
+  OK(pv_vault_create_prompt(v, "{\"title\":\"t\"}", "[]", true, 1000, id, sizeof id, &cs));
+  pv_changeset_free(cs);
+  memset(&info, 0x55, sizeof info);
+  OK(pv_vault_prompt_info(v, id, &info));
+  CHECK(info.favorite && !info.archived && info.version_count == 1 && info.revision == 1);
+  CHECK(info.created_ms == 1000 && info.updated_ms == 1000);
+  OK(pv_vault_summary(v, id, json, sizeof json, &n));
+  char want[64];
+  snprintf(want, sizeof want, "\"currentVersion\":\"%s\"", info.current_version);
+  CHECK(strlen(info.current_version) == 32 && contains(json, want));
+  OK(pv_vault_add_version(v, id, "{\"title\":\"t2\"}", 2000, v2, sizeof v2, &cs));
+  pv_changeset_free(cs);
+  OK(pv_vault_set_favorite(v, id, false, 3000, &cs));
+  pv_changeset_free(cs);
+  OK(pv_vault_set_archived(v, id, true, 4000, &cs));
+  pv_changeset_free(cs);
+  OK(pv_vault_prompt_info(v, id, &info));
+  CHECK(!info.favorite && info.archived && info.version_count == 2);
+  CHECK(strcmp(info.current_version, v2) == 0);
+  CHECK(info.created_ms == 1000 && info.updated_ms == 4000 && info.revision > 1);
+  memset(&info, 0x55, sizeof info);
+  EXPECT(pv_vault_prompt_info(v, "0123456789abcdef0123456789abcdef", &info), PV_RESULT_NOT_FOUND);
+  CHECK(((unsigned char *)&info)[0] == 0x55); /* nothing written */
+  EXPECT(pv_vault_prompt_info(v, "not an id", &info), PV_RESULT_ENCODING);
+  NUL(pv_vault_prompt_info(NULL, id, &info));
+  NUL(pv_vault_prompt_info(v, NULL, &info));
+  NUL(pv_vault_prompt_info(v, id, NULL));
+  pv_vault_free(v);
 }
 
 /* ----------------------------------------------------------------- NULLs */
@@ -1162,8 +1446,11 @@ static void test_threads(void) {
 
 int main(void) {
   big = malloc(BIG);
+  test_version();
   test_error_codes();
   test_small_buffers();
+  test_size_probes();
+  test_prompt_info();
   test_nulls();
   test_vectors();
   test_story();

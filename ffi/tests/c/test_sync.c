@@ -8,7 +8,13 @@
  *
  * Device A creates a vault, registers, adds prompts, syncs. Device B (same
  * password) logs in, downloads, syncs. Both edit offline; sync A, B, A;
- * both must hold the same prompts and histories. Prints "N passed, M failed".
+ * both must hold the same prompts and histories. Then B changes the
+ * password, pushes the new header and makes the account's login keys follow
+ * it (rekey, registering the recovery login too); A's next sync stops with
+ * PV_RESULT_HEADER_CHANGED, A pulls the newer header, reopens with the new
+ * password and syncs. A third device logs in with the recovery key; a
+ * wrong password is refused; the account is deleted. Prints "N passed, M
+ * failed".
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -39,10 +45,10 @@ static void ok(pv_result r, const char *what, int line) {
     passed++;
     return;
   }
-  char name[64], msg[1024];
+  char name[64] = "?", msg[1024] = "";
   size_t n = 0;
-  pv_result_name(r, name, sizeof name, &n);
-  pv_last_error_message(msg, sizeof msg, &n);
+  if (pv_result_name(r, name, sizeof name, &n) != PV_RESULT_OK) name[0] = '\0';
+  if (pv_last_error_message(msg, sizeof msg, &n) != PV_RESULT_OK) msg[0] = '\0';
   fprintf(stderr, "test_sync.c:%d: %s: %s: %s\n", line, what, name, msg);
   printf("%d passed, %d failed\n", passed, failed + 1);
   exit(1);
@@ -72,6 +78,8 @@ static void ok(pv_result r, const char *what, int line) {
 
 static const pv_kdf_params PARAMS = {19456, 1, 1}; /* the lowest accepted: fast */
 static const char *PASSWORD = "correct horse battery";
+static const char *NEW_PASSWORD = "tr0ub4dor&3 staple";
+static const char *password = "correct horse battery"; /* the account's, as the user knows it */
 static const char *base;
 static char account[64];
 
@@ -122,23 +130,6 @@ static answer post(const char *path, const char *token, const char *body, long *
   return a;
 }
 
-/* The string value of "key" in a flat JSON answer (the app's own parsing
- * of the two fields it needs: the session token). */
-static void json_string(const char *json, const char *key, char *out, size_t cap) {
-  char pat[64];
-  snprintf(pat, sizeof pat, "\"%s\":\"", key);
-  const char *p = strstr(json, pat);
-  out[0] = '\0';
-  if (p == NULL) return;
-  p += strlen(pat);
-  size_t i = 0;
-  while (p[i] != '"' && p[i] != '\0' && i + 1 < cap) {
-    out[i] = p[i];
-    i++;
-  }
-  out[i] = '\0';
-}
-
 /* ---- a device ---------------------------------------------------------------- */
 
 typedef struct {
@@ -178,13 +169,25 @@ static char *challenge(const char *action) {
   return a.data;
 }
 
-static void take_session(device *d, const char *path, const char *body, char **session) {
+/* Posts a login or registration; the library reads the answer (the token,
+ * or the server's typed refusal as PV_RESULT_SERVER_REFUSED). */
+static pv_result try_session(device *d, const char *path, const char *body, char **session) {
   long status = 0;
+  size_t n = 0;
   answer a = post(path, NULL, body, &status);
-  CHECK(status == 200);
-  json_string(a.data, "token", d->token, sizeof d->token);
-  CHECK(strlen(d->token) > 0);
-  *session = a.data;
+  pv_result r = pv_session_token((uint16_t)status, (const uint8_t *)a.data, a.len, d->token,
+                                 sizeof d->token, &n);
+  if (r == PV_RESULT_OK) {
+    CHECK(status == 200 && n > 1 && strlen(d->token) == n - 1);
+    *session = a.data;
+  } else {
+    free(a.data);
+  }
+  return r;
+}
+
+static void take_session(device *d, const char *path, const char *body, char **session) {
+  OK(try_session(d, path, body, session));
 }
 
 static void do_register(device *d) {
@@ -192,7 +195,7 @@ static void do_register(device *d) {
   size_t header_len = 0;
   OK(pv_vault_header(d->vault, header, sizeof header, &header_len));
   pv_login_key *key = NULL;
-  OK(pv_login_key_from_header(header, header_len, PASSWORD, &key));
+  OK(pv_login_key_from_header(header, header_len, password, &key));
   char *c = challenge("register");
   char *body = NULL, *session = NULL;
   FETCH(body, pv_register_request(key, c, base, account, header, header_len, buf, buf_len, out_len));
@@ -203,29 +206,48 @@ static void do_register(device *d) {
   pv_login_key_free(key);
 }
 
-/* Logs in with the password; the server's session answer (heap). */
-static char *do_login(device *d) {
+/* The password login key for the account's current salt (a pre-login). */
+static pv_login_key *password_key(const char *pw) {
   char pre[128];
   long status = 0;
   snprintf(pre, sizeof pre, "{\"account\":\"%s\"}", account);
   answer p = post("/v1/prelogin", NULL, pre, &status);
   CHECK(status == 200);
   pv_login_key *key = NULL;
-  OK(pv_login_key_from_prelogin(p.data, PASSWORD, &key));
+  OK(pv_login_key_from_prelogin(p.data, pw, &key));
   free(p.data);
+  return key;
+}
+
+/* Logs in with `key`; the library's reading of the answer. */
+static pv_result try_login(device *d, const pv_login_key *key, char **session) {
   char *c = challenge("login");
-  char *body = NULL, *session = NULL;
+  char *body = NULL;
   FETCH(body, pv_login_request(key, c, base, account, buf, buf_len, out_len));
-  take_session(d, "/v1/login", body, &session);
+  pv_result r = try_session(d, "/v1/login", body, session);
   free(c);
   free(body);
+  return r;
+}
+
+/* Logs in with the password; the server's session answer (heap). */
+static char *do_login(device *d) {
+  pv_login_key *key = password_key(password);
+  char *session = NULL;
+  OK(try_login(d, key, &session));
   pv_login_key_free(key);
   return session;
 }
 
-/* One whole sync: the core's steps, the app's HTTP. The report (heap). */
-static char *do_sync(device *d) {
+/* The message of the error that ended the last sync that failed. */
+static char sync_error[1024];
+
+/* One whole sync: the core's steps, the app's HTTP. The report (heap), or
+ * NULL and the error that ended the sync (its message in sync_error). */
+static pv_result try_sync(device *d, char **report) {
   pv_sync *s = NULL;
+  pv_result r = PV_RESULT_OK;
+  *report = NULL;
   OK(pv_sync_start(d->vault, d->state, &s));
   for (int steps = 0; steps < 100; steps++) {
     bool done = false, keep = false;
@@ -243,27 +265,47 @@ static char *do_sync(device *d) {
     CHECK(strcmp(method, "POST") == 0);
     long status = 0;
     answer a = post(path, d->token, body, &status);
-    OK(pv_sync_resume(s, d->vault, d->store, d->state, (uint16_t)status,
-                      (const uint8_t *)a.data, a.len));
+    r = pv_sync_resume(s, d->vault, d->store, d->state, (uint16_t)status,
+                       (const uint8_t *)a.data, a.len);
     free(a.data);
     free(method);
     free(path);
     free(body);
+    if (r != PV_RESULT_OK) {
+      /* Read before the next call clears it. */
+      size_t n = 0;
+      if (pv_last_error_message(sync_error, sizeof sync_error, &n) != PV_RESULT_OK) sync_error[0] = '\0';
+      fprintf(stderr, "%s sync ended: %s\n", d->name, sync_error);
+      break;
+    }
   }
-  char *report = NULL;
-  FETCH(report, pv_sync_report(s, buf, buf_len, out_len));
-  printf("%s sync: %s\n", d->name, report);
+  if (r == PV_RESULT_OK) {
+    FETCH(*report, pv_sync_report(s, buf, buf_len, out_len));
+    printf("%s sync: %s\n", d->name, *report);
+    /* The same report as numbers (pv_sync_report_counts): no JSON parser. */
+    pv_sync_counts counts;
+    OK(pv_sync_report_counts(s, &counts));
+    char want[160];
+    snprintf(want, sizeof want, "\"pulled\":%zu,", counts.pulled);
+    CHECK(strstr(*report, want) != NULL);
+    snprintf(want, sizeof want, "\"pushed\":%zu,\"deleted\":%zu,\"commits\":%u,", counts.pushed,
+             counts.deleted, (unsigned)counts.commits);
+    CHECK(strstr(*report, want) != NULL);
+    snprintf(want, sizeof want, "\"cursor\":%llu}", (unsigned long long)counts.cursor);
+    CHECK(strstr(*report, want) != NULL);
+  }
   pv_sync_free(s);
+  return r;
+}
+
+static char *do_sync(device *d) {
+  char *report = NULL;
+  OK(try_sync(d, &report));
   return report;
 }
 
-/* A fresh device: log in, pull the vault the server holds, open it. */
-static void do_download(device *d) {
-  char *session = do_login(d);
-  OK(pv_sync_state_new(&d->state));
-  pv_download *dl = NULL;
-  OK(pv_download_start(session, d->state, &dl));
-  free(session);
+/* Pulls every page of a pv_download. */
+static void pull_pages(device *d, pv_download *dl) {
   for (bool more = true; more;) {
     char *body = NULL;
     FETCH(body, pv_download_request_body(dl, buf, buf_len, out_len));
@@ -273,6 +315,16 @@ static void do_download(device *d) {
     free(a.data);
     free(body);
   }
+}
+
+/* A fresh device: pull the vault the server holds for the session (of a
+ * login with the password or the recovery key), open it with `credential`. */
+static void download_with(device *d, char *session, uint32_t kind, const char *credential) {
+  OK(pv_sync_state_new(&d->state));
+  pv_download *dl = NULL;
+  OK(pv_download_start(session, d->state, &dl));
+  free(session);
+  pull_pages(d, dl);
   unsigned char *header = NULL;
   size_t header_len = 0;
   unsigned char probe[1];
@@ -281,16 +333,89 @@ static void do_download(device *d) {
   OK(pv_download_header(dl, header, header_len, &header_len));
   const uint8_t *no_records[1] = {NULL};
   size_t no_lens[1] = {0};
-  OK(pv_vault_open(header, header_len, no_records, no_lens, 0, PV_CREDENTIAL_PASSWORD, PASSWORD,
-                   &d->vault));
+  OK(pv_vault_open(header, header_len, no_records, no_lens, 0, kind, credential, &d->vault));
   free(header);
-  pv_changeset *all = NULL;
   OK(pv_store_new(&d->store));
-  OK(pv_vault_all_records(d->vault, &all));
-  save(d, all);
+  OK(pv_store_put_header(d->store, d->vault));
   OK(pv_download_finish(dl, d->vault, d->store, d->state));
   pv_download_free(dl);
   persist(d);
+}
+
+static void do_download(device *d) {
+  download_with(d, do_login(d), PV_CREDENTIAL_PASSWORD, password);
+}
+
+/* After PV_RESULT_HEADER_CHANGED: pull the server's newer header, open it
+ * with the store's records and the password the user now gives (the old
+ * one no longer opens it), and put it into the store. */
+static void reopen_with_newer_header(device *d, const char *old_pw, const char *new_pw) {
+  pv_download *dl = NULL;
+  OK(pv_download_start_pull(d->vault, d->state, &dl));
+  pull_pages(d, dl);
+  unsigned char probe[1], *header = NULL;
+  size_t header_len = 0, count = 0;
+  CHECK(pv_download_newer_header(dl, d->vault, probe, sizeof probe, &header_len) ==
+        PV_RESULT_BUFFER_TOO_SMALL);
+  header = malloc(header_len);
+  OK(pv_download_newer_header(dl, d->vault, header, header_len, &header_len));
+  pv_download_free(dl);
+  OK(pv_store_record_count(d->store, &count));
+  uint8_t **records = calloc(count + 1, sizeof *records);
+  size_t *lens = calloc(count + 1, sizeof *lens);
+  for (size_t i = 0; i < count; i++) {
+    CHECK(pv_store_record(d->store, i, probe, sizeof probe, &lens[i]) == PV_RESULT_BUFFER_TOO_SMALL);
+    records[i] = malloc(lens[i]);
+    OK(pv_store_record(d->store, i, records[i], lens[i], &lens[i]));
+  }
+  pv_vault *fresh = NULL;
+  uint64_t before = 0, after = 0;
+  CHECK(pv_vault_open(header, header_len, (const uint8_t *const *)records, lens, count,
+                      PV_CREDENTIAL_PASSWORD, old_pw, &fresh) == PV_RESULT_AUTHENTICATION);
+  CHECK(fresh == NULL);
+  OK(pv_vault_open(header, header_len, (const uint8_t *const *)records, lens, count,
+                   PV_CREDENTIAL_PASSWORD, new_pw, &fresh));
+  OK(pv_vault_header_revision(d->vault, &before));
+  OK(pv_vault_header_revision(fresh, &after));
+  CHECK(after > before);
+  pv_vault_free(d->vault);
+  d->vault = fresh;
+  OK(pv_store_put_header(d->store, d->vault));
+  unsigned char stored[4096];
+  size_t stored_len = 0;
+  OK(pv_store_header(d->store, stored, sizeof stored, &stored_len));
+  CHECK(stored_len == header_len && memcmp(stored, header, header_len) == 0);
+  for (size_t i = 0; i < count; i++) free(records[i]);
+  free(records);
+  free(lens);
+  free(header);
+}
+
+/* Posts a body to an account endpoint with the device's session: rekey or
+ * deletion. The HTTP status. */
+static long account_call(device *d, const char *path, const char *body) {
+  long status = 0;
+  answer a = post(path, d->token, body, &status);
+  free(a.data);
+  return status;
+}
+
+/* After a password change pushed from `d`: the account's password login key
+ * follows the new header, and the recovery login is registered. */
+static void do_rekey(device *d, const char *new_pw, const char *recovery_key) {
+  unsigned char header[4096];
+  size_t header_len = 0;
+  OK(pv_vault_header(d->vault, header, sizeof header, &header_len));
+  pv_login_key *key = NULL, *recovery = NULL;
+  OK(pv_login_key_from_header(header, header_len, new_pw, &key));
+  OK(pv_login_key_from_recovery_key(recovery_key, &recovery));
+  char *c = challenge("rekey"), *body = NULL;
+  FETCH(body, pv_rekey_request(key, recovery, c, base, account, buf, buf_len, out_len));
+  CHECK(account_call(d, "/v1/account/keys", body) == 200);
+  free(c);
+  free(body);
+  pv_login_key_free(key);
+  pv_login_key_free(recovery);
 }
 
 static void add_prompt(device *d, const char *title, const char *body, uint64_t now, char *id) {
@@ -425,8 +550,73 @@ int main(int argc, char **argv) {
   free(body);
   pv_sync_free(s);
 
+  /* B changes the password: the new header is pushed by a sync, then the
+   * account's login keys follow it (and the recovery login is registered). */
+  OK(pv_vault_change_password(b.vault, NEW_PASSWORD, &PARAMS, &c));
+  save(&b, c);
+  r = do_sync(&b);
+  CHECK(report_has(r, "pushed", 1) && report_has(r, "commits", 1));
+  free(r);
+  do_rekey(&b, NEW_PASSWORD, recovery);
+  password = NEW_PASSWORD;
+
+  /* A, still under the old header, edits and syncs: the core stops the sync
+   * with PV_RESULT_HEADER_CHANGED before pushing anything. */
+  add_version(&a, p3, "From A", "written offline on A, edited again", 1700000006000);
+  char *none = NULL;
+  CHECK(try_sync(&a, &none) == PV_RESULT_HEADER_CHANGED);
+  CHECK(none == NULL);
+  CHECK(strstr(sync_error, "password") != NULL);
+  /* A pulls the newer header, reopens with the new password, syncs. */
+  reopen_with_newer_header(&a, PASSWORD, NEW_PASSWORD);
+  r = do_sync(&a);
+  CHECK(report_has(r, "pushed", 1) && report_has(r, "commits", 1));
+  free(r);
+  r = do_sync(&b);
+  CHECK(report_has(r, "versionsAdded", 1));
+  free(r);
+  same_everywhere(&a, &b, 4);
+
+  /* The old password no longer logs in: the server's refusal comes back as
+   * PV_RESULT_SERVER_REFUSED with its code. */
+  device c_dev = {.name = "C"};
+  pv_login_key *old_key = password_key(PASSWORD);
+  char *session = NULL;
+  CHECK(try_login(&c_dev, old_key, &session) == PV_RESULT_SERVER_REFUSED);
+  OK(pv_last_error_message(msg, sizeof msg, &n));
+  CHECK(strstr(msg, "authentication_failed") != NULL);
+  pv_login_key_free(old_key);
+
+  /* C: a new device that has only the recovery key logs in with it,
+   * downloads and opens the vault with it. */
+  pv_login_key *rkey = NULL;
+  CHECK(pv_login_key_from_recovery_key("not a recovery key", &rkey) ==
+        PV_RESULT_INVALID_RECOVERY_KEY);
+  OK(pv_login_key_from_recovery_key(recovery, &rkey));
+  OK(try_login(&c_dev, rkey, &session));
+  download_with(&c_dev, session, PV_CREDENTIAL_RECOVERY_KEY, recovery);
+  r = do_sync(&c_dev);
+  CHECK(report_has(r, "commits", 0));
+  free(r);
+  same_everywhere(&a, &c_dev, 4);
+
+  /* C deletes the account, re-authenticated by the recovery login key;
+   * afterwards no login and no pull succeed. */
+  char *ch = challenge("delete");
+  FETCH(body, pv_delete_account_request(rkey, ch, base, account, buf, buf_len, out_len));
+  CHECK(account_call(&c_dev, "/v1/account/delete", body) == 200);
+  free(ch);
+  free(body);
+  pv_login_key_free(rkey);
+  pv_login_key *new_key = password_key(NEW_PASSWORD);
+  CHECK(try_login(&b, new_key, &session) == PV_RESULT_SERVER_REFUSED);
+  pv_login_key_free(new_key);
+  CHECK(try_sync(&a, &none) == PV_RESULT_SERVER_REFUSED);
+  CHECK(strstr(sync_error, "401") != NULL);
+
   drop(&a);
   drop(&b);
+  drop(&c_dev);
   curl_global_cleanup();
   printf("sync: %d passed, %d failed\n", passed, failed);
   return failed == 0 ? 0 : 1;

@@ -16,6 +16,7 @@ use crate::fail::Fail;
 use crate::output::say;
 use crate::seen_state::SeenState;
 use crate::session::Session;
+use crate::side_file::Side;
 use crate::{secrets, vault_file};
 
 const OLD_COPIES: &str = "\
@@ -80,6 +81,32 @@ fn rotate_key(vault: &mut Vault, password: &Password) -> Result<(RecoveryKey, Ch
     Ok((rk, c))
 }
 
+/// Rotates the vault key of `s` and writes it, with the sharing side
+/// file's records sealed again under the new key: first the side file
+/// holding both seals, then the vault file, then the side file with only
+/// the new ones (a crash in between leaves records that open).
+fn rotate_and_save(
+    path: &Path,
+    s: &mut Session,
+    password: &Password,
+    mut c: Changeset,
+) -> Result<RecoveryKey, Fail> {
+    let mut side = Side::load(path, &s.vault)?;
+    let held = side.held(&s.vault)?;
+    let (rk, c2) = rotate_key(&mut s.vault, password)?;
+    c.extend(c2);
+    if !side.is_empty() {
+        side.reseal(&held, &s.vault)?;
+        side.save()?;
+    }
+    s.save(&c)?;
+    if !side.is_empty() {
+        side.drop_old_seals(&s.vault);
+        side.save()?;
+    }
+    Ok(rk)
+}
+
 /// `passwd [--rotate]`.
 ///
 /// # Errors
@@ -93,18 +120,16 @@ pub(crate) fn passwd(
 ) -> Result<(), Fail> {
     let mut s = Session::open(path, accept_rollback)?;
     let new = secrets::new_password("PROMPTVAULT_NEW_PASSWORD", "New password")?;
-    let mut c = s
+    let c = s
         .vault
         .change_password(&new, None)
         .map_err(Fail::from_core)?;
     let rk = if a.rotate {
-        let (rk, c2) = rotate_key(&mut s.vault, &new)?;
-        c.extend(c2);
-        Some(rk)
+        Some(rotate_and_save(path, &mut s, &new, c)?)
     } else {
+        s.save(&c)?;
         None
     };
-    s.save(&c)?;
     say(out, "Password changed.")?;
     match rk {
         None => say(out, OLD_COPIES),
@@ -139,13 +164,14 @@ pub(crate) fn recover(
         .vault
         .change_password(&new, None)
         .map_err(Fail::from_core)?;
-    let (rk2, c2) = if a.rotate {
-        rotate_key(&mut s.vault, &new)?
+    let rk2 = if a.rotate {
+        rotate_and_save(path, &mut s, &new, c)?
     } else {
-        s.vault.replace_recovery_key().map_err(Fail::from_core)?
+        let (rk2, c2) = s.vault.replace_recovery_key().map_err(Fail::from_core)?;
+        c.extend(c2);
+        s.save(&c)?;
+        rk2
     };
-    c.extend(c2);
-    s.save(&c)?;
     say(
         out,
         "Password reset. The old recovery key no longer opens this file.",
@@ -169,8 +195,7 @@ pub(crate) fn rotate(path: &Path, accept_rollback: bool, out: &mut impl Write) -
         Credential::Password(&password),
         accept_rollback,
     )?;
-    let (rk, c) = rotate_key(&mut s.vault, &password)?;
-    s.save(&c)?;
+    let rk = rotate_and_save(path, &mut s, &password, Changeset::default())?;
     say(
         out,
         format!("Rotated to key generation {}.", s.vault.key_generation()),

@@ -6,6 +6,7 @@
 mod keys;
 mod organize;
 mod prompts;
+mod share;
 mod sync;
 mod transfer;
 
@@ -30,6 +31,7 @@ impl Command {
             | Command::List(_)
             | Command::Tags { .. }
             | Command::Export { .. }
+            | Command::Identity { .. }
             | Command::Publish { .. } => Some(Access::Read),
             _ => Some(Access::Write),
         }
@@ -101,5 +103,10 @@ fn dispatch(command: Command, path: &Path, accept: bool, out: &mut impl Write) -
         Command::Inspect { json } => views::inspect(path, out, json),
         Command::Sync(a) => sync::sync(path, &a, accept, out),
         Command::Account(AccountCommand::Delete(to)) => sync::delete_account(path, &to, out),
+        Command::Identity { json } => share::identity(path, accept, out, json),
+        Command::Share(a) => share::share(path, accept, out, &a),
+        Command::Inbox { json, to } => share::inbox(path, accept, out, &to, json),
+        Command::Accept { id, to } => share::accept(path, accept, out, &id, &to),
+        Command::Revoke(a) => share::revoke(path, accept, out, &a),
     }
 }

@@ -13,7 +13,9 @@ use crate::fail::Fail;
 use crate::input::{parse_settings, read_body};
 use crate::output::{say, short};
 use crate::session::Session;
-use crate::views;
+use crate::side_file::Side;
+use crate::views::{Listed, SharedWith};
+use crate::{sharing, sync_cache, views};
 
 /// `add`: the body is read before the vault is opened.
 pub(crate) fn add(path: &Path, accept: bool, out: &mut impl Write, a: AddArgs) -> Result<(), Fail> {
@@ -41,8 +43,7 @@ pub(crate) fn edit(
     a: EditArgs,
 ) -> Result<(), Fail> {
     let body = read_body(&a.body, false)?;
-    let mut s = Session::open(path, accept)?;
-    let id = s.prompt(&a.id)?;
+    let (mut s, id) = sharing::open_prompt(path, accept, &a.id)?;
     let cur = s.vault.version(id, None).map_err(Fail::from_core)?;
     let draft = Draft {
         title: a.title.unwrap_or(cur.title),
@@ -77,8 +78,7 @@ fn open_version(
     id: &str,
     version: Option<&str>,
 ) -> Result<(Session, PromptId, Option<VersionId>), Fail> {
-    let s = Session::open(path, accept)?;
-    let id = s.prompt(id)?;
+    let (s, id) = sharing::open_prompt(path, accept, id)?;
     let vid = version.map(|v| s.version(id, v)).transpose()?;
     Ok((s, id, vid))
 }
@@ -106,8 +106,7 @@ pub(crate) fn history(
     id: &str,
     as_json: bool,
 ) -> Result<(), Fail> {
-    let s = Session::open(path, accept)?;
-    let id = s.prompt(id)?;
+    let (s, id) = sharing::open_prompt(path, accept, id)?;
     let h = s.vault.history(id).map_err(Fail::from_core)?;
     let current = s
         .vault
@@ -126,8 +125,7 @@ pub(crate) fn diff(
     from: &str,
     to: &str,
 ) -> Result<(), Fail> {
-    let s = Session::open(path, accept)?;
-    let id = s.prompt(id)?;
+    let (s, id) = sharing::open_prompt(path, accept, id)?;
     let (a, b) = (s.version(id, from)?, s.version(id, to)?);
     views::diff(out, &s.vault.diff(id, a, b).map_err(Fail::from_core)?)
 }
@@ -140,8 +138,7 @@ pub(crate) fn restore(
     id: &str,
     version: &str,
 ) -> Result<(), Fail> {
-    let mut s = Session::open(path, accept)?;
-    let id = s.prompt(id)?;
+    let (mut s, id) = sharing::open_prompt(path, accept, id)?;
     let v = s.version(id, version)?;
     let (nv, c) = s
         .vault
@@ -240,8 +237,43 @@ pub(crate) fn list(
             ArchivedFilter::Exclude
         },
     };
-    let list = s.vault.list(&query).map_err(Fail::from_core)?;
+    let mut list: Vec<Listed> = s
+        .vault
+        .list(&query)
+        .map_err(Fail::from_core)?
+        .into_iter()
+        .map(|prompt| Listed {
+            prompt,
+            shared: None,
+        })
+        .collect();
     s.warn_damaged();
+    // And the prompts of the shared spaces held here.
+    let side = Side::load(path, &s.vault)?;
+    let me = sync_cache::remembered(path).ok().map(|l| l.account);
+    let before = list.len();
+    for (hex, space) in sharing::held_spaces(&side, &s.vault, accept) {
+        let entry = side.data.spaces.get(&hex).cloned().unwrap_or_default();
+        for prompt in space.vault.list(&query).map_err(Fail::from_core)? {
+            list.push(Listed {
+                prompt,
+                shared: Some(SharedWith {
+                    space: hex.clone(),
+                    owner: entry.owner.clone(),
+                    with: entry
+                        .members
+                        .iter()
+                        .filter(|m| Some(*m) != me.as_ref())
+                        .cloned()
+                        .collect(),
+                    removed: entry.removed,
+                }),
+            });
+        }
+    }
+    if list.len() > before {
+        list.sort_by_key(|l| std::cmp::Reverse(l.prompt.updated));
+    }
     views::list(out, &list, a.json)
 }
 

@@ -10,75 +10,23 @@ use std::io::Write;
 use std::path::Path;
 
 use promptvault::protocol::{Action, KeyKind, LoginParams, check_account};
-use promptvault::sync::{self, Options, SyncError, SyncReport, SyncState, Transport};
+use promptvault::sync::{self, Options, SyncError, SyncReport, SyncState};
 use promptvault::{Credential, MemoryStore, Password, RecoveryKey, SealedRecord, Vault};
 use serde::Serialize;
 
-use crate::cli::{ServerArgs, SyncArgs};
+use crate::cli::{ServerArgs, ServerOpt, SyncArgs};
 use crate::clock::unix_secs;
 use crate::fail::{Fail, Kind};
 use crate::output::{json, say};
 use crate::remote::{self, Remote};
 use crate::session::Session;
-use crate::sync_cache::Cache;
+use crate::sharing::{self, Net};
+use crate::side_file::Side;
+use crate::sync_cache::{self, Cache, Persist};
 use crate::{files, secrets, vault_file};
 
-/// A sync failure as a CLI failure: a server that misbehaves or refuses
-/// the password is exit 3, like a tampered file.
 fn fail(e: SyncError, account: &str) -> Fail {
-    match e {
-        SyncError::Server { .. } => Fail::new(Kind::Auth, e.to_string()),
-        SyncError::Refused { ref code, .. } if code == "authentication_failed" => Fail::new(
-            Kind::Auth,
-            format!("wrong password, or no account {account} on this server"),
-        ),
-        SyncError::Refused { ref code, .. } if code == "cursor_ahead" => Fail::new(
-            Kind::Auth,
-            format!(
-                "{e}: the server lost commits this device saw (a restored backup, or another server)"
-            ),
-        ),
-        SyncError::Vault(promptvault::Error::Authentication) => Fail::new(
-            Kind::Auth,
-            "a record from the server does not authenticate: it was modified; nothing was pushed"
-                .into(),
-        ),
-        SyncError::Vault(core) => Fail::from_core(core),
-        SyncError::HeaderChanged | SyncError::Contention { .. } | SyncError::Transport(_) => {
-            Fail::new(Kind::Other, e.to_string())
-        }
-        SyncError::Refused { .. } | _ => Fail::new(Kind::Other, e.to_string()),
-    }
-}
-
-/// Persists the vault file, then the sync state, after every engine step.
-struct Persist<'a> {
-    remote: &'a mut Remote,
-    cache: &'a mut Cache,
-    path: &'a Path,
-}
-
-impl Transport for Persist<'_> {
-    fn pull(
-        &mut self,
-        r: &promptvault::protocol::PullRequest,
-    ) -> Result<promptvault::protocol::PullResponse, SyncError> {
-        self.remote.pull(r)
-    }
-
-    fn commit(
-        &mut self,
-        r: &promptvault::protocol::CommitRequest,
-    ) -> Result<promptvault::protocol::CommitResponse, SyncError> {
-        self.remote.commit(r)
-    }
-
-    fn checkpoint(&mut self, store: &MemoryStore, state: &SyncState) -> Result<(), SyncError> {
-        let io = |f: Fail| SyncError::Transport(f.message);
-        vault_file::write(self.path, store).map_err(io)?;
-        self.cache.data.state = state.clone();
-        self.cache.save().map_err(io)
-    }
+    Fail::from_sync(e, account)
 }
 
 #[derive(Serialize)]
@@ -99,6 +47,22 @@ struct Moved<'a> {
     commits: u32,
     conflicts: u32,
     cursor: u64,
+    /// The shared spaces held here, each synced after the vault.
+    spaces: Vec<SpaceMoved>,
+}
+
+/// What a sync moved in one shared space.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SpaceMoved {
+    space: String,
+    owner: String,
+    pulled: usize,
+    prompts_added: usize,
+    versions_added: usize,
+    pushed: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
 }
 
 fn is_fresh(path: &Path) -> bool {
@@ -122,7 +86,24 @@ pub(crate) fn sync(
     accept: bool,
     out: &mut impl Write,
 ) -> Result<(), Fail> {
-    let (origin, account) = server_account(&args.to)?;
+    let (server, account) = sync_cache::resolve(
+        path,
+        &ServerOpt {
+            server: args.server.clone(),
+            account: args.account.clone(),
+        },
+    )
+    .map_err(|f| {
+        if f.kind == Kind::Invalid {
+            Fail::invalid(
+                "give --server URL and --account NAME (the first sync of a vault needs both)",
+            )
+        } else {
+            f
+        }
+    })?;
+    let to = ServerArgs { server, account };
+    let (origin, account) = server_account(&to)?;
     let password = secrets::password()?;
     let mut cache = Cache::load(&origin, account, path)?;
     let mut remote = Remote::new(origin.clone(), account.to_owned(), cache.token());
@@ -150,6 +131,52 @@ pub(crate) fn sync(
     )?;
     s.write_store()?;
     follow_keys(&mut s, &password, &mut remote, &mut cache)?;
+    sync_cache::remember(path, &origin, account)?;
+    let cursor = cache.data.state.cursor();
+
+    // Sharing: publish the identity, then sync every space held here. A
+    // space that fails is reported after the others (and the vault) synced.
+    let mut side = Side::load(path, &s.vault)?;
+    let mut net = Net::from_sync(remote, cache);
+    let mut failed: Option<Fail> = None;
+    // The vault synced whatever happens next: what moved is printed even
+    // when sharing fails.
+    let spaces = sharing::after_sync(&mut net, &mut side, &s.vault, accept).unwrap_or_else(|f| {
+        failed = Some(f.context("sharing"));
+        Vec::new()
+    });
+    let mut space_views = Vec::new();
+    for (hex, r) in spaces {
+        let owner = side
+            .data
+            .spaces
+            .get(&hex)
+            .map(|e| e.owner.clone())
+            .unwrap_or_default();
+        match r {
+            Ok(r) => space_views.push(SpaceMoved {
+                space: hex,
+                owner,
+                pulled: r.pulled,
+                prompts_added: r.prompts_added,
+                versions_added: r.versions_added,
+                pushed: r.pushed,
+                error: None,
+            }),
+            Err(f) => {
+                space_views.push(SpaceMoved {
+                    space: hex,
+                    owner,
+                    pulled: 0,
+                    prompts_added: 0,
+                    versions_added: 0,
+                    pushed: 0,
+                    error: Some(f.message.clone()),
+                });
+                failed.get_or_insert(f);
+            }
+        }
+    }
 
     let moved = Moved {
         server: &origin,
@@ -166,9 +193,11 @@ pub(crate) fn sync(
         deleted: report.deleted,
         commits: report.commits,
         conflicts: report.conflicts,
-        cursor: cache.data.state.cursor(),
+        cursor,
+        spaces: space_views,
     };
-    print_moved(out, &moved, args.json)
+    print_moved(out, &moved, args.json)?;
+    failed.map_or(Ok(()), Err)
 }
 
 /// Opens the vault file with the password. If that fails on a vault this
@@ -365,7 +394,32 @@ fn print_moved(out: &mut impl Write, moved: &Moved<'_>, as_json: bool) -> Result
             moved.commits,
             moved.cursor
         ),
-    )
+    )?;
+    for sp in &moved.spaces {
+        match &sp.error {
+            None => say(
+                out,
+                format!(
+                    "  shared space {} (owner {}): pulled {} rows ({} new prompts, {} new versions); pushed {} records",
+                    crate::output::short(&sp.space),
+                    sp.owner,
+                    sp.pulled,
+                    sp.prompts_added,
+                    sp.versions_added,
+                    sp.pushed
+                ),
+            )?,
+            Some(e) => say(
+                out,
+                format!(
+                    "  shared space {} (owner {}): not synced: {e}",
+                    crate::output::short(&sp.space),
+                    sp.owner
+                ),
+            )?,
+        }
+    }
+    Ok(())
 }
 
 /// The recovery key to register a recovery login with, when
