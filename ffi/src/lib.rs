@@ -27,7 +27,7 @@
 //!   `PV_RESULT_BUFFER_TOO_SMALL`, writes nothing and sets `*out_len` to the
 //!   size needed: call again with a buffer that large. A NULL buffer with
 //!   capacity 0 is such a buffer, so `(NULL, 0)` asks for the size (one
-//!   rule, in `convert::OutBuf`); NULL with a capacity above 0 is
+//!   rule, in `OutBuf`); NULL with a capacity above 0 is
 //!   `PV_RESULT_NULL_PARAMETER`. `PV_RESULT_OK` always means the output was
 //!   written. Results that are
 //!   expensive or not repeatable (the records of a mutation, an export file)
@@ -272,7 +272,7 @@ macro_rules! arg_bytes {
 }
 
 /// An output buffer `(uint8_t *buf, size_t buf_len)`, checked now and
-/// written only once the result is known (see [`convert::OutBuf::new`]:
+/// written only once the result is known (see [`OutBuf::new`]:
 /// `(NULL, 0)` is a size probe).
 macro_rules! arg_out_buf {
     ($p:ident, $len:ident) => {
