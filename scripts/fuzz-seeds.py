@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Writes fuzz seed corpora from the frozen vectors (core/tests/vectors)."""
+"""Writes fuzz seed corpora from the frozen vectors (core/tests/vectors and
+core/tests/vectors-sharing)."""
 import base64, json, pathlib, struct, sys
 
 root = pathlib.Path(__file__).resolve().parent.parent
@@ -16,7 +17,7 @@ def storage_key(rec):
     return {1: "h", 2: f"k.{p}.{gen}", 3: f"m.{p}", 4: f"v.{p}.{v}", 5: "xh", 6: "xp",
             7: f"i.{p}.{v}", 8: "c"}[kind]
 
-seeds = {t: [] for t in ["record_parse", "header_unlock", "export_import", "vault_file_load", "merge_records", "ffi_inspect", "sync_pull"]}
+seeds = {t: [] for t in ["record_parse", "header_unlock", "export_import", "vault_file_load", "merge_records", "ffi_inspect", "sync_pull", "share_parse"]}
 for f in sorted(vec.glob("*.json")):
     case = json.loads(f.read_text())
     if case["type"] == "vault":
@@ -42,6 +43,15 @@ for f in sorted(vec.glob("*.json")):
     elif case["type"] == "inspect":
         seeds["record_parse"].append(case["record"].encode())
         seeds["record_parse"].append(b64(case["record"]) if not case["record"].startswith("!") else b"")
+
+for f in sorted((root / "core" / "tests" / "vectors-sharing").glob("*.json")):
+    case = json.loads(f.read_text())
+    for field in ("bundle", "delivery"):
+        if isinstance(case.get(field), str):
+            seeds["share_parse"].append(b64(case[field]))
+    fp = case.get("expect", {}).get("fingerprint") if isinstance(case.get("expect"), dict) else None
+    if isinstance(fp, str):
+        seeds["share_parse"].append(fp.encode())
 
 for target, items in seeds.items():
     d = out / target

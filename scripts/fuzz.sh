@@ -22,13 +22,14 @@ failed=0
 for t in $(printf '%s\n' "${targets[@]}" | sort); do
   proj=${dir_of[$t]:?unknown fuzz target $t}
   log=$(mktemp)
+  mkdir -p "$corpus_root/$t" # a target without seeds starts from an empty corpus
   if (cd "$proj" && cargo +"$PV_NIGHTLY" fuzz run -O "$t" "$corpus_root/$t" -- \
         -max_total_time="$secs" -rss_limit_mb=2048 -timeout=30 -print_final_stats=1) >"$log" 2>&1; then
     status=ok
   else
     status=CRASH; failed=1
   fi
-  execs=$(grep -E '^stat::number_of_executed_units' "$log" | awk '{print $2}')
+  execs=$(grep -E '^stat::number_of_executed_units' "$log" | awk '{print $2}' || true)
   echo "fuzz $t: ${secs}s, ${execs:-?} executions, $status"
   [ "$status" = ok ] || tail -40 "$log"
   rm -f "$log"
