@@ -34,6 +34,7 @@ pub mod tags;
 
 #[cfg(feature = "unlock")]
 mod argon;
+mod crockford;
 #[cfg(feature = "unlock")]
 mod export;
 #[cfg(feature = "unlock")]

@@ -12,6 +12,7 @@ use blake2::{Blake2b512, Digest};
 use core::fmt;
 use zeroize::{Zeroize, Zeroizing};
 
+use crate::crockford::{ALPHABET, decode_char};
 use crate::error::{Error, Result};
 use crate::hazmat::{KEY_LEN, Key};
 
@@ -19,7 +20,6 @@ const CHECKSUM_LEN: usize = 3;
 const PAYLOAD_LEN: usize = KEY_LEN + CHECKSUM_LEN; // 35 bytes = 280 bits = 56 chars
 const CHARS: usize = PAYLOAD_LEN * 8 / 5;
 const GROUP: usize = 8;
-const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 const DOMAIN: &[u8] = b"promptvault recovery key v1";
 
 /// A vault recovery key. Zeroized on drop; `Debug` prints nothing of it.
@@ -134,19 +134,6 @@ fn checksum(key: &[u8]) -> [u8; CHECKSUM_LEN] {
         *o = *d;
     }
     out
-}
-
-fn decode_char(c: char) -> Option<u8> {
-    let c = match c.to_ascii_uppercase() {
-        'O' => '0',
-        'I' | 'L' => '1',
-        other => other,
-    };
-    let b = u8::try_from(c).ok()?;
-    ALPHABET
-        .iter()
-        .position(|&a| a == b)
-        .and_then(|p| u8::try_from(p).ok())
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ use blake2::digest::Digest;
 use blake2::digest::consts::U32;
 use ed25519_dalek::{Signature, VerifyingKey};
 
+use crate::crockford::{ALPHABET, decode_char};
 use crate::error::{Error, Result};
 use crate::format::read::Reader;
 use crate::format::text;
@@ -53,7 +54,6 @@ pub const MIN_BUNDLE_LEN: usize = FIXED_LEN + 1 + KEYS_AND_SIGNATURE;
 pub const MAX_BUNDLE_LEN: usize = FIXED_LEN + MAX_ACCOUNT_LEN + KEYS_AND_SIGNATURE;
 
 const GROUP: usize = 4;
-const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 
 /// An account's public identity: its account name, creation time, Ed25519
 /// verifying key and X-Wing public key, self-signed by the Ed25519 key.
@@ -413,19 +413,6 @@ impl fmt::Debug for Fingerprint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Fingerprint({self})")
     }
-}
-
-fn decode_char(c: char) -> Option<u8> {
-    let c = match c.to_ascii_uppercase() {
-        'O' => '0',
-        'I' | 'L' => '1',
-        other => other,
-    };
-    let b = u8::try_from(c).ok()?;
-    ALPHABET
-        .iter()
-        .position(|&a| a == b)
-        .and_then(|p| u8::try_from(p).ok())
 }
 
 #[cfg(test)]
