@@ -13,8 +13,8 @@ use std::ffi::c_char;
 
 use promptvault::format::text;
 use promptvault::protocol::{
-    Action, ChallengeResponse, DeleteAccountRequest, KeyKind, LoginKey, LoginParams, LoginRequest,
-    PreLoginResponse, RegisterRequest, RekeyRequest, SessionResponse, decode_fixed,
+    Action, ChallengeResponse, DeleteAccountRequest, KeyKind, LoginKey, LoginParams,
+    PreLoginResponse, RekeyRequest, SessionResponse, decode_fixed,
 };
 use promptvault::sync::{
     Answer, Inbox, Machine, Options, Request, Step, SyncError, SyncState, read_answer,
@@ -933,7 +933,7 @@ fn challenge(json: &str) -> Result<(String, [u8; 32]), Fail> {
 /// Writes the JSON body of `POST /v1/login`: the challenge of
 /// `challenge_json` (the server's answer to a challenge for `"login"`)
 /// signed for `origin` (`scheme://host[:port]`, as the app reaches the
-/// server) and `account` (`LoginKey::sign_challenge`, `LoginRequest`), as
+/// server) and `account` (`LoginKey::login_request`), as
 /// a password or a recovery login after the key's kind. Read the server's
 /// answer with [`pv_session_token`].
 ///
@@ -966,16 +966,8 @@ pub unsafe extern "C" fn pv_login_request(
         let account = arg_str!(account);
         let buf = arg_out_buf!(buf, buf_len);
         let out_len = arg_mut!(out_len);
-        let (text_form, bytes) = challenge(challenge_json)?;
-        let signature = key
-            .inner
-            .sign_challenge(&bytes, Action::Login, origin, account)?;
-        let request = LoginRequest {
-            account: account.to_owned(),
-            key: key.inner.kind(),
-            challenge: text_form,
-            signature: text::encode(&signature),
-        };
+        let challenge: ChallengeResponse = from_json(challenge_json, "challenge answer")?;
+        let request = key.inner.login_request(&challenge, origin, account)?;
         buf.write_text(&to_json(&request)?, out_len)
     })
 }
@@ -983,7 +975,7 @@ pub unsafe extern "C" fn pv_login_request(
 /// Writes the JSON body of `POST /v1/register` for the vault of `header`
 /// (binary form; its records follow by sync): the challenge of
 /// `challenge_json` (asked for `"register"`) signed by `key` for `origin`
-/// and `account` (`LoginKey::sign_challenge`, `RegisterRequest`).
+/// and `account` (`LoginKey::register_request`).
 ///
 /// # Errors
 ///
@@ -1017,18 +1009,8 @@ pub unsafe extern "C" fn pv_register_request(
         let buf = arg_out_buf!(buf, buf_len);
         let out_len = arg_mut!(out_len);
         let header = SealedRecord::from_bytes(header.to_vec())?;
-        let (text_form, bytes) = challenge(challenge_json)?;
-        let signature = key.sign_challenge(&bytes, Action::Register, origin, account)?;
-        let request = RegisterRequest {
-            account: account.to_owned(),
-            challenge: text_form,
-            password_key: text::encode(&key.public_key()),
-            recovery_key: None,
-            password_signature: text::encode(&signature),
-            recovery_signature: None,
-            header: header.to_text(),
-            records: Vec::new(),
-        };
+        let challenge: ChallengeResponse = from_json(challenge_json, "challenge answer")?;
+        let request = key.register_request(&challenge, origin, account, &header)?;
         buf.write_text(&to_json(&request)?, out_len)
     })
 }
