@@ -2109,7 +2109,7 @@ pv_result pv_login_key_from_recovery_key(const char *recovery_key,
  * @brief Writes the JSON body of `POST /v1/login`: the challenge of
  * `challenge_json` (the server's answer to a challenge for `"login"`)
  * signed for `origin` (`scheme://host[:port]`, as the app reaches the
- * server) and `account` (`LoginKey::sign_challenge`, `LoginRequest`), as
+ * server) and `account` (`LoginKey::login_request`), as
  * a password or a recovery login after the key's kind. Read the server's
  * answer with pv_session_token().
  *
@@ -2143,7 +2143,7 @@ pv_result pv_login_request(const pv_login_key *key,
  * @brief Writes the JSON body of `POST /v1/register` for the vault of `header`
  * (binary form; its records follow by sync): the challenge of
  * `challenge_json` (asked for `"register"`) signed by `key` for `origin`
- * and `account` (`LoginKey::sign_challenge`, `RegisterRequest`).
+ * and `account` (`LoginKey::register_request`).
  *
  * @param[in] key The login key.
  * @param[in] challenge_json The server's answer to a challenge (JSON).
